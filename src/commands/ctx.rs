@@ -1,0 +1,178 @@
+//! The context a command handler runs in: the server state, the calling
+//! client, its reply buffer, the command's time snapshot, and what the
+//! command changed (dirty count, propagation, watched keys, notifications).
+//!
+//! All keyspace access that must behave like Redis (lazy expiry with DEL
+//! propagation, hit/miss stats, LRU/LFU updates, WATCH invalidation,
+//! keyspace notifications) goes through these helpers so that handlers
+//! cannot forget one of them.
+
+use super::table::CommandDef;
+use crate::keyspace::{Db, Entry, Value, NO_EXPIRE};
+use crate::protocol::Reply;
+use crate::server::client::{Blocked, Client};
+use crate::server::Server;
+use bytes::Bytes;
+
+/// Keyspace notification classes (notify-keyspace-events letters).
+pub mod notify {
+    pub const KEYSPACE: u32 = 1 << 0; // K
+    pub const KEYEVENT: u32 = 1 << 1; // E
+    pub const GENERIC: u32 = 1 << 2; // g
+    pub const STRING: u32 = 1 << 3; // $
+    pub const LIST: u32 = 1 << 4; // l
+    pub const SET: u32 = 1 << 5; // s
+    pub const HASH: u32 = 1 << 6; // h
+    pub const ZSET: u32 = 1 << 7; // z
+    pub const EXPIRED: u32 = 1 << 8; // x
+    pub const EVICTED: u32 = 1 << 9; // e
+    pub const STREAM: u32 = 1 << 10; // t
+    pub const KEY_MISS: u32 = 1 << 11; // m
+    pub const MODULE: u32 = 1 << 12; // d
+    pub const NEW: u32 = 1 << 13; // n
+    /// "A": every class except m and n.
+    pub const ALL: u32 =
+        GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+}
+
+pub struct Ctx<'a> {
+    pub srv: &'a mut Server,
+    pub client: &'a mut Client,
+    pub out: &'a mut Reply,
+    /// The (sub)command being run.
+    pub cmd: &'static CommandDef,
+    /// Time snapshot for the whole command (Redis's cmd_time_snapshot), so
+    /// a key cannot expire half-way through a command.
+    pub now_ms: i64,
+    /// Number of changes made (Redis's server.dirty increment).
+    pub dirty: u64,
+    /// If set, propagate these commands instead of the original argv.
+    pub propagate_as: Option<Vec<Vec<Bytes>>>,
+    /// Set by a handler that must wait (blocking commands, CLIENT PAUSE).
+    pub block: Option<Blocked>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn db_index(&self) -> usize {
+        self.client.db
+    }
+
+    pub fn db(&mut self) -> &mut Db {
+        let i = self.client.db;
+        &mut self.srv.dbs[i]
+    }
+
+    /// Deletes `key` from database `db` if its TTL has passed, propagating
+    /// a DEL and firing the `expired` notification. True if it expired.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        let expire = match self.srv.dbs[db].get(key) {
+            Some(e) if e.expire != NO_EXPIRE => e.expire,
+            _ => return false,
+        };
+        if expire > self.now_ms {
+            return false;
+        }
+        self.srv.delete_expired(db, key);
+        true
+    }
+
+    /// Looks a key up for reading: lazy expiry, hit/miss statistics and
+    /// access-time update, as Redis's lookupKeyRead.
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.client.db;
+        self.expire_if_needed(db, key);
+        let clock = self.srv.lru_value();
+        let lfu = self.srv.config.maxmemory_policy.is_lfu();
+        let no_touch = self.srv.no_touch;
+        match self.srv.dbs[db].get_mut(key) {
+            Some(e) => {
+                self.srv.stats.keyspace_hits += 1;
+                if !no_touch {
+                    crate::server::evict::touch(e, clock, lfu, &self.srv.config);
+                }
+                Some(e)
+            }
+            None => {
+                self.srv.stats.keyspace_misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Looks a key up for writing (no hit/miss stats).
+    pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let db = self.client.db;
+        self.expire_if_needed(db, key);
+        let clock = self.srv.lru_value();
+        let lfu = self.srv.config.maxmemory_policy.is_lfu();
+        let cfg = &self.srv.config;
+        let e = self.srv.dbs[db].get_mut(key)?;
+        crate::server::evict::touch(e, clock, lfu, cfg);
+        Some(e)
+    }
+
+    /// True if `key` exists (after lazy expiry), without touching stats.
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        let db = self.client.db;
+        self.expire_if_needed(db, key);
+        self.srv.dbs[db].contains(key)
+    }
+
+    /// Stores a value (SET semantics: TTL dropped unless `keep_ttl`) and
+    /// invalidates WATCHes on the key.
+    pub fn set_key(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        let db = self.client.db;
+        self.expire_if_needed(db, key);
+        let lru = self.srv.new_lru();
+        self.srv.dbs[db].set(key, value, keep_ttl, lru);
+        self.srv.touch_watched_key(db, key);
+    }
+
+    /// Deletes a key; true if it existed. Invalidates WATCHes.
+    pub fn delete_key(&mut self, key: &[u8]) -> bool {
+        let db = self.client.db;
+        self.expire_if_needed(db, key);
+        if self.srv.dbs[db].remove(key).is_some() {
+            self.srv.touch_watched_key(db, key);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Marks the key as modified (WATCH) after an in-place change.
+    pub fn key_modified(&mut self, key: &[u8]) {
+        let db = self.client.db;
+        self.srv.touch_watched_key(db, key);
+    }
+
+    /// Fires a keyspace notification for `key` in the current database.
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        let db = self.client.db;
+        self.notify_db(class, event, key, db);
+    }
+
+    pub fn notify_db(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
+        let id = self.client.id;
+        crate::server::pubsub::notify_keyspace_event(
+            self.srv,
+            Some((id, &mut *self.out)),
+            class,
+            event,
+            key,
+            db,
+        );
+    }
+
+    /// Replies WRONGTYPE and returns true if `v` is not of type `t`.
+    pub fn wrong_type(&mut self, ok: bool) -> bool {
+        if !ok {
+            self.out.error(super::err::WRONGTYPE);
+        }
+        !ok
+    }
+
+    pub fn propagate(&mut self, argv: Vec<Bytes>) {
+        self.propagate_as.get_or_insert_with(Vec::new).push(argv);
+    }
+}

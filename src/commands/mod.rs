@@ -1,0 +1,72 @@
+//! Commands: the table ([`table`]), the per-command context ([`Ctx`]) that
+//! handlers use to reach the keyspace, and one module per family.
+//!
+//! Handlers take parsed arguments and return a reply (written into
+//! `ctx.out`) plus what to propagate; they do no I/O.
+
+pub mod ctx;
+pub mod dispatch;
+pub mod table;
+
+pub mod connection;
+pub mod strings;
+
+pub use ctx::Ctx;
+pub use table::{flags, CommandDef, CommandTable, KeyPos};
+
+/// Every command family, in the order they are registered.
+pub fn all_families() -> Vec<&'static [CommandDef]> {
+    vec![
+        connection::COMMANDS,
+        strings::COMMANDS,
+        multi::COMMANDS,
+        pubsub::COMMANDS,
+    ]
+}
+
+/// Error replies shared by many commands (Redis's `shared.*` objects).
+pub mod err {
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub const SYNTAX: &str = "ERR syntax error";
+    pub const NOT_INT: &str = "ERR value is not an integer or out of range";
+    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+    pub const NO_KEY: &str = "ERR no such key";
+    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+    pub const NOAUTH: &str = "NOAUTH Authentication required.";
+    pub const OUT_OF_RANGE: &str = "ERR index out of range";
+    pub const DB_INDEX: &str = "ERR DB index is out of range";
+}
+
+pub mod client;
+pub mod multi;
+pub mod pubsub;
+
+use bytes::Bytes;
+
+/// Handler of a container command (CONFIG, CLIENT, ...) reached without a
+/// known subcommand: Redis's "unknown subcommand" error.
+pub fn container_help(ctx: &mut Ctx, args: &[Bytes]) {
+    let sub = args
+        .get(1)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .unwrap_or_default();
+    ctx.out.error(&format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        sub,
+        ctx.cmd.name.to_ascii_uppercase()
+    ));
+}
+
+/// Redis's addReplyHelp: a header line, the given lines, and HELP's own.
+pub fn reply_help(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
+    ctx.out.array_len(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{cmd} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        ctx.out.simple(l);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Print this help.");
+}

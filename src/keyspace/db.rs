@@ -1,0 +1,335 @@
+//! One database: keys indexed by hash slot.
+//!
+//! Each of the 16384 slots has its own hash table of boxed entries, so
+//! counting or listing the keys of a slot (CLUSTER COUNTKEYSINSLOT,
+//! GETKEYSINSLOT, resharding) touches only that slot, and SCAN can return
+//! whole slots, which gives Redis's guarantee that a key present for the
+//! whole iteration is returned at least once, whatever resizes happen.
+//!
+//! Keys with a TTL are also kept in `expires`, an index that supports
+//! random sampling for active expiry and volatile eviction. Expiry time is
+//! stored in the entry itself; `expires` only names the keys.
+//!
+//! This layer knows nothing about time or propagation: lazy expiry, stats
+//! and keyspace notifications live in the command context.
+
+use super::bytes::KBytes;
+use super::slot::{key_slot, SLOTS};
+use super::value::Value;
+use hashbrown::HashTable;
+use indexmap::IndexSet;
+use rand::Rng;
+use std::hash::BuildHasher;
+
+/// No expiry.
+pub const NO_EXPIRE: i64 = -1;
+
+#[derive(Debug)]
+pub struct Entry {
+    pub key: KBytes,
+    pub value: Value,
+    /// Absolute expiry in unix milliseconds, or [`NO_EXPIRE`].
+    pub expire: i64,
+    /// LRU clock (seconds, 24 bits like Redis) or LFU data (16-bit minutes
+    /// + 8-bit counter), depending on maxmemory-policy.
+    pub lru: u32,
+}
+
+type Table = HashTable<Box<Entry>>;
+
+pub struct Db {
+    /// One table per slot; empty until the first key is stored.
+    slots: Vec<Table>,
+    len: usize,
+    pub expires: IndexSet<KBytes, hashbrown::DefaultHashBuilder>,
+    hasher: hashbrown::DefaultHashBuilder,
+    /// Running estimate of the average TTL (INFO keyspace avg_ttl).
+    pub avg_ttl: i64,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Db {
+    pub fn new() -> Self {
+        Db {
+            slots: Vec::new(),
+            len: 0,
+            expires: IndexSet::default(),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            avg_ttl: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        if self.len == 0 {
+            return None;
+        }
+        let h = self.hash(key);
+        self.slots[key_slot(key)]
+            .find(h, |e| &*e.key == key)
+            .map(|b| &**b)
+    }
+
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        if self.len == 0 {
+            return None;
+        }
+        let h = self.hash(key);
+        self.slots[key_slot(key)]
+            .find_mut(h, |e| &*e.key == key)
+            .map(|b| &mut **b)
+    }
+
+    pub fn contains(&self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Stores `value` under `key`. An existing key keeps its expiry only if
+    /// `keep_ttl`; its LRU is reset. Returns true if the key was new.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) -> bool {
+        if let Some(e) = self.get_mut(key) {
+            e.value = value;
+            e.lru = lru;
+            if !keep_ttl && e.expire != NO_EXPIRE {
+                e.expire = NO_EXPIRE;
+                self.expires.swap_remove(key);
+            }
+            return false;
+        }
+        self.insert_new(Entry {
+            key: KBytes::new(key),
+            value,
+            expire: NO_EXPIRE,
+            lru,
+        });
+        true
+    }
+
+    /// Inserts an entry whose key must not exist yet.
+    pub fn insert_new(&mut self, entry: Entry) {
+        if self.slots.is_empty() {
+            self.slots = (0..SLOTS).map(|_| Table::new()).collect();
+        }
+        if entry.expire != NO_EXPIRE {
+            self.expires.insert(entry.key.clone());
+        }
+        let h = self.hash(&entry.key);
+        let hasher = &self.hasher;
+        let slot = key_slot(&entry.key);
+        self.slots[slot].insert_unique(h, Box::new(entry), |e| hasher.hash_one(&*e.key));
+        self.len += 1;
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Box<Entry>> {
+        if self.len == 0 {
+            return None;
+        }
+        let h = self.hash(key);
+        let slot = key_slot(key);
+        let table = &mut self.slots[slot];
+        let entry = match table.find_entry(h, |e| &*e.key == key) {
+            Ok(occ) => occ.remove().0,
+            Err(_) => return None,
+        };
+        // Give memory back when a table is mostly empty, as Redis shrinks
+        // its dicts below 10% fill.
+        if table.capacity() > 64 && table.len() * 8 < table.capacity() {
+            let hasher = &self.hasher;
+            table.shrink_to(table.len() * 2, |e| hasher.hash_one(&*e.key));
+        }
+        self.len -= 1;
+        if entry.expire != NO_EXPIRE {
+            self.expires.swap_remove(key);
+        }
+        Some(entry)
+    }
+
+    /// Sets an absolute expiry (ms) on an existing key.
+    pub fn set_expire(&mut self, key: &[u8], when: i64) -> bool {
+        let Some(e) = self.get_mut(key) else {
+            return false;
+        };
+        let had = e.expire != NO_EXPIRE;
+        e.expire = when;
+        if !had {
+            self.expires.insert(KBytes::new(key));
+        }
+        true
+    }
+
+    /// Removes the expiry of a key; true if it had one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        let Some(e) = self.get_mut(key) else {
+            return false;
+        };
+        if e.expire == NO_EXPIRE {
+            return false;
+        }
+        e.expire = NO_EXPIRE;
+        self.expires.swap_remove(key);
+        true
+    }
+
+    pub fn expire_of(&self, key: &[u8]) -> Option<i64> {
+        self.get(key).map(|e| e.expire)
+    }
+
+    /// Drops every key.
+    pub fn clear(&mut self) {
+        self.slots = Vec::new();
+        self.len = 0;
+        self.expires = IndexSet::default();
+        self.avg_ttl = 0;
+    }
+
+    pub fn count_in_slot(&self, slot: usize) -> usize {
+        self.slots.get(slot).map_or(0, |t| t.len())
+    }
+
+    pub fn slot_entries(&self, slot: usize) -> impl Iterator<Item = &Entry> {
+        self.slots
+            .get(slot)
+            .into_iter()
+            .flat_map(|t| t.iter().map(|b| &**b))
+    }
+
+    /// Every entry, slot by slot.
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.slots.iter().flat_map(|t| t.iter().map(|b| &**b))
+    }
+
+    /// Calls `f` on whole slots starting at `cursor` until at least `count`
+    /// entries were visited. Returns the next cursor, 0 when done.
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Entry)) -> u64 {
+        if self.len == 0 {
+            return 0;
+        }
+        let mut slot = cursor as usize;
+        let mut seen = 0;
+        while slot < SLOTS && seen < count.max(1) {
+            for e in self.slots[slot].iter() {
+                f(e);
+                seen += 1;
+            }
+            slot += 1;
+        }
+        if slot >= SLOTS {
+            0
+        } else {
+            slot as u64
+        }
+    }
+
+    /// A random key, or None if the database is empty.
+    pub fn random_entry(&self) -> Option<&Entry> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut rng = rand::thread_rng();
+        let start = rng.gen_range(0..SLOTS);
+        for i in 0..SLOTS {
+            let t = &self.slots[(start + i) % SLOTS];
+            if !t.is_empty() {
+                let n = rng.gen_range(0..t.len());
+                return t.iter().nth(n).map(|b| &**b);
+            }
+        }
+        None
+    }
+
+    /// A random key that has an expiry.
+    pub fn random_volatile_key(&self) -> Option<&KBytes> {
+        if self.expires.is_empty() {
+            return None;
+        }
+        let i = rand::thread_rng().gen_range(0..self.expires.len());
+        self.expires.get_index(i)
+    }
+
+    /// Expiring key at position `i` of the expires index.
+    pub fn volatile_key_at(&self, i: usize) -> Option<&KBytes> {
+        self.expires.get_index(i)
+    }
+
+    /// Mutable access to every entry (used by DEBUG and LFU decay).
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&mut Entry)) {
+        for t in self.slots.iter_mut() {
+            for e in t.iter_mut() {
+                f(e);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_remove_expire() {
+        let mut db = Db::new();
+        assert!(db.set(b"a", Value::string(b"1"), false, 0));
+        assert!(!db.set(b"a", Value::string(b"2"), false, 0));
+        assert_eq!(db.len(), 1);
+        assert!(db.set_expire(b"a", 1000));
+        assert_eq!(db.expires_len(), 1);
+        db.set(b"a", Value::string(b"3"), false, 0);
+        assert_eq!(db.expires_len(), 0);
+        db.set_expire(b"a", 1000);
+        assert!(db.remove(b"a").is_some());
+        assert_eq!(db.expires_len(), 0);
+        assert!(db.is_empty());
+    }
+
+    #[test]
+    fn scan_visits_everything_once() {
+        let mut db = Db::new();
+        for i in 0..1000 {
+            db.set(format!("k{i}").as_bytes(), Value::Int(i), false, 0);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut c = 0;
+        loop {
+            c = db.scan(c, 10, |e| {
+                assert!(seen.insert(e.key.clone()));
+            });
+            if c == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+        let slot = key_slot(b"k1");
+        assert!(db.slot_entries(slot).any(|e| &*e.key == b"k1"));
+        assert_eq!(db.slot_entries(slot).count(), db.count_in_slot(slot));
+    }
+
+    #[test]
+    fn entry_is_compact() {
+        // Entry must fit jemalloc's 64-byte class; see the module docs.
+        assert!(
+            std::mem::size_of::<Entry>() <= 64,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
+    }
+}

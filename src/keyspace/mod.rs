@@ -1,0 +1,13 @@
+//! The keyspace: databases, value types, expiry bookkeeping and the
+//! per-slot key index. Pure data structures; the command layer decides
+//! when keys expire and what is propagated.
+
+pub mod bytes;
+pub mod db;
+pub mod slot;
+pub mod value;
+
+pub use self::bytes::KBytes;
+pub use db::{Db, Entry, NO_EXPIRE};
+pub use slot::{key_slot, SLOTS};
+pub use value::{Value, ValueType};

@@ -1,0 +1,13 @@
+//! keel: a durable, Redis 7.0-compatible cluster node.
+//!
+//! Layout (see ARCHITECTURE.md in the shared folder): `protocol` (RESP),
+//! `config`, `keyspace`, `commands`, `server` (sockets, tasks, cron).
+
+#![forbid(unsafe_code)]
+
+pub mod commands;
+pub mod config;
+pub mod keyspace;
+pub mod protocol;
+pub mod server;
+pub mod util;

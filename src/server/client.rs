@@ -1,0 +1,145 @@
+//! Per-connection state that commands read and change: selected database,
+//! protocol, authentication, MULTI queue, subscriptions, pending output.
+//!
+//! The state lives in the server's client registry (under the engine lock)
+//! so that other clients can see it (CLIENT LIST, CLIENT KILL) and write to
+//! it (pub/sub messages, unblocking); the connection task only moves bytes.
+
+use bytes::Bytes;
+use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub type ClientId = u64;
+
+/// Client flags shown by CLIENT LIST and used by the dispatcher.
+#[derive(Debug, Default, Clone)]
+pub struct ClientFlags {
+    pub multi: bool,
+    /// A watched key was touched: EXEC will fail.
+    pub dirty_cas: bool,
+    /// A command failed while queuing: EXEC will answer EXECABORT.
+    pub dirty_exec: bool,
+    pub close_after_reply: bool,
+    /// Killed: the connection task closes without writing more.
+    pub close_asap: bool,
+    pub monitor: bool,
+    pub no_evict: bool,
+    pub reply_off: bool,
+    pub reply_skip_next: bool,
+    pub reply_skip: bool,
+    pub unix_socket: bool,
+}
+
+/// Why a client is blocked, and what it waits for.
+#[derive(Debug)]
+pub struct Blocked {
+    /// The command to run again when the client is released.
+    pub args: Vec<Bytes>,
+    /// Unix ms when the block times out (None: never).
+    pub deadline: Option<i64>,
+    pub reason: BlockReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockReason {
+    /// Held by CLIENT PAUSE; re-run when the pause ends.
+    Pause,
+    /// Waiting for keys to be ready (blocking list/zset/stream commands).
+    Keys,
+}
+
+pub struct Client {
+    pub id: ClientId,
+    pub addr: String,
+    pub laddr: String,
+    pub fd: i64,
+    pub name: Option<Bytes>,
+    pub db: usize,
+    pub resp: u8,
+    pub authenticated: bool,
+    pub user: String,
+    pub flags: ClientFlags,
+    /// Unix ms of creation and of the last command.
+    pub ctime: i64,
+    pub last_interaction: i64,
+    /// Commands queued by MULTI.
+    pub multi_queue: Vec<Vec<Bytes>>,
+    /// (db, key) pairs this client WATCHes.
+    /// (db, key, was it already expired when watched).
+    pub watched: Vec<(usize, Bytes, bool)>,
+    pub channels: HashSet<Bytes>,
+    pub patterns: HashSet<Bytes>,
+    pub shard_channels: HashSet<Bytes>,
+    /// Output produced for this client while the engine lock is held
+    /// (replies, pushes from other clients); the connection task drains it.
+    pub out: Vec<u8>,
+    /// Wakes the connection task when `out` was written from elsewhere,
+    /// the client was unblocked, or killed.
+    pub notify: Arc<Notify>,
+    pub blocked: Option<Blocked>,
+    /// Full name of the last command ("client|list").
+    pub last_cmd: String,
+    /// Query buffer figures, refreshed by the connection task.
+    pub qbuf: usize,
+    pub qbuf_peak: usize,
+    pub argv_mem: usize,
+    pub tot_net_in: u64,
+    pub tot_net_out: u64,
+    pub tot_cmds: u64,
+    /// When the output buffer first exceeded the soft limit (ms), for
+    /// client-output-buffer-limit's soft seconds.
+    pub obuf_soft_since: Option<i64>,
+}
+
+impl Client {
+    pub fn new(
+        id: ClientId,
+        addr: String,
+        laddr: String,
+        fd: i64,
+        now_ms: i64,
+        authenticated: bool,
+    ) -> Self {
+        Client {
+            id,
+            addr,
+            laddr,
+            fd,
+            name: None,
+            db: 0,
+            resp: 2,
+            authenticated,
+            user: "default".into(),
+            flags: ClientFlags::default(),
+            ctime: now_ms,
+            last_interaction: now_ms,
+            multi_queue: Vec::new(),
+            watched: Vec::new(),
+            channels: HashSet::new(),
+            patterns: HashSet::new(),
+            shard_channels: HashSet::new(),
+            out: Vec::new(),
+            notify: Arc::new(Notify::new()),
+            blocked: None,
+            last_cmd: "NULL".into(),
+            qbuf: 0,
+            qbuf_peak: 0,
+            argv_mem: 0,
+            tot_net_in: 0,
+            tot_net_out: 0,
+            tot_cmds: 0,
+            obuf_soft_since: None,
+        }
+    }
+
+    /// Number of pub/sub subscriptions (channels + patterns + shard channels).
+    pub fn sub_count(&self) -> usize {
+        self.channels.len() + self.patterns.len() + self.shard_channels.len()
+    }
+
+    /// In the RESP2 pub/sub context only subscription commands are allowed.
+    pub fn in_pubsub_context(&self) -> bool {
+        self.resp == 2 && self.sub_count() > 0
+    }
+}

@@ -1,0 +1,294 @@
+//! Connection tasks: read bytes, parse every complete command, run the
+//! batch under the engine lock, write the replies once per batch.
+//!
+//! A client that blocks (CLIENT PAUSE, blocking commands) keeps its later
+//! commands queued here until whoever releases it writes its reply and
+//! wakes the task through `Client::notify`.
+
+use super::client::{BlockReason, Client, ClientId};
+use super::{now_ms, Server, Shared};
+use crate::commands::dispatch::{process_command, Outcome};
+use crate::protocol::{ParseLimits, Reply, RequestParser};
+use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+
+/// Registers a new client; None (after telling the peer why) if the
+/// server is at maxclients.
+fn register(
+    shared: &Shared,
+    addr: String,
+    laddr: String,
+    fd: i64,
+    unix: bool,
+) -> Result<(ClientId, Arc<Notify>), ()> {
+    let mut s = shared.lock();
+    s.stats.total_connections_received += 1;
+    if s.clients.len() as u64 >= s.config.maxclients {
+        s.stats.rejected_connections += 1;
+        return Err(());
+    }
+    let id = s.next_client_id;
+    s.next_client_id += 1;
+    let authenticated = s.config.requirepass.is_none();
+    let mut c = Client::new(id, addr, laddr, fd, now_ms(), authenticated);
+    c.flags.unix_socket = unix;
+    let notify = c.notify.clone();
+    s.clients.insert(id, Box::new(c));
+    Ok((id, notify))
+}
+
+/// Removes a client and every trace of it (subscriptions, WATCHes,
+/// MONITOR, blocking).
+pub fn unregister(s: &mut Server, id: ClientId) {
+    let Some(c) = s.clients.remove(&id) else {
+        return;
+    };
+    crate::commands::pubsub::unsubscribe_all(s, &c);
+    crate::commands::multi::unwatch_all(s, &c);
+    s.monitors.retain(|&m| m != id);
+}
+
+/// Serves one connection until it closes.
+pub async fn serve<S>(
+    shared: Shared,
+    mut stream: S,
+    addr: String,
+    laddr: String,
+    fd: i64,
+    unix: bool,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Ok((id, notify)) = register(&shared, addr, laddr, fd, unix) else {
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        return;
+    };
+    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut parser = RequestParser::new();
+    let mut queue: VecDeque<Vec<Bytes>> = VecDeque::new();
+    let mut proto_error: Option<String> = None;
+    let mut out: Vec<u8> = Vec::new();
+    loop {
+        let (limits, qlimit) = {
+            let s = shared.lock();
+            let authenticated = s.clients.get(&id).is_some_and(|c| c.authenticated);
+            (
+                ParseLimits {
+                    max_bulk_len: s.config.proto_max_bulk_len,
+                    unauthenticated: !authenticated && s.config.requirepass.is_some(),
+                },
+                s.config.client_query_buffer_limit,
+            )
+        };
+        if proto_error.is_none() {
+            loop {
+                match parser.next(&mut buf, limits) {
+                    Ok(Some(cmd)) if cmd.is_empty() => continue,
+                    Ok(Some(cmd)) => queue.push_back(cmd),
+                    Ok(None) => break,
+                    Err(e) => {
+                        proto_error = Some(e.0);
+                        break;
+                    }
+                }
+            }
+        }
+        let pending_bytes = buf.len() + parser.pending_args_len();
+        // Run the batch.
+        let (close, deadline) = {
+            let mut guard = shared.lock();
+            let s = &mut *guard;
+            let Some(mut client) = s.clients.remove(&id) else {
+                break; // killed while we were away
+            };
+            client.qbuf = pending_bytes;
+            client.qbuf_peak = client.qbuf_peak.max(pending_bytes);
+            if pending_bytes as u64 > qlimit {
+                crate::log_warning!(
+                    "Closing client that reached max query buffer length: {} (qbuf initial bytes: {:?})",
+                    client_info_string(s, &client),
+                    String::from_utf8_lossy(&buf[..buf.len().min(64)])
+                );
+                s.stats.client_qbuf_limit_disconnections += 1;
+                client.flags.close_asap = true;
+            }
+            let now = now_ms();
+            // A blocked client whose time ran out.
+            if let Some(b) = &client.blocked {
+                if b.deadline.is_some_and(|d| d <= now)
+                    || (b.reason == BlockReason::Pause && !super::pause_active(s, now))
+                {
+                    let b = client.blocked.take().unwrap();
+                    match b.reason {
+                        BlockReason::Pause => queue.push_front(b.args),
+                        BlockReason::Keys => {
+                            let mut r = Reply::new(client.resp);
+                            r.buf = std::mem::take(&mut client.out);
+                            r.null_array();
+                            client.out = r.buf;
+                        }
+                    }
+                }
+            }
+            while client.blocked.is_none()
+                && !client.flags.close_after_reply
+                && !client.flags.close_asap
+            {
+                let Some(args) = queue.pop_front() else { break };
+                let mut r = Reply::new(client.resp);
+                r.buf = std::mem::take(&mut client.out);
+                let mark = r.buf.len();
+                let skip = client.flags.reply_off || client.flags.reply_skip;
+                client.flags.reply_skip = false;
+                if client.flags.reply_skip_next {
+                    client.flags.reply_skip_next = false;
+                    client.flags.reply_skip = true;
+                }
+                s.stats.total_net_input_bytes +=
+                    args.iter().map(|a| a.len() as u64 + 16).sum::<u64>();
+                let outcome = process_command(s, &mut client, args, &mut r);
+                if skip && outcome == Outcome::Done {
+                    r.buf.truncate(mark);
+                }
+                client.out = r.buf;
+                if s.shutdown.is_some() {
+                    break;
+                }
+            }
+            if queue.is_empty() && client.blocked.is_none() {
+                if let Some(e) = proto_error.take() {
+                    let mut r = Reply::new(client.resp);
+                    r.buf = std::mem::take(&mut client.out);
+                    r.error(&format!("ERR {e}"));
+                    client.out = r.buf;
+                    if let Some(code) = r.last_error.take() {
+                        s.stats.record_error(&code);
+                    }
+                    crate::log_verbose!(
+                        "Protocol error ({}) from client: {}",
+                        e,
+                        client_info_string(s, &client)
+                    );
+                    client.flags.close_after_reply = true;
+                }
+            }
+            std::mem::swap(&mut out, &mut client.out);
+            client.tot_net_out += out.len() as u64;
+            s.stats.total_net_output_bytes += out.len() as u64;
+            let close = client.flags.close_after_reply || client.flags.close_asap;
+            let deadline = client.blocked.as_ref().and_then(|b| b.deadline);
+            let kill_now = client.flags.close_asap;
+            if kill_now {
+                out.clear();
+            }
+            s.clients.insert(id, client);
+            (close, deadline)
+        };
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                break;
+            }
+            out.clear();
+            if out.capacity() > 64 * 1024 {
+                out.shrink_to(16 * 1024);
+            }
+        }
+        if close {
+            let _ = stream.flush().await;
+            break;
+        }
+        if !queue.is_empty() && deadline.is_none() && !is_blocked(&shared, id) {
+            continue; // commands left after a shutdown check or similar
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(16 * 1024);
+        }
+        let sleep = async {
+            match deadline {
+                Some(d) => {
+                    let ms = (d - now_ms()).max(0) as u64;
+                    tokio::time::sleep(std::time::Duration::from_millis(ms)).await
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            r = stream.read_buf(&mut buf) => {
+                match r {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            _ = notify.notified() => {}
+            _ = sleep => {}
+        }
+    }
+    let mut s = shared.lock();
+    unregister(&mut s, id);
+}
+
+fn is_blocked(shared: &Shared, id: ClientId) -> bool {
+    shared
+        .lock()
+        .clients
+        .get(&id)
+        .is_some_and(|c| c.blocked.is_some())
+}
+
+/// Redis's catClientInfoString (one CLIENT LIST line without newline).
+pub fn client_info_string(s: &Server, c: &Client) -> String {
+    crate::commands::client::info_line(s, c)
+}
+
+/// Feeds a command to MONITOR clients in Redis's format:
+/// `+<secs>.<usecs> [<db> <addr>] "arg" "arg"`.
+pub fn feed_monitors(s: &mut Server, c: &Client, args: &[Bytes], _now: i64) {
+    let us = super::now_us();
+    let mut line = format!(
+        "{}.{:06} [{} {}]",
+        us / 1_000_000,
+        us % 1_000_000,
+        c.db,
+        if c.flags.unix_socket {
+            format!("unix:{}", c.addr)
+        } else {
+            c.addr.clone()
+        }
+    );
+    for a in args {
+        line.push(' ');
+        line.push_str(&repr(a));
+    }
+    for id in s.monitors.clone() {
+        if id == c.id {
+            continue;
+        }
+        s.write_to_client(id, None, |r| r.simple(&line));
+    }
+}
+
+/// Redis's sdscatrepr: a quoted, escaped representation of bytes.
+pub fn repr(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() + 2);
+    s.push('"');
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{:02x}", c)),
+        }
+    }
+    s.push('"');
+    s
+}

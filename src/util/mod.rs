@@ -1,0 +1,5 @@
+//! Small pure helpers shared by every layer: Redis's number parsing and
+//! formatting rules, and its glob matcher.
+
+pub mod glob;
+pub mod num;
