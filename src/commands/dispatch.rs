@@ -9,7 +9,6 @@ use crate::protocol::Reply;
 use crate::server::client::{BlockReason, Blocked, Client};
 use crate::server::{evict, Server};
 use bytes::Bytes;
-use std::time::Instant;
 
 /// What happened to the command.
 #[derive(Debug, PartialEq, Eq)]
@@ -21,10 +20,13 @@ pub enum Outcome {
 }
 
 /// Full name as Redis prints it ("client|list").
-pub fn full_name(cmd: &CommandDef, sub: Option<&CommandDef>) -> String {
+pub fn full_name(
+    cmd: &'static CommandDef,
+    sub: Option<&CommandDef>,
+) -> std::borrow::Cow<'static, str> {
     match sub {
-        Some(s) => format!("{}|{}", cmd.name, s.name),
-        None => cmd.name.to_string(),
+        Some(s) => std::borrow::Cow::Owned(format!("{}|{}", cmd.name, s.name)),
+        None => std::borrow::Cow::Borrowed(cmd.name),
     }
 }
 
@@ -90,11 +92,7 @@ fn resolve(
                     "ERR wrong number of arguments for '{}' command",
                     full_name(c, sub)
                 ));
-                srv.stats
-                    .commands
-                    .entry(full_name(c, sub))
-                    .or_default()
-                    .rejected_calls += 1;
+                srv.stats.command_stat(&full_name(c, sub)).rejected_calls += 1;
                 return None;
             }
             Some((c, sub))
@@ -109,11 +107,13 @@ pub fn process_command(
     args: Vec<Bytes>,
     out: &mut Reply,
 ) -> Outcome {
-    let now = crate::server::now_ms();
+    let now_us = crate::server::now_us();
+    let now = now_us / 1000;
+    srv.cached_lru = ((now / 1000) as u32) & evict::LRU_CLOCK_MAX;
     client.last_interaction = now;
     out.last_error = None;
     let before_errors = out.errors;
-    let outcome = process_inner(srv, client, args, out, now);
+    let outcome = process_inner(srv, client, args, out, now_us);
     if out.errors > before_errors {
         if let Some(code) = out.last_error.take() {
             srv.stats.record_error(&code);
@@ -127,8 +127,9 @@ fn process_inner(
     client: &mut Client,
     args: Vec<Bytes>,
     out: &mut Reply,
-    now: i64,
+    now_us: i64,
 ) -> Outcome {
+    let now = now_us / 1000;
     let Some((cmd, sub)) = resolve(srv, &args, out) else {
         if client.flags.multi {
             client.flags.dirty_exec = true;
@@ -137,15 +138,12 @@ fn process_inner(
     };
     let def = sub.unwrap_or(cmd);
     let name = full_name(cmd, sub);
-    client.last_cmd = name.clone();
+    client.last_cmd.clear();
+    client.last_cmd.push_str(&name);
 
     let reject = |srv: &mut Server, client: &mut Client, out: &mut Reply, msg: &str| {
         out.error(msg);
-        srv.stats
-            .commands
-            .entry(name.clone())
-            .or_default()
-            .rejected_calls += 1;
+        srv.stats.command_stat(&name).rejected_calls += 1;
         if client.flags.multi {
             client.flags.dirty_exec = true;
         }
@@ -201,7 +199,7 @@ fn process_inner(
             return Outcome::Blocked;
         }
     }
-    call(srv, client, out, cmd, sub, &args, now)
+    call(srv, client, out, cmd, sub, &args, now_us)
 }
 
 fn queued_denyoom(srv: &Server, args: &[Bytes]) -> bool {
@@ -222,6 +220,7 @@ fn pause_applies(write_only: bool, cmd: &CommandDef, def: &CommandDef, client: &
 }
 
 /// Executes a resolved command and does the bookkeeping after it.
+/// `start_us` is the unix time in microseconds when the command started.
 pub fn call(
     srv: &mut Server,
     client: &mut Client,
@@ -229,11 +228,11 @@ pub fn call(
     cmd: &'static CommandDef,
     sub: Option<&'static CommandDef>,
     args: &[Bytes],
-    now: i64,
+    start_us: i64,
 ) -> Outcome {
     let def = sub.unwrap_or(cmd);
     let errors_before = out.errors;
-    let start = Instant::now();
+    let now = start_us / 1000;
     let mut ctx = Ctx {
         srv,
         client,
@@ -254,7 +253,7 @@ pub fn call(
         block,
         ..
     } = ctx;
-    let dur_us = start.elapsed().as_micros() as u64;
+    let dur_us = (crate::server::now_us() - start_us).max(0) as u64;
 
     if let Some(b) = block {
         client.blocked = Some(b);
@@ -263,7 +262,7 @@ pub fn call(
 
     let name = full_name(cmd, sub);
     let failed = out.errors > errors_before;
-    let st = srv.stats.commands.entry(name.clone()).or_default();
+    let st = srv.stats.command_stat(&name);
     st.calls += 1;
     st.usec += dur_us;
     if failed {

@@ -147,8 +147,8 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) {
         let Resolved::Found(cmd, sub) = table.resolve(&args) else {
             continue;
         };
-        let now = crate::server::now_ms();
-        call(ctx.srv, ctx.client, ctx.out, cmd, sub, &args, now);
+        let now_us = crate::server::now_us();
+        call(ctx.srv, ctx.client, ctx.out, cmd, sub, &args, now_us);
     }
     ctx.srv.exec_depth -= 1;
     if ctx.srv.exec_depth == 0 && ctx.srv.exec_multi_emitted {

@@ -137,7 +137,8 @@ mod tests {
         assert!(!m(b"foo*bar", b"fooxxbaz", false));
         assert!(m(b"HELLO", b"hello", true));
         assert!(m(b"a\\*b", b"a*b", false));
-        assert!(m(b"*", b"", false));
+        // As Redis: "*" does not match the empty string (KEYS/SCAN special-case "*").
+        assert!(!m(b"*", b"", false));
         assert!(!m(b"a", b"", false));
         assert!(m(b"key:*", b"key:", false));
     }
