@@ -8,6 +8,7 @@
 //! cannot forget one of them.
 
 use super::table::CommandDef;
+use crate::keyspace::db::KeyLoc;
 use crate::keyspace::{Db, Entry, Value, NO_EXPIRE};
 use crate::protocol::Reply;
 use crate::server::client::{Blocked, Client};
@@ -76,38 +77,49 @@ impl<'a> Ctx<'a> {
         true
     }
 
+    /// Where `key` lives in database `db`, if it exists and has not
+    /// expired; a stale entry is deleted (lazy expiry, DEL propagated).
+    fn live_loc(&mut self, db: usize, key: &[u8]) -> Option<KeyLoc> {
+        let d = &self.srv.dbs[db];
+        if d.is_empty() {
+            return None;
+        }
+        let loc = d.locate(key);
+        let e = d.get_at(loc, key)?;
+        if e.expire != NO_EXPIRE && e.expire <= self.now_ms {
+            self.srv.delete_expired(db, key);
+            return None;
+        }
+        Some(loc)
+    }
+
     /// Looks a key up for reading: lazy expiry, hit/miss statistics and
     /// access-time update, as Redis's lookupKeyRead.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
-        self.expire_if_needed(db, key);
-        let clock = self.srv.lru_value();
-        let lfu = self.srv.config.maxmemory_policy.is_lfu();
-        let no_touch = self.srv.no_touch;
-        match self.srv.dbs[db].get_mut(key) {
-            Some(e) => {
-                self.srv.stats.keyspace_hits += 1;
-                if !no_touch {
-                    crate::server::evict::touch(e, clock, lfu, &self.srv.config);
-                }
-                Some(e)
-            }
-            None => {
-                self.srv.stats.keyspace_misses += 1;
-                None
-            }
-        }
+        let Some(loc) = self.live_loc(db, key) else {
+            self.srv.stats.keyspace_misses += 1;
+            return None;
+        };
+        self.srv.stats.keyspace_hits += 1;
+        let touch = !self.srv.no_touch;
+        self.entry_at(db, loc, key, touch)
     }
 
     /// Looks a key up for writing (no hit/miss stats).
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
-        self.expire_if_needed(db, key);
+        let loc = self.live_loc(db, key)?;
+        self.entry_at(db, loc, key, true)
+    }
+
+    fn entry_at(&mut self, db: usize, loc: KeyLoc, key: &[u8], touch: bool) -> Option<&mut Entry> {
         let clock = self.srv.lru_value();
-        let lfu = self.srv.config.maxmemory_policy.is_lfu();
         let cfg = &self.srv.config;
-        let e = self.srv.dbs[db].get_mut(key)?;
-        crate::server::evict::touch(e, clock, lfu, cfg);
+        let e = self.srv.dbs[db].get_mut_at(loc, key)?;
+        if touch {
+            crate::server::evict::touch(e, clock, cfg.maxmemory_policy.is_lfu(), cfg);
+        }
         Some(e)
     }
 
