@@ -87,7 +87,11 @@ async fn redis_crate_multi_exec_and_watch() {
     assert_eq!((x.as_str(), y.as_str()), ("a", "b"));
 
     // WATCH: a write by another client aborts the transaction (nil).
-    let _: () = redis::cmd("WATCH").arg("w").query_async(&mut a).await.unwrap();
+    let _: () = redis::cmd("WATCH")
+        .arg("w")
+        .query_async(&mut a)
+        .await
+        .unwrap();
     let _: () = b.set("w", "other").await.unwrap();
     let r: Option<(String,)> = redis::pipe()
         .atomic()
@@ -102,7 +106,11 @@ async fn redis_crate_multi_exec_and_watch() {
     assert_eq!(v, "other");
 
     // Without interference it commits.
-    let _: () = redis::cmd("WATCH").arg("w").query_async(&mut a).await.unwrap();
+    let _: () = redis::cmd("WATCH")
+        .arg("w")
+        .query_async(&mut a)
+        .await
+        .unwrap();
     let r: Option<(String,)> = redis::pipe()
         .atomic()
         .set("w", "mine")
@@ -123,7 +131,8 @@ async fn redis_crate_multi_exec_and_watch() {
         .await
         .unwrap_err();
     assert!(
-        err.to_string().contains("wrong number of arguments for 'get'"),
+        err.to_string()
+            .contains("wrong number of arguments for 'get'"),
         "{err}"
     );
     let never: Option<String> = a.get("never").await.unwrap();
@@ -209,7 +218,10 @@ fn check_cli_renderings(p: u16) {
         redis_cli(p, &["NOSUCH", "x"]),
         "ERR unknown command 'NOSUCH', with args beginning with: 'x' \n\n"
     );
-    assert_eq!(redis_cli(p, &["-3", "--no-raw", "GET", "missing"]), "(nil)\n");
+    assert_eq!(
+        redis_cli(p, &["-3", "--no-raw", "GET", "missing"]),
+        "(nil)\n"
+    );
 }
 
 #[test]

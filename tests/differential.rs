@@ -254,11 +254,13 @@ fn differential_against_redis() {
             continue;
         }
         let src = std::fs::read_to_string(&path).unwrap();
-        if let Some(reason) = src.lines().next().and_then(|l| l.strip_prefix("# pending:")) {
+        if let Some(reason) = src
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# pending:"))
+        {
             if !run_pending {
-                eprintln!(
-                    "PENDING {name}.txt skipped:{reason} (KEEL_DIFF_PENDING=1 runs it)"
-                );
+                eprintln!("PENDING {name}.txt skipped:{reason} (KEEL_DIFF_PENDING=1 runs it)");
                 continue;
             }
         }
@@ -268,7 +270,10 @@ fn differential_against_redis() {
         total += n;
         failures.extend(bad);
     }
-    eprintln!("differential: {total} lines run, {} mismatches", failures.len());
+    eprintln!(
+        "differential: {total} lines run, {} mismatches",
+        failures.len()
+    );
     assert!(
         failures.is_empty(),
         "{} replies differ from redis-server:\n{}",

@@ -29,7 +29,13 @@ fn expect_protocol_error(srv: &Server, input: &[u8], expected: &str) {
     c.send(input);
     let got = c
         .read_to_close(Duration::from_secs(10))
-        .unwrap_or_else(|e| panic!("{:?}: connection not closed after {:?}: {e:?}", srv.kind, show(input)));
+        .unwrap_or_else(|e| {
+            panic!(
+                "{:?}: connection not closed after {:?}: {e:?}",
+                srv.kind,
+                show(input)
+            )
+        });
     let want = format!("-{expected}\r\n");
     assert_eq!(
         show(&got),
@@ -52,7 +58,10 @@ fn inline_commands() {
         c.send(b"GET k\r\n");
         assert_eq!(c.reply(), b"$4\r\na bA\r\n");
         c.send(b"ECHO 'it''s'\r\n");
-        assert_eq!(show(&c.reply()), "-ERR Protocol error: unbalanced quotes in request\\r\\n");
+        assert_eq!(
+            show(&c.reply()),
+            "-ERR Protocol error: unbalanced quotes in request\\r\\n"
+        );
     });
 }
 
@@ -123,8 +132,16 @@ fn bulk_length_over_proto_max_bulk_len() {
             b"*1\r\n$536870913\r\n",
             "ERR Protocol error: invalid bulk length",
         );
-        expect_protocol_error(srv, b"*1\r\n$-5\r\n", "ERR Protocol error: invalid bulk length");
-        expect_protocol_error(srv, b"*1\r\n$abc\r\n", "ERR Protocol error: invalid bulk length");
+        expect_protocol_error(
+            srv,
+            b"*1\r\n$-5\r\n",
+            "ERR Protocol error: invalid bulk length",
+        );
+        expect_protocol_error(
+            srv,
+            b"*1\r\n$abc\r\n",
+            "ERR Protocol error: invalid bulk length",
+        );
     });
 }
 
@@ -157,7 +174,11 @@ fn multibulk_count_limits() {
             b"*2147483648\r\n",
             "ERR Protocol error: invalid multibulk length",
         );
-        expect_protocol_error(srv, b"*1x\r\n", "ERR Protocol error: invalid multibulk length");
+        expect_protocol_error(
+            srv,
+            b"*1x\r\n",
+            "ERR Protocol error: invalid multibulk length",
+        );
         // A count of 1024*1024+1 is accepted in 7.0.15: the server waits
         // for the arguments, and a wrong one is then a protocol error.
         expect_protocol_error(
@@ -210,11 +231,19 @@ fn hello_switches_protocol() {
         let mut c = srv.conn();
         assert_eq!(c.cmd(&["GET", "nokey"]), b"$-1\r\n");
         let hello = c.cmd(&["HELLO", "3"]);
-        assert!(hello.starts_with(b"%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"), "{:?}: {}", srv.kind, show(&hello));
+        assert!(
+            hello.starts_with(b"%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n"),
+            "{:?}: {}",
+            srv.kind,
+            show(&hello)
+        );
         let fields = common::frame_elements(&hello).unwrap();
         assert_eq!(fields[2], b"$7\r\nversion\r\n");
         assert_eq!(fields[3], b"$6\r\n7.0.15\r\n");
-        assert_eq!(fields[4..6], [b"$5\r\nproto\r\n".to_vec(), b":3\r\n".to_vec()]);
+        assert_eq!(
+            fields[4..6],
+            [b"$5\r\nproto\r\n".to_vec(), b":3\r\n".to_vec()]
+        );
         assert_eq!(c.cmd(&["GET", "nokey"]), b"_\r\n");
         assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
         let hello2 = c.cmd(&["HELLO", "2"]);

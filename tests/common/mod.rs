@@ -204,8 +204,7 @@ impl Server {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("exited at startup with {status}"));
             }
-            if let Ok(mut s) =
-                TcpStream::connect_timeout(&self.addr(), Duration::from_millis(500))
+            if let Ok(mut s) = TcpStream::connect_timeout(&self.addr(), Duration::from_millis(500))
             {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok() {
@@ -512,6 +511,9 @@ mod tests {
         assert_eq!(frame_len(arr), Some(arr.len()));
         assert_eq!(frame_len(&arr[..arr.len() - 1]), None);
         let els = frame_elements(arr).unwrap();
-        assert_eq!(els, vec![b"$1\r\na\r\n".to_vec(), b"%1\r\n+k\r\n:1\r\n".to_vec()]);
+        assert_eq!(
+            els,
+            vec![b"$1\r\na\r\n".to_vec(), b"%1\r\n+k\r\n:1\r\n".to_vec()]
+        );
     }
 }
