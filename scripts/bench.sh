@@ -35,6 +35,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 range=${BENCH_PORTS:-20000-29999}
 next_port=${range%-*}
@@ -79,35 +80,34 @@ stop() {
     wait "$1" 2>/dev/null || true
 }
 
-supports() { # supports <port> <command...>: the server does not call it unknown
-    ! redis-cli -p "$1" "${@:2}" 2>&1 | grep -q "unknown command"
-}
-
 start keel "$keel_bin"; keel_port=$PORT; keel_pid=$PID
 start redis redis-server; redis_port=$PORT; redis_pid=$PID
 echo "keel on $keel_port (pid $keel_pid), redis on $redis_port (pid $redis_pid)"
 
-# bench <port> <pipeline>: prints "TEST rps" lines.
+# bench <port> <pipeline> <test>: prints "NAME<TAB>rps", or nothing when
+# the server answered with errors (redis-benchmark then exits non-zero).
 bench() {
-    redis-benchmark -h 127.0.0.1 -p "$1" -c 50 -n 200000 -P "$2" -t set,get,incr,mset --csv 2>/dev/null |
-        awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); print $1 "\t" $2 }'
+    local csv
+    csv=$(redis-benchmark -h 127.0.0.1 -p "$1" -c 50 -n 200000 -P "$2" -t "$3" --csv 2>/dev/null) || return 0
+    echo "$csv" | awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); print $1 "\t" $2 }'
 }
 
 echo
 printf '%-18s %4s %14s %14s %8s\n' test pipe keel_rps redis_rps ratio
 for pipe in 1 32; do
-    bench "$keel_port" "$pipe" >"$work/keel.$pipe"
-    bench "$redis_port" "$pipe" >"$work/redis.$pipe"
-    while IFS=$'\t' read -r test rps; do
-        r_rps=$(awk -F'\t' -v t="$test" '$1 == t { print $2 }' "$work/redis.$pipe")
-        cmd=${test%% *}
-        if ! supports "$keel_port" "$cmd" __bench_probe__ 1 >/dev/null; then
-            printf '%-18s %4s %14s %14s %8s\n' "$test" "$pipe" "n/a" "$r_rps" "-"
+    for t in set get incr mset; do
+        k_line=$(bench "$keel_port" "$pipe" "$t")
+        r_line=$(bench "$redis_port" "$pipe" "$t")
+        name=${r_line%%$'\t'*}
+        r_rps=${r_line#*$'\t'}
+        if [ -z "$k_line" ]; then
+            printf '%-18s %4s %14s %14s %8s\n' "$name" "$pipe" "n/a" "$r_rps" "-"
             continue
         fi
-        ratio=$(awk -v a="$rps" -v b="$r_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-        printf '%-18s %4s %14s %14s %8s\n' "$test" "$pipe" "$rps" "$r_rps" "$ratio"
-    done <"$work/keel.$pipe"
+        k_rps=${k_line#*$'\t'}
+        ratio=$(awk -v a="$k_rps" -v b="$r_rps" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        printf '%-18s %4s %14s %14s %8s\n' "$name" "$pipe" "$k_rps" "$r_rps" "$ratio"
+    done
 done
 
 # Memory: fresh servers (FLUSHALL would do when every server has it; a
@@ -117,7 +117,7 @@ start keel "$keel_bin"; keel_port=$PORT; keel_pid=$PID
 start redis redis-server; redis_port=$PORT; redis_pid=$PID
 
 used_memory() {
-    redis-cli -p "$1" info memory 2>/dev/null | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'
+    { redis-cli -p "$1" info memory 2>/dev/null || true; } | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'
 }
 rss_bytes() {
     awk '/^VmRSS:/ { print $2 * 1024 }' "/proc/$1/status"
@@ -138,7 +138,7 @@ for name in keel redis; do
     if [ "$name" = keel ]; then port=$keel_port; pid=$keel_pid; else port=$redis_port; pid=$redis_pid; fi
     um_before[$name]=$(used_memory "$port")
     rss_before[$name]=$(rss_bytes "$pid")
-    out=$(redis-cli -p "$port" --pipe <"$work/load.resp" 2>&1)
+    out=$(redis-cli -p "$port" --pipe <"$work/load.resp" 2>&1) || true
     echo "$name: $(echo "$out" | tail -1)"
     echo "$out" | grep -q "errors: 0, replies: $keys" || { echo "bench: load into $name failed" >&2; exit 1; }
     check=$(redis-cli -p "$port" get key:000000999999)
