@@ -320,3 +320,45 @@ fn server_survives_abrupt_disconnects() {
     assert_eq!(c.cmd(&["PING"]), b"+PONG\r\n");
     assert!(srv.alive());
 }
+
+#[test]
+fn unauthenticated_limits_and_noauth() {
+    let check = |srv: &Server| {
+        expect_protocol_error(
+            srv,
+            b"*11\r\n",
+            "ERR Protocol error: unauthenticated multibulk length",
+        );
+        expect_protocol_error(
+            srv,
+            b"*2\r\n$4\r\nECHO\r\n$16385\r\n",
+            "ERR Protocol error: unauthenticated bulk length",
+        );
+        let mut c = srv.conn();
+        assert_eq!(
+            c.cmd_str(&["GET", "k"]),
+            "-NOAUTH Authentication required.\r\n"
+        );
+        assert_eq!(
+            c.cmd_str(&["AUTH", "wrong"]),
+            "-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+        );
+        assert_eq!(c.cmd_str(&["AUTH", "sesame"]), "+OK\r\n");
+        // Once authenticated, the limits are the normal ones.
+        let big = "x".repeat(20000);
+        let mut args = vec!["ECHO"];
+        args.push(&big);
+        assert_eq!(c.cmd(&args).len(), 20000 + 10);
+        let many: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+        let mut cmd = vec!["PING".to_string()];
+        cmd.extend(many);
+        assert_eq!(
+            c.cmd_str(&cmd.iter().map(|s| s.as_str()).collect::<Vec<_>>()),
+            "-ERR wrong number of arguments for 'ping' command\r\n"
+        );
+    };
+    check(&Server::keel_with(&["--requirepass", "sesame"]));
+    if common::redis_available() {
+        check(&Server::redis_with(&["--requirepass", "sesame"]));
+    }
+}

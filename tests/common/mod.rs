@@ -195,7 +195,8 @@ impl Server {
         panic!("{kind:?} server did not start: {last_log}");
     }
 
-    /// Waits until the server answers PING with +PONG, or fails if it
+    /// Waits until the server answers PING (+PONG, or -NOAUTH when a
+    /// password is required), or fails if it
     /// exits or the deadline passes.
     fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + START_DEADLINE;
@@ -208,8 +209,11 @@ impl Server {
             {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                 if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok() {
+                    // +PONG, or -NOAUTH when started with requirepass.
                     let mut buf = [0u8; 7];
-                    if s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n" {
+                    if s.read_exact(&mut buf).is_ok()
+                        && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
+                    {
                         return Ok(());
                     }
                 }
