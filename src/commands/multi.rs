@@ -16,7 +16,7 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new(
         "multi",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_MULTI,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
         KeyPos::None,
         multi,
     )
@@ -55,7 +55,7 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new(
         "watch",
         -2,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_MULTI,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
         KeyPos::Range {
             first: 1,
             last: -1,

@@ -97,6 +97,10 @@ pub struct Server {
     /// LRU clock cached at the start of each command (Redis also caches
     /// it rather than reading the clock on every key access).
     pub cached_lru: u32,
+    /// The client whose command is running (it is out of `clients` while
+    /// it runs), and whether that command touched a key it WATCHes.
+    pub cur_client: ClientId,
+    pub cur_client_dirty_cas: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -140,6 +144,8 @@ impl Server {
             exec_depth: 0,
             exec_multi_emitted: false,
             cached_lru: evict::lru_clock(),
+            cur_client: 0,
+            cur_client_dirty_cas: false,
         }
     }
 
@@ -200,10 +206,17 @@ impl Server {
         }
         if let Some(ids) = self.watched.get(&(db, Bytes::copy_from_slice(key))) {
             for id in ids.clone() {
-                if let Some(c) = self.clients.get_mut(&id) {
-                    c.flags.dirty_cas = true;
-                }
+                self.flag_dirty_cas(id);
             }
+        }
+    }
+
+    /// Makes the next EXEC of a client fail (a watched key changed).
+    fn flag_dirty_cas(&mut self, id: ClientId) {
+        if id == self.cur_client {
+            self.cur_client_dirty_cas = true;
+        } else if let Some(c) = self.clients.get_mut(&id) {
+            c.flags.dirty_cas = true;
         }
     }
 
@@ -217,9 +230,7 @@ impl Server {
             .flat_map(|(_, ids)| ids.iter().copied())
             .collect();
         for id in ids {
-            if let Some(c) = self.clients.get_mut(&id) {
-                c.flags.dirty_cas = true;
-            }
+            self.flag_dirty_cas(id);
         }
     }
 
