@@ -197,7 +197,12 @@ fn read_string(ctx: &mut Ctx, key: &[u8]) -> Result<Option<Vec<u8>>, ()> {
 /// Resolves a BITCOUNT/BITPOS range to (first byte, last byte, mask of
 /// bits to ignore in the first byte, mask of bits to ignore in the last
 /// byte), or None for an empty range.
-fn resolve_range(mut start: i64, mut end: i64, len: i64, isbit: bool) -> Option<(i64, i64, u8, u8)> {
+fn resolve_range(
+    mut start: i64,
+    mut end: i64,
+    len: i64,
+    isbit: bool,
+) -> Option<(i64, i64, u8, u8)> {
     let total = if isbit { len << 3 } else { len };
     if start < 0 {
         start += total;
@@ -306,14 +311,22 @@ fn first_bit(b: &[u8], bit: bool) -> i64 {
     for c in chunks.by_ref() {
         let w = u64::from_be_bytes(c.try_into().unwrap());
         if w != if bit { 0 } else { u64::MAX } {
-            let z = if bit { w.leading_zeros() } else { w.leading_ones() };
+            let z = if bit {
+                w.leading_zeros()
+            } else {
+                w.leading_ones()
+            };
             return pos + z as i64;
         }
         pos += 64;
     }
     for &v in chunks.remainder() {
         if v != skip {
-            let z = if bit { v.leading_zeros() } else { v.leading_ones() };
+            let z = if bit {
+                v.leading_zeros()
+            } else {
+                v.leading_ones()
+            };
             return pos + z as i64;
         }
         pos += 8;
@@ -329,7 +342,15 @@ fn first_bit(b: &[u8], bit: bool) -> i64 {
 /// first byte's mask `fm` and the last byte's mask `lm` are outside the
 /// range. A clear bit past the range is only reported when no end was
 /// given (the string counts as zero-padded), as Redis does.
-fn bitpos_range(s: &[u8], bit: bool, start: usize, end: usize, fm: u8, lm: u8, end_given: bool) -> i64 {
+fn bitpos_range(
+    s: &[u8],
+    bit: bool,
+    start: usize,
+    end: usize,
+    fm: u8,
+    lm: u8,
+    end_given: bool,
+) -> i64 {
     // Bits outside the range are forced to the opposite of what we seek.
     let fix = |v: u8, mask: u8| if bit { v & !mask } else { v | mask };
     let check = |v: u8| {
@@ -521,15 +542,27 @@ mod tests {
         // "\x00\xff\x00": BITPOS 1 in bits 7..15 → 8; in bits 0..7 → -1.
         let s = [0x00u8, 0xff, 0x00];
         let (a, b, fm, lm) = resolve_range(7, 15, 3, true).unwrap();
-        assert_eq!(bitpos_range(&s, true, a as usize, b as usize, fm, lm, true), 8);
+        assert_eq!(
+            bitpos_range(&s, true, a as usize, b as usize, fm, lm, true),
+            8
+        );
         let (a, b, fm, lm) = resolve_range(0, 6, 3, true).unwrap();
-        assert_eq!(bitpos_range(&s, true, a as usize, b as usize, fm, lm, true), -1);
+        assert_eq!(
+            bitpos_range(&s, true, a as usize, b as usize, fm, lm, true),
+            -1
+        );
         // Clear bit within one byte with both edges masked.
         let s = [0xffu8, 0xbf];
         let (a, b, fm, lm) = resolve_range(9, 10, 2, true).unwrap();
-        assert_eq!(bitpos_range(&s, false, a as usize, b as usize, fm, lm, true), 9);
+        assert_eq!(
+            bitpos_range(&s, false, a as usize, b as usize, fm, lm, true),
+            9
+        );
         let (a, b, fm, lm) = resolve_range(10, 12, 2, true).unwrap();
-        assert_eq!(bitpos_range(&s, false, a as usize, b as usize, fm, lm, true), -1);
+        assert_eq!(
+            bitpos_range(&s, false, a as usize, b as usize, fm, lm, true),
+            -1
+        );
         assert_eq!(resolve_range(5, 2, 10, false), None);
         assert_eq!(resolve_range(-3, -1, 10, false), Some((7, 9, 0, 0)));
         assert_eq!(popcount(b"foobar"), 26);
@@ -539,10 +572,19 @@ mod tests {
     fn bitop_pads_with_zeros() {
         let a = vec![0xf0u8, 0x0f];
         let b = vec![0xffu8];
-        assert_eq!(bitop_compute(BitOp::And, &[a.clone(), b.clone()]), vec![0xf0, 0]);
-        assert_eq!(bitop_compute(BitOp::Or, &[a.clone(), b.clone()]), vec![0xff, 0x0f]);
+        assert_eq!(
+            bitop_compute(BitOp::And, &[a.clone(), b.clone()]),
+            vec![0xf0, 0]
+        );
+        assert_eq!(
+            bitop_compute(BitOp::Or, &[a.clone(), b.clone()]),
+            vec![0xff, 0x0f]
+        );
         assert_eq!(bitop_compute(BitOp::Xor, &[a.clone(), b]), vec![0x0f, 0x0f]);
         assert_eq!(bitop_compute(BitOp::Not, &[a]), vec![0x0f, 0xf0]);
-        assert_eq!(bitop_compute(BitOp::And, &[vec![], vec![]]), Vec::<u8>::new());
+        assert_eq!(
+            bitop_compute(BitOp::And, &[vec![], vec![]]),
+            Vec::<u8>::new()
+        );
     }
 }

@@ -479,13 +479,11 @@ fn getex(ctx: &mut Ctx, args: &[Bytes]) {
             ctx.notify(notify::GENERIC, "expire", key);
             ctx.dirty += 1;
         }
-        None if o.persist => {
-            if ctx.db().persist(key) {
-                ctx.key_modified(key);
-                ctx.propagate(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
-                ctx.notify(notify::GENERIC, "persist", key);
-                ctx.dirty += 1;
-            }
+        None if o.persist && ctx.db().persist(key) => {
+            ctx.key_modified(key);
+            ctx.propagate(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
+            ctx.notify(notify::GENERIC, "persist", key);
+            ctx.dirty += 1;
         }
         None => {}
     }
@@ -507,7 +505,7 @@ fn mget(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 fn mset_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         ctx.out.error(&format!(
             "ERR wrong number of arguments for '{}' command",
             ctx.cmd.name

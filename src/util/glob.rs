@@ -137,7 +137,10 @@ mod tests {
         assert!(!m(b"foo*bar", b"fooxxbaz", false));
         assert!(m(b"HELLO", b"hello", true));
         assert!(m(b"a\\*b", b"a*b", false));
-        assert!(m(b"*", b"", false));
+        // Redis 7.0.15's stringmatchlen never matches an empty string
+        // (PSUBSCRIBE * does not receive PUBLISH ""; KEYS * has its own
+        // fast path).
+        assert!(!m(b"*", b"", false));
         assert!(!m(b"a", b"", false));
         assert!(m(b"key:*", b"key:", false));
     }

@@ -24,7 +24,10 @@ const MAX_LEAD_EXP: i32 = 16383;
 enum Kind {
     Zero,
     /// `mant * 2^exp`, `mant` normalized (bit 63 set) unless subnormal.
-    Finite { mant: u64, exp: i32 },
+    Finite {
+        mant: u64,
+        exp: i32,
+    },
     Inf,
     Nan,
 }
@@ -90,7 +93,7 @@ impl LongDouble {
     }
 
     /// `a + b` rounded to nearest, ties to even.
-    pub fn add(self, o: LongDouble) -> LongDouble {
+    pub fn sum(self, o: LongDouble) -> LongDouble {
         match (self.kind, o.kind) {
             (Kind::Nan, _) | (_, Kind::Nan) => LongDouble {
                 neg: false,
@@ -215,7 +218,11 @@ fn round(neg: bool, m: u128, exp: i32, sticky: bool) -> LongDouble {
         } else if shift == 128 {
             (0, m, Some(1u128 << 127))
         } else {
-            (m >> shift, m & ((1u128 << shift) - 1), Some(1u128 << (shift - 1)))
+            (
+                m >> shift,
+                m & ((1u128 << shift) - 1),
+                Some(1u128 << (shift - 1)),
+            )
         };
         q = quot;
         if let Some(half) = half {
@@ -258,7 +265,11 @@ fn round_big(n: &BigUint, exp: i64, sticky: bool) -> LongDouble {
     let (m, exp, sticky) = if bits > 128 {
         let shift = bits - 128;
         let lost = n.trailing_zeros().is_some_and(|tz| tz < shift);
-        ((n >> shift).to_u128().unwrap(), exp + shift as i64, sticky || lost)
+        (
+            (n >> shift).to_u128().unwrap(),
+            exp + shift as i64,
+            sticky || lost,
+        )
     } else {
         (n.to_u128().unwrap(), exp, sticky)
     };
@@ -387,7 +398,7 @@ mod tests {
     fn incr(a: &str, b: &str) -> String {
         let a = LongDouble::parse(a.as_bytes()).unwrap();
         let b = LongDouble::parse(b.as_bytes()).unwrap();
-        a.add(b).to_human_string()
+        a.sum(b).to_human_string()
     }
 
     fn show(s: &str) -> String {
@@ -399,7 +410,10 @@ mod tests {
         // Values observed from redis-server 7.0.15 on x86-64.
         assert_eq!(incr("0.1", "0.2"), "0.3");
         assert_eq!(incr("17179869184", "1.5"), "17179869185.5");
-        assert_eq!(incr("5000", "1.23456789012345678901234567890"), "5001.23456789012345691");
+        assert_eq!(
+            incr("5000", "1.23456789012345678901234567890"),
+            "5001.23456789012345691"
+        );
         assert_eq!(incr("1", "-1.1"), "-0.1");
         assert_eq!(incr("0.02439024390243902", "-0.024390243902439025"), "0");
         assert_eq!(show("0x10"), "16");
@@ -433,9 +447,9 @@ mod tests {
         }
         let inf = LongDouble::parse(b"+inf").unwrap();
         assert!(!inf.is_finite());
-        assert!(!inf.add(LongDouble::from_i64(1)).is_finite());
+        assert!(!inf.sum(LongDouble::from_i64(1)).is_finite());
         let ninf = LongDouble::parse(b"-Infinity").unwrap();
-        assert!(!inf.add(ninf).is_finite());
+        assert!(!inf.sum(ninf).is_finite());
     }
 
     #[test]
@@ -443,26 +457,26 @@ mod tests {
         let one = LongDouble::from_i64(1);
         // 2^-64 is half an ulp of 1.0: ties to even keeps 1.
         let tiny = LongDouble::parse(b"0x1p-64").unwrap();
-        assert_eq!(one.add(tiny), one);
+        assert_eq!(one.sum(tiny), one);
         // Just above half an ulp rounds up.
         let more = LongDouble::parse(b"0x1.0000000001p-64").unwrap();
-        assert_ne!(one.add(more), one);
+        assert_ne!(one.sum(more), one);
         // Far apart: the small operand is only sticky.
         let huge = LongDouble::parse(b"0x1p200").unwrap();
-        assert_eq!(huge.add(one), huge);
+        assert_eq!(huge.sum(one), huge);
         assert_eq!(
             LongDouble::from_i64(i64::MIN).to_human_string(),
             "-9223372036854775808"
         );
         assert_eq!(
             LongDouble::from_i64(i64::MAX)
-                .add(LongDouble::from_i64(1))
+                .sum(LongDouble::from_i64(1))
                 .to_human_string(),
             "9223372036854775808"
         );
         assert_eq!(
             LongDouble::from_i64(3)
-                .add(LongDouble::from_i64(-3))
+                .sum(LongDouble::from_i64(-3))
                 .to_human_string(),
             "0"
         );

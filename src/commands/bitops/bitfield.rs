@@ -350,7 +350,10 @@ mod tests {
         // SET of a value that does not fit: increment of 0.
         assert_eq!(unsigned_overflow(256, 0, 8, Overflow::Wrap), Some(0));
         assert_eq!(unsigned_overflow(u64::MAX, 0, 8, Overflow::Sat), Some(255));
-        assert_eq!(unsigned_overflow(u64::MAX, 0, 63, Overflow::Wrap), Some(i64::MAX as u64));
+        assert_eq!(
+            unsigned_overflow(u64::MAX, 0, 63, Overflow::Wrap),
+            Some(i64::MAX as u64)
+        );
     }
 
     #[test]
@@ -361,9 +364,18 @@ mod tests {
         assert_eq!(signed_overflow(-128, -1, 8, Overflow::Sat), Some(-128));
         assert_eq!(signed_overflow(100, 27, 8, Overflow::Fail), None);
         // 64-bit fields.
-        assert_eq!(signed_overflow(i64::MAX, 1, 64, Overflow::Wrap), Some(i64::MIN));
-        assert_eq!(signed_overflow(i64::MAX, 1, 64, Overflow::Sat), Some(i64::MAX));
-        assert_eq!(signed_overflow(i64::MIN, -1, 64, Overflow::Sat), Some(i64::MIN));
+        assert_eq!(
+            signed_overflow(i64::MAX, 1, 64, Overflow::Wrap),
+            Some(i64::MIN)
+        );
+        assert_eq!(
+            signed_overflow(i64::MAX, 1, 64, Overflow::Sat),
+            Some(i64::MAX)
+        );
+        assert_eq!(
+            signed_overflow(i64::MIN, -1, 64, Overflow::Sat),
+            Some(i64::MIN)
+        );
         assert_eq!(signed_overflow(-5, i64::MAX, 64, Overflow::Sat), None);
         // i1 holds -1 and 0 only.
         assert_eq!(signed_overflow(1, 0, 1, Overflow::Wrap), Some(-1));

@@ -246,10 +246,9 @@ pub fn incrbyfloat(ctx: &mut Ctx, args: &[Bytes]) {
         ctx.out.error(err::NOT_FLOAT);
         return;
     };
-    let sum = current.add(incr);
+    let sum = current.sum(incr);
     if !sum.is_finite() {
-        ctx.out
-            .error("ERR increment would produce NaN or Infinity");
+        ctx.out.error("ERR increment would produce NaN or Infinity");
         return;
     }
     let text = sum.to_human_string();
@@ -282,10 +281,7 @@ mod tests {
         assert_eq!(getrange_bounds(-1, -5, n), None);
         assert_eq!(getrange_bounds(0, -100, n), Some((0, 0)));
         assert_eq!(getrange_bounds(0, 0, 0), None);
-        assert_eq!(
-            getrange_bounds(i64::MAX - 1, i64::MAX, n),
-            None
-        );
+        assert_eq!(getrange_bounds(i64::MAX - 1, i64::MAX, n), None);
         assert_eq!(getrange_bounds(0, i64::MAX, n), Some((0, 10)));
     }
 

@@ -154,9 +154,8 @@ pub fn lcs(ctx: &mut Ctx, args: &[Bytes]) {
     }
     let cells = (a.len() as u128 + 1) * (b.len() as u128 + 1);
     if cells * 4 > ctx.srv.config.proto_max_bulk_len.max(0) as u128 {
-        ctx.out.error(
-            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
-        );
+        ctx.out
+            .error("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
         return;
     }
     let Some(table) = build_table(a, b) else {
