@@ -10,6 +10,8 @@
 
 mod edit;
 mod lcs;
+#[cfg(test)]
+mod propagation_tests;
 
 use super::ctx::notify;
 use super::table::{flags::*, CommandDef, KeyPos};
