@@ -229,14 +229,34 @@ fn resolve_range(
     }
 }
 
-fn parse_unit(ctx: &mut Ctx, arg: &[u8]) -> Option<bool> {
+/// BIT or BYTE (case-insensitive).
+fn parse_unit(arg: &[u8]) -> Result<bool, &'static str> {
     if arg.eq_ignore_ascii_case(b"bit") {
-        Some(true)
+        Ok(true)
     } else if arg.eq_ignore_ascii_case(b"byte") {
-        Some(false)
+        Ok(false)
     } else {
-        ctx.out.error(err::SYNTAX);
-        None
+        Err(err::SYNTAX)
+    }
+}
+
+/// Runs `f` on the bytes of the string at `key` without copying them.
+/// Replies `missing` when there is no key and WRONGTYPE for other types;
+/// otherwise `f` gives the integer reply or an error text.
+fn with_string(
+    ctx: &mut Ctx,
+    key: &[u8],
+    missing: i64,
+    f: impl FnOnce(&[u8]) -> Result<i64, &'static str>,
+) {
+    let res = match ctx.lookup_read(key) {
+        None => Ok(missing),
+        Some(e) if !e.value.is_string() => Err(err::WRONGTYPE),
+        Some(e) => f(&e.value.as_bytes().expect("a string")),
+    };
+    match res {
+        Ok(n) => ctx.out.int(n),
+        Err(msg) => ctx.out.error(msg),
     }
 }
 
@@ -255,50 +275,35 @@ fn popcount(b: &[u8]) -> u64 {
 }
 
 fn bitcount(ctx: &mut Ctx, args: &[Bytes]) {
-    let s = match read_string(ctx, &args[1]) {
-        Err(()) => return,
-        Ok(None) => return ctx.out.int(0),
-        Ok(Some(s)) => s,
-    };
-    let range = match args.len() {
-        2 => {
-            if s.is_empty() {
-                None
-            } else {
-                Some((0, s.len() as i64 - 1, 0, 0))
-            }
-        }
-        4 | 5 => {
-            let (Some(start), Some(end)) = (parse_i64(&args[2]), parse_i64(&args[3])) else {
-                ctx.out.error(err::NOT_INT);
-                return;
-            };
-            if start < 0 && end < 0 && start > end {
-                return ctx.out.int(0);
-            }
-            let isbit = if args.len() == 5 {
-                match parse_unit(ctx, &args[4]) {
-                    Some(b) => b,
-                    None => return,
+    with_string(ctx, &args[1], 0, |s| {
+        let range = match args.len() {
+            2 if s.is_empty() => None,
+            2 => Some((0, s.len() as i64 - 1, 0, 0)),
+            4 | 5 => {
+                let (Some(start), Some(end)) = (parse_i64(&args[2]), parse_i64(&args[3])) else {
+                    return Err(err::NOT_INT);
+                };
+                if start < 0 && end < 0 && start > end {
+                    return Ok(0);
                 }
-            } else {
-                false
-            };
-            resolve_range(start, end, s.len() as i64, isbit)
-        }
-        _ => {
-            ctx.out.error(err::SYNTAX);
-            return;
-        }
-    };
-    let Some((start, end, first_mask, last_mask)) = range else {
-        return ctx.out.int(0);
-    };
-    let (start, end) = (start as usize, end as usize);
-    let mut count = popcount(&s[start..=end]);
-    count -= (s[start] & first_mask).count_ones() as u64;
-    count -= (s[end] & last_mask).count_ones() as u64;
-    ctx.out.int(count as i64);
+                let isbit = if args.len() == 5 {
+                    parse_unit(&args[4])?
+                } else {
+                    false
+                };
+                resolve_range(start, end, s.len() as i64, isbit)
+            }
+            _ => return Err(err::SYNTAX),
+        };
+        let Some((start, end, first_mask, last_mask)) = range else {
+            return Ok(0);
+        };
+        let (start, end) = (start as usize, end as usize);
+        let mut count = popcount(&s[start..=end]);
+        count -= (s[start] & first_mask).count_ones() as u64;
+        count -= (s[end] & last_mask).count_ones() as u64;
+        Ok(count as i64)
+    });
 }
 
 /// Position of the first bit equal to `bit` in `b`; when none, -1 for a
@@ -387,66 +392,50 @@ fn bitpos(ctx: &mut Ctx, args: &[Bytes]) {
         Some(1) => true,
         Some(_) => return ctx.out.error("ERR The bit argument must be 1 or 0."),
     };
-    let s = match read_string(ctx, &args[1]) {
-        Err(()) => return,
-        Ok(None) => return ctx.out.int(if bit { -1 } else { 0 }),
-        Ok(Some(s)) => s,
-    };
-    let len = s.len() as i64;
-    let mut end_given = false;
-    let range = match args.len() {
-        3 => {
-            if s.is_empty() {
-                None
-            } else {
-                Some((0, len - 1, 0, 0))
+    with_string(ctx, &args[1], if bit { -1 } else { 0 }, |s| {
+        let len = s.len() as i64;
+        let mut end_given = false;
+        let range = match args.len() {
+            3 if s.is_empty() => None,
+            3 => Some((0, len - 1, 0, 0)),
+            4..=6 => {
+                let start = parse_i64(&args[3]).ok_or(err::NOT_INT)?;
+                let isbit = if args.len() == 6 {
+                    parse_unit(&args[5])?
+                } else {
+                    false
+                };
+                let end = if args.len() >= 5 {
+                    end_given = true;
+                    parse_i64(&args[4]).ok_or(err::NOT_INT)?
+                } else if isbit {
+                    (len << 3) + 7
+                } else {
+                    len - 1
+                };
+                resolve_range(start, end, len, isbit)
             }
-        }
-        4..=6 => {
-            let Some(start) = parse_i64(&args[3]) else {
-                return ctx.out.error(err::NOT_INT);
-            };
-            let mut isbit = false;
-            if args.len() == 6 {
-                match parse_unit(ctx, &args[5]) {
-                    Some(b) => isbit = b,
-                    None => return,
+            _ => return Err(err::SYNTAX),
+        };
+        Ok(match range {
+            None => -1,
+            Some((start, end, 0, 0)) => {
+                let (start, end) = (start as usize, end as usize);
+                let p = first_bit(&s[start..=end], bit);
+                let nbits = ((end - start + 1) * 8) as i64;
+                if end_given && !bit && p == nbits {
+                    -1
+                } else if p != -1 {
+                    p + ((start as i64) << 3)
+                } else {
+                    p
                 }
             }
-            let end = if args.len() >= 5 {
-                let Some(end) = parse_i64(&args[4]) else {
-                    return ctx.out.error(err::NOT_INT);
-                };
-                end_given = true;
-                end
-            } else if isbit {
-                (len << 3) + 7
-            } else {
-                len - 1
-            };
-            resolve_range(start, end, len, isbit)
-        }
-        _ => return ctx.out.error(err::SYNTAX),
-    };
-    let pos = match range {
-        None => -1,
-        Some((start, end, fm, lm)) if fm == 0 && lm == 0 => {
-            let (start, end) = (start as usize, end as usize);
-            let p = first_bit(&s[start..=end], bit);
-            let nbits = ((end - start + 1) * 8) as i64;
-            if end_given && !bit && p == nbits {
-                -1
-            } else if p != -1 {
-                p + ((start as i64) << 3)
-            } else {
-                p
+            Some((start, end, fm, lm)) => {
+                bitpos_range(s, bit, start as usize, end as usize, fm, lm, end_given)
             }
-        }
-        Some((start, end, fm, lm)) => {
-            bitpos_range(&s, bit, start as usize, end as usize, fm, lm, end_given)
-        }
-    };
-    ctx.out.int(pos);
+        })
+    });
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

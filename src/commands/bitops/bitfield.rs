@@ -278,14 +278,17 @@ fn bitfield_generic(ctx: &mut Ctx, args: &[Bytes], readonly_cmd: bool) {
         .max();
     let Some(highest) = highest else {
         // Only GETs: a read, missing keys read as zeros.
-        let s = match ctx.lookup_read(key) {
-            None => Vec::new(),
+        let vals: Vec<i64> = match ctx.lookup_read(key) {
+            None => ops.iter().map(|op| read_op(&[], op)).collect(),
             Some(e) if !e.value.is_string() => return ctx.out.error(err::WRONGTYPE),
-            Some(e) => e.value.as_bytes().expect("a string").into_owned(),
+            Some(e) => {
+                let s = e.value.as_bytes().expect("a string");
+                ops.iter().map(|op| read_op(&s, op)).collect()
+            }
         };
-        ctx.out.array_len(ops.len());
-        for op in &ops {
-            ctx.out.int(read_op(&s, op));
+        ctx.out.array_len(vals.len());
+        for v in vals {
+            ctx.out.int(v);
         }
         return;
     };
