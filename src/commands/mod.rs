@@ -8,6 +8,7 @@ pub mod ctx;
 pub mod dispatch;
 pub mod table;
 
+pub mod bitops;
 pub mod connection;
 pub mod strings;
 
@@ -19,6 +20,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
     vec![
         connection::COMMANDS,
         strings::COMMANDS,
+        bitops::COMMANDS,
         multi::COMMANDS,
         pubsub::COMMANDS,
     ]
