@@ -136,7 +136,10 @@ impl<'a> Ctx<'a> {
         let db = self.client.db;
         self.expire_if_needed(db, key);
         let lru = self.srv.new_lru();
-        self.srv.dbs[db].set(key, value, keep_ttl, lru);
+        if self.srv.dbs[db].set(key, value, keep_ttl, lru) {
+            // Redis's dbAdd fires "new" for every key it creates.
+            self.notify_db(notify::NEW, "new", key, db);
+        }
         self.srv.touch_watched_key(db, key);
     }
 
