@@ -21,6 +21,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         strings::COMMANDS,
         multi::COMMANDS,
         pubsub::COMMANDS,
+        config::COMMANDS,
     ]
 }
 
@@ -39,6 +40,7 @@ pub mod err {
 }
 
 pub mod client;
+pub mod config;
 pub mod multi;
 pub mod pubsub;
 

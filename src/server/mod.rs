@@ -13,6 +13,7 @@ pub mod client;
 pub mod conn;
 pub mod cron;
 pub mod evict;
+pub mod listen;
 pub mod log;
 pub mod pubsub;
 pub mod run;
@@ -90,6 +91,8 @@ pub struct Server {
     pub expire_db_cursor: usize,
     /// Last time LASTSAVE would report (no RDB yet: server start).
     pub lastsave: i64,
+    /// The TCP accept loops (CONFIG SET port/bind replaces them).
+    pub listeners: listen::Listeners,
     /// Nesting of EXEC; writes inside are wrapped in MULTI/EXEC.
     pub exec_depth: u32,
     /// MULTI was already propagated for the running EXEC.
@@ -134,6 +137,7 @@ impl Server {
             main_notify: Arc::new(tokio::sync::Notify::new()),
             expire_db_cursor: 0,
             lastsave: now / 1000,
+            listeners: listen::Listeners::default(),
             exec_depth: 0,
             exec_multi_emitted: false,
         }

@@ -30,26 +30,6 @@ fn logo(port: u16, pid: u32) -> String {
     )
 }
 
-/// Addresses to listen on from `bind` (a leading `-` marks an optional
-/// address whose failure is not fatal).
-fn bind_addrs(cfg: &Config) -> Vec<(String, bool)> {
-    cfg.bind
-        .iter()
-        .map(|b| {
-            let (optional, addr) = match b.strip_prefix('-') {
-                Some(a) => (true, a),
-                None => (false, b.as_str()),
-            };
-            let addr = match addr {
-                "*" => "0.0.0.0".to_string(),
-                "::*" => "::".to_string(),
-                a => a.to_string(),
-            };
-            (addr, optional)
-        })
-        .collect()
-}
-
 /// Runs the server until shutdown. Returns the process exit code.
 pub fn run(config: Config, config_loaded: bool, warnings: Vec<String>) -> i32 {
     super::log::configure(config.loglevel, &config.logfile);
@@ -85,7 +65,7 @@ pub fn run(config: Config, config_loaded: bool, warnings: Vec<String>) -> i32 {
 async fn async_main(config: Config) -> i32 {
     let pid = std::process::id();
     let mut listeners = Vec::new();
-    for (addr, optional) in bind_addrs(&config) {
+    for (addr, optional) in super::listen::bind_addrs(&config.bind) {
         match TcpListener::bind((addr.as_str(), config.port)).await {
             Ok(l) => listeners.push(l),
             Err(e) => {
@@ -141,32 +121,11 @@ async fn async_main(config: Config) -> i32 {
     server.port = port;
     let shared: Shared = Arc::new(parking_lot::Mutex::new(server));
     log_warning!("Server initialized");
-    for l in listeners {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            loop {
-                match l.accept().await {
-                    Ok((stream, addr)) => {
-                        let _ = stream.set_nodelay(true);
-                        let laddr = stream
-                            .local_addr()
-                            .map(|a| a.to_string())
-                            .unwrap_or_default();
-                        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream) as i64;
-                        let shared = shared.clone();
-                        tokio::spawn(conn::serve(
-                            shared,
-                            stream,
-                            addr.to_string(),
-                            laddr,
-                            fd,
-                            false,
-                        ));
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-                }
-            }
-        });
+    {
+        let mut s = shared.lock();
+        for l in listeners {
+            super::listen::spawn_accept(&mut s, &shared, l);
+        }
     }
     log_notice!("Ready to accept connections tcp");
     if let Some(l) = unix {
