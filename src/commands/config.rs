@@ -18,20 +18,17 @@ use bytes::Bytes;
 
 const FLAGS: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
-pub static COMMANDS: &[CommandDef] = &[CommandDef::new(
-    "config",
-    -2,
-    0,
-    KeyPos::None,
-    super::container_help,
-)
-.doc(
-    "server",
-    "2.0.0",
-    "A container for server configuration commands",
-    "Depends on subcommand.",
-)
-.subs(CONFIG_SUBS)];
+pub static COMMANDS: &[CommandDef] =
+    &[
+        CommandDef::new("config", -2, 0, KeyPos::None, super::container_help)
+            .doc(
+                "server",
+                "2.0.0",
+                "A container for server configuration commands",
+                "Depends on subcommand.",
+            )
+            .subs(CONFIG_SUBS),
+    ];
 
 static CONFIG_SUBS: &[CommandDef] = &[
     CommandDef::new("get", -3, FLAGS, KeyPos::None, config_get).doc(
@@ -228,6 +225,14 @@ fn apply(ctx: &mut Ctx, old: &Config) -> Result<(), (&'static str, String)> {
         crate::server::listen::change_listeners(ctx.srv, &bind, port, changed)
             .map_err(|e| (name, e))?;
     }
+    // Redis's resizeReplicationBacklog keeps at least 16k.
+    let backlog = |c: &Config| c.get_text("repl-backlog-size").unwrap_or_default();
+    if backlog(&ctx.srv.config) != backlog(old)
+        && backlog(&ctx.srv.config).parse::<u64>().unwrap_or(0) < 16 * 1024
+    {
+        let cfg = &mut ctx.srv.config;
+        cfg.other.insert("repl-backlog-size".into(), "16384".into());
+    }
     let new = &ctx.srv.config;
     if new.loglevel != old.loglevel || new.logfile != old.logfile {
         crate::server::log::configure(new.loglevel, &new.logfile);
@@ -332,9 +337,11 @@ mod tests {
 
     #[test]
     fn resetstat_keeps_what_redis_keeps() {
-        let mut s = crate::server::Stats::default();
-        s.keyspace_hits = 5;
-        s.client_qbuf_limit_disconnections = 2;
+        let mut s = crate::server::Stats {
+            keyspace_hits: 5,
+            client_qbuf_limit_disconnections: 2,
+            ..Default::default()
+        };
         s.record_error("ERR");
         reset_server_stats(&mut s);
         assert_eq!(s.keyspace_hits, 0);

@@ -70,5 +70,5 @@ pub fn reply_help(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
         ctx.out.simple(l);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
 }

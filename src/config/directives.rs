@@ -31,6 +31,9 @@ pub const DURABILITY_AOF: &str =
 pub const DURABILITY_SAVE: &str =
     "keel does not persist data yet: save points are refused until RDB snapshots are implemented (use save \"\")";
 
+/// What redis-server built without Redis's own jemalloc answers.
+pub const NO_DEFRAG: &str = "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution";
+
 /// A directive with its own parse/show/rewrite code (Redis's special
 /// configs: save, bind, dir, client-output-buffer-limit, ...).
 pub struct Special {
@@ -156,6 +159,11 @@ impl Directive {
         };
         if self.name == "appendonly" && val.as_bool() {
             return Err(DURABILITY_AOF.into());
+        }
+        if self.name == "activedefrag" && val.as_bool() {
+            // What redis-server built without Redis's jemalloc says; keel
+            // has no defragmenter either.
+            return Err(NO_DEFRAG.into());
         }
         self.store_val(cfg, val);
         Ok(())
@@ -286,7 +294,10 @@ mod tests {
             set(&mut c, "dbfilename", "a/b").unwrap_err(),
             "dbfilename can't be a path, just a filename"
         );
-        assert_eq!(set(&mut c, "appendonly", "yes").unwrap_err(), DURABILITY_AOF);
+        assert_eq!(
+            set(&mut c, "appendonly", "yes").unwrap_err(),
+            DURABILITY_AOF
+        );
         assert_eq!(set(&mut c, "save", "900 1").unwrap_err(), DURABILITY_SAVE);
         set(&mut c, "save", "").unwrap();
         assert!(c.save.is_empty());

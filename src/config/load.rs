@@ -199,17 +199,13 @@ pub fn load_text(cfg: &mut Config, text: &str) -> Result<Vec<String>, FatalConfi
         }
     }
     if cfg.cluster_enabled && cfg.replicaof.is_some() {
-        return Err(fatal("replicaof directive not allowed in cluster mode".into()));
+        return Err(fatal(
+            "replicaof directive not allowed in cluster mode".into(),
+        ));
     }
     for name in ignored {
         warnings.push(format!(
             "Directive '{name}' is accepted for compatibility but ignored: keel does not implement it yet"
-        ));
-    }
-    if cfg.has_save_points() {
-        warnings.push(format!(
-            "keel does not persist data yet: the default save points ({}) are not honoured",
-            cfg.get_text("save").unwrap_or_default()
         ));
     }
     Ok(warnings)
@@ -245,8 +241,8 @@ fn apply_text(
         if let Some(d) = directives::find(&name) {
             directives::apply_line(d, cfg, &vals).map_err(|e| fatal(&e))?;
             let special = matches!(d.kind, directives::Kind::Special(_));
-            let stored_only = matches!(d.store, Store::Other)
-                && (!special || d.name == "oom-score-adj-values");
+            let stored_only =
+                matches!(d.store, Store::Other) && (!special || d.name == "oom-score-adj-values");
             if stored_only && !ignored.contains(&d.name) {
                 ignored.push(d.name);
             }
@@ -336,7 +332,10 @@ mod tests {
         assert!(e.contains(">>> 'port'\nwrong number of arguments"), "{e}");
         assert!(e.contains("at line 2"), "{e}");
         let e = err_of(&["--port", "6379", "6380"]);
-        assert!(e.contains("'port \"6379\" \"6380\"'\nwrong number of arguments"), "{e}");
+        assert!(
+            e.contains("'port \"6379\" \"6380\"'\nwrong number of arguments"),
+            "{e}"
+        );
         let e = err_of(&["--port", "--bla", "--loglevel", "verbose"]);
         assert!(e.contains("'port \"--bla\"'\nargument couldn't be parsed into an integer"));
         let e = err_of(&["--logfile", "--my--log--file", "--loglevel", "--bla"]);
@@ -357,15 +356,25 @@ mod tests {
             e.to_string(),
             "\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line 2\n>>> 'nosuch 1'\nBad directive or wrong number of arguments\n"
         );
-        assert_eq!(load("maxmemory 1x").unwrap_err().reason, "argument must be a memory value");
-        assert_eq!(load("daemonize maybe").unwrap_err().reason, "argument must be 'yes' or 'no'");
-        assert_eq!(load("timeout 1 2").unwrap_err().reason, "wrong number of arguments");
+        assert_eq!(
+            load("maxmemory 1x").unwrap_err().reason,
+            "argument must be a memory value"
+        );
+        assert_eq!(
+            load("daemonize maybe").unwrap_err().reason,
+            "argument must be 'yes' or 'no'"
+        );
+        assert_eq!(
+            load("timeout 1 2").unwrap_err().reason,
+            "wrong number of arguments"
+        );
         assert_eq!(
             load("bind \"a").unwrap_err().reason,
             "Unbalanced quotes in configuration line"
         );
-        let c = load("slaveof 10.0.0.1 6380\nhash-max-ziplist-value 1kb\nlist-max-ziplist-entries 5\n")
-            .unwrap();
+        let c =
+            load("slaveof 10.0.0.1 6380\nhash-max-ziplist-value 1kb\nlist-max-ziplist-entries 5\n")
+                .unwrap();
         assert_eq!(c.replicaof, Some(("10.0.0.1".into(), 6380)));
         assert_eq!(c.hash_max_listpack_value, 1024);
         assert!(load("rename-command flushdb x").is_err());
@@ -386,8 +395,11 @@ mod tests {
     #[test]
     fn warnings_for_ignored_directives_once_each() {
         let mut c = Config::default();
-        let w = load_text(&mut c, "save \"\"\nactiverehashing no\nactiverehashing yes\nport 1\n")
-            .unwrap();
+        let w = load_text(
+            &mut c,
+            "save \"\"\nactiverehashing no\nactiverehashing yes\nport 1\n",
+        )
+        .unwrap();
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("'activerehashing'") && w[0].contains("ignored"));
         assert_eq!(c.get_text("activerehashing").as_deref(), Some("yes"));
@@ -404,6 +416,8 @@ mod tests {
         let c = load(&format!("include {}/*.conf\n", dir.path().display())).unwrap();
         assert_eq!(c.maxmemory, 3 << 20);
         let e = load("include /nonexistent/x.conf").unwrap_err();
-        assert!(e.to_string().starts_with("Fatal error, can't open config file"));
+        assert!(e
+            .to_string()
+            .starts_with("Fatal error, can't open config file"));
     }
 }

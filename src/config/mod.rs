@@ -188,7 +188,9 @@ impl Default for Config {
             appendfsync: AppendFsync::EverySec,
             appenddirname: "appendonlydir".into(),
             appendfilename: "appendonly.aof".into(),
-            save: vec![(3600, 1), (300, 100), (60, 10000)],
+            // Redis's default is REDIS_DEFAULT_SAVE; keel has no RDB yet,
+            // so it must not claim save points it would not honour.
+            save: Vec::new(),
             rdbcompression: true,
             rdbchecksum: true,
             replicaof: None,
@@ -225,6 +227,10 @@ impl Default for Config {
         }
     }
 }
+
+/// Redis 7.0's default save points ("3600 1 300 100 60 10000"); the
+/// default of `save` once RDB snapshots exist.
+pub const REDIS_DEFAULT_SAVE: [(i64, i64); 3] = [(3600, 1), (300, 100), (60, 10000)];
 
 impl Config {
     /// The CONFIG GET text of any directive (None: no such directive).

@@ -62,12 +62,16 @@ pub struct NumSpec {
     pub unsigned: bool,
 }
 
+/// Redis's is_valid_fn for enums and strings.
+pub type EnumCheck = fn(i64) -> Result<(), &'static str>;
+pub type StrCheck = fn(&str) -> Result<(), &'static str>;
+
 #[derive(Clone, Copy, Debug)]
 pub struct EnumSpec {
     pub items: &'static [(&'static str, i64)],
     pub default: i64,
     /// Extra check on the parsed value (Redis's is_valid_fn).
-    pub valid: Option<fn(i64) -> Result<(), &'static str>>,
+    pub valid: Option<EnumCheck>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -76,7 +80,7 @@ pub struct StrSpec {
     pub default: Option<&'static str>,
     /// EMPTY_STRING_IS_NULL: setting "" stores NULL.
     pub empty_is_null: bool,
-    pub valid: Option<fn(&str) -> Result<(), &'static str>>,
+    pub valid: Option<StrCheck>,
 }
 
 /// Parses a memory amount like Redis's memtoull: digits then an optional
@@ -383,7 +387,10 @@ mod tests {
             flags: MEMORY,
             ..int
         };
-        assert_eq!(mem.parse("-1").unwrap_err(), "argument must be a memory value");
+        assert_eq!(
+            mem.parse("-1").unwrap_err(),
+            "argument must be a memory value"
+        );
         assert_eq!(mem.parse("2mb"), Ok(2 << 20));
         let pct = NumSpec {
             min: -100,

@@ -25,12 +25,30 @@ pub fn directives(dir_flags: u32, m: u32, i: u32) -> Vec<Directive> {
     vec![
         special("dir", dir_flags, set_dir, get_dir, rewrite_dir),
         special("save", m, set_save, get_save, rewrite_save),
-        special("client-output-buffer-limit", m, set_obuf, get_obuf, rewrite_obuf),
+        special(
+            "client-output-buffer-limit",
+            m,
+            set_obuf,
+            get_obuf,
+            rewrite_obuf,
+        ),
         special("oom-score-adj-values", m, set_oom, get_oom, rewrite_oom),
-        special("notify-keyspace-events", 0, set_notify, get_notify, rewrite_notify),
+        special(
+            "notify-keyspace-events",
+            0,
+            set_notify,
+            get_notify,
+            rewrite_notify,
+        ),
         special("bind", m, set_bind, get_bind, rewrite_bind),
-        special("replicaof", i | m, set_replicaof, get_replicaof, rewrite_replicaof)
-            .alias("slaveof"),
+        special(
+            "replicaof",
+            i | m,
+            set_replicaof,
+            get_replicaof,
+            rewrite_replicaof,
+        )
+        .alias("slaveof"),
         special(
             "latency-tracking-info-percentiles",
             m,
@@ -90,8 +108,16 @@ fn strtoll_full(s: &str) -> Option<i64> {
     match t.parse::<i64>() {
         Ok(v) => Some(v),
         // Overflow saturates in C (the value is still fully parsed).
-        Err(_) if t.trim_start_matches(['+', '-']).bytes().all(|b| b.is_ascii_digit()) => {
-            Some(if t.starts_with('-') { i64::MIN } else { i64::MAX })
+        Err(_)
+            if t.trim_start_matches(['+', '-'])
+                .bytes()
+                .all(|b| b.is_ascii_digit()) =>
+        {
+            Some(if t.starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            })
         }
         Err(_) => None,
     }
@@ -103,7 +129,7 @@ fn set_save(c: &mut Config, a: &[String]) -> Result<(), String> {
     } else {
         a
     };
-    if a.len() % 2 == 1 {
+    if !a.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     let mut points = Vec::new();
@@ -164,7 +190,7 @@ pub fn default_obuf_limits() -> [OutputLimit; 3] {
 }
 
 fn set_obuf(c: &mut Config, a: &[String]) -> Result<(), String> {
-    if a.len() % 4 != 0 {
+    if !a.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut new = c.client_output_buffer_limit;
@@ -411,9 +437,18 @@ mod tests {
     #[test]
     fn save_bind_replicaof_percentiles() {
         let mut c = Config::default();
-        assert_eq!(set_save(&mut c, &args("1 2 3")).unwrap_err(), "Invalid save parameters");
-        assert_eq!(set_save(&mut c, &args("0 1")).unwrap_err(), "Invalid save parameters");
-        assert_eq!(set_save(&mut c, &args("10 1")).unwrap_err(), DURABILITY_SAVE);
+        assert_eq!(
+            set_save(&mut c, &args("1 2 3")).unwrap_err(),
+            "Invalid save parameters"
+        );
+        assert_eq!(
+            set_save(&mut c, &args("0 1")).unwrap_err(),
+            "Invalid save parameters"
+        );
+        assert_eq!(
+            set_save(&mut c, &args("10 1")).unwrap_err(),
+            DURABILITY_SAVE
+        );
         set_save(&mut c, &[]).unwrap();
         assert_eq!(get_save(&c), "");
         set_bind(&mut c, &args("127.0.0.1 ::1")).unwrap();

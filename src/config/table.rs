@@ -3,8 +3,8 @@
 //! bounds, defaults, aliases and flags. Directives keel implements point
 //! at typed fields of [`Config`]; see `directives` for the model.
 
-use super::directives::{Directive, Kind, HIDDEN, IMMUTABLE, MULTI_ARG, PROTECTED, SENSITIVE};
 use super::directives::DENY_LOADING;
+use super::directives::{Directive, Kind, HIDDEN, IMMUTABLE, MULTI_ARG, PROTECTED, SENSITIVE};
 use super::spec::{EnumSpec, NumSpec, StrSpec, Val, MEMORY, OCTAL, PERCENT};
 use super::{AppendFsync, Config, EvictionPolicy, LogLevel};
 
@@ -45,7 +45,12 @@ fn unum(name: &'static str, flags: u32, min: i64, max: i64, default: i64, nf: u8
     )
 }
 
-fn enm(name: &'static str, flags: u32, items: &'static [(&'static str, i64)], default: i64) -> Directive {
+fn enm(
+    name: &'static str,
+    flags: u32,
+    items: &'static [(&'static str, i64)],
+    default: i64,
+) -> Directive {
     Directive::new(
         name,
         flags,
@@ -79,7 +84,10 @@ fn str_valid(mut d: Directive, f: fn(&str) -> Result<(), &'static str>) -> Direc
 
 macro_rules! tbool {
     ($f:ident) => {
-        (|c: &Config| Val::Bool(c.$f), |c: &mut Config, v: Val| c.$f = v.as_bool())
+        (
+            |c: &Config| Val::Bool(c.$f),
+            |c: &mut Config, v: Val| c.$f = v.as_bool(),
+        )
     };
 }
 macro_rules! tint {
@@ -111,12 +119,15 @@ macro_rules! tstr {
 /// An Option<String> field.
 macro_rules! topt {
     ($f:ident) => {
-        (|c: &Config| Val::Str(c.$f.clone()), |c: &mut Config, v: Val| {
-            c.$f = match v {
-                Val::Str(s) => s,
-                _ => None,
-            }
-        })
+        (
+            |c: &Config| Val::Str(c.$f.clone()),
+            |c: &mut Config, v: Val| {
+                c.$f = match v {
+                    Val::Str(s) => s,
+                    _ => None,
+                }
+            },
+        )
     };
 }
 
@@ -142,7 +153,8 @@ const SYSLOG: &[(&str, i64)] = &[
     ("local7", 184),
 ];
 const DISKLESS_LOAD: &[(&str, i64)] = &[("disabled", 0), ("on-empty-db", 1), ("swapdb", 2)];
-pub const LOGLEVELS: &[(&str, i64)] = &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
+pub const LOGLEVELS: &[(&str, i64)] =
+    &[("debug", 0), ("verbose", 1), ("notice", 2), ("warning", 3)];
 pub const POLICIES: &[(&str, i64)] = &[
     ("volatile-lru", 0),
     ("volatile-lfu", 1),
@@ -210,10 +222,19 @@ fn name_of(items: &[(&str, i64)], v: i64) -> String {
 }
 
 fn value_of(items: &[(&str, i64)], n: &str) -> i64 {
-    items.iter().find(|(s, _)| *s == n).map(|(_, i)| *i).unwrap_or(0)
+    items
+        .iter()
+        .find(|(s, _)| *s == n)
+        .map(|(_, i)| *i)
+        .unwrap_or(0)
 }
 
-fn basename(what: &'static str, empty: bool, s: &str, msg: &'static str) -> Result<(), &'static str> {
+fn basename(
+    what: &'static str,
+    empty: bool,
+    s: &str,
+    msg: &'static str,
+) -> Result<(), &'static str> {
     let _ = what;
     if empty && s.is_empty() {
         return Err(msg);
@@ -288,7 +309,14 @@ fn enum_valid(mut d: Directive, f: fn(i64) -> Result<(), &'static str>) -> Direc
 }
 
 pub fn build() -> Vec<Directive> {
-    let (i, m, h, p, s, dl) = (IMMUTABLE, MULTI_ARG, HIDDEN, PROTECTED, SENSITIVE, DENY_LOADING);
+    let (i, m, h, p, s, dl) = (
+        IMMUTABLE,
+        MULTI_ARG,
+        HIDDEN,
+        PROTECTED,
+        SENSITIVE,
+        DENY_LOADING,
+    );
     let mut v = vec![
         // Bool configs.
         boolean("rdbchecksum", i, true).t(tbool!(rdbchecksum)),
@@ -335,7 +363,8 @@ pub fn build() -> Vec<Directive> {
         boolean("crash-memcheck-enabled", 0, true),
         boolean("use-exit-on-panic", h, false),
         boolean("disable-thp", i, true),
-        boolean("cluster-allow-replica-migration", 0, true).t(tbool!(cluster_allow_replica_migration)),
+        boolean("cluster-allow-replica-migration", 0, true)
+            .t(tbool!(cluster_allow_replica_migration)),
         boolean("replica-announced", 0, true),
         boolean("latency-tracking", 0, true).t(tbool!(latency_tracking)),
         boolean("aof-disable-auto-gc", 0, false),
@@ -348,20 +377,25 @@ pub fn build() -> Vec<Directive> {
         string("masteruser", s, true, None),
         string("cluster-announce-ip", 0, true, None).t(topt!(cluster_announce_ip)),
         string("cluster-config-file", i, false, Some("nodes.conf")).t(tstr!(cluster_config_file)),
-        str_valid(string("cluster-announce-hostname", 0, true, None), hostname_valid)
-            .t(topt!(cluster_announce_hostname)),
+        str_valid(
+            string("cluster-announce-hostname", 0, true, None),
+            hostname_valid,
+        )
+        .t(topt!(cluster_announce_hostname)),
         string("syslog-ident", i, false, Some("redis")),
         str_valid(string("dbfilename", p, false, Some("dump.rdb")), |v| {
             basename("dbfilename", false, v, "")
         })
         .t(tstr!(dbfilename)),
-        str_valid(string("appendfilename", i, false, Some("appendonly.aof")), |v| {
-            basename("appendfilename", true, v, "appendfilename can't be empty")
-        })
+        str_valid(
+            string("appendfilename", i, false, Some("appendonly.aof")),
+            |v| basename("appendfilename", true, v, "appendfilename can't be empty"),
+        )
         .t(tstr!(appendfilename)),
-        str_valid(string("appenddirname", i, false, Some("appendonlydir")), |v| {
-            basename("appenddirname", true, v, "appenddirname can't be empty")
-        })
+        str_valid(
+            string("appenddirname", i, false, Some("appendonlydir")),
+            |v| basename("appenddirname", true, v, "appenddirname can't be empty"),
+        )
         .t(tstr!(appenddirname)),
         string("server_cpulist", i, true, None),
         string("bio_cpulist", i, true, None),
@@ -369,7 +403,12 @@ pub fn build() -> Vec<Directive> {
         string("bgsave_cpulist", i, true, None),
         string("ignore-warnings", 0, false, Some("")),
         str_valid(
-            string("proc-title-template", 0, false, Some("{title} {listen-addr} {server-mode}")),
+            string(
+                "proc-title-template",
+                0,
+                false,
+                Some("{title} {listen-addr} {server-mode}"),
+            ),
             proc_title_valid,
         ),
         string("bind-source-addr", 0, true, None),
@@ -378,7 +417,11 @@ pub fn build() -> Vec<Directive> {
         string("masterauth", s, true, None),
         string("requirepass", s, true, None).t((
             |c: &Config| {
-                Val::Str(c.requirepass.as_ref().map(|p| String::from_utf8_lossy(p).into_owned()))
+                Val::Str(
+                    c.requirepass
+                        .as_ref()
+                        .map(|p| String::from_utf8_lossy(p).into_owned()),
+                )
             },
             |c: &mut Config, v: Val| {
                 c.requirepass = match v {
@@ -420,11 +463,19 @@ pub fn build() -> Vec<Directive> {
         enm("enable-module-command", i, PROTECTED_ACTION, 0),
         enm("cluster-preferred-endpoint-type", 0, ENDPOINT, 0).t((
             |c: &Config| Val::Int(value_of(ENDPOINT, &c.cluster_preferred_endpoint_type)),
-            |c: &mut Config, v: Val| c.cluster_preferred_endpoint_type = name_of(ENDPOINT, v.as_int()),
+            |c: &mut Config, v: Val| {
+                c.cluster_preferred_endpoint_type = name_of(ENDPOINT, v.as_int())
+            },
         )),
         enm("propagation-error-behavior", 0, PROPAGATION_ERR, 0),
-        enum_valid(enm("shutdown-on-sigint", m, SHUTDOWN_SIG, 0), shutdown_flags_valid),
-        enum_valid(enm("shutdown-on-sigterm", m, SHUTDOWN_SIG, 0), shutdown_flags_valid),
+        enum_valid(
+            enm("shutdown-on-sigint", m, SHUTDOWN_SIG, 0),
+            shutdown_flags_valid,
+        ),
+        enum_valid(
+            enm("shutdown-on-sigterm", m, SHUTDOWN_SIG, 0),
+            shutdown_flags_valid,
+        ),
         // Integer configs.
         num("databases", i, 1, I32, 16, 0).t(tint!(databases, usize)),
         num("port", 0, 0, 65535, 6379, 0).t(tint!(port, u16)),
@@ -447,14 +498,17 @@ pub fn build() -> Vec<Directive> {
         num("replica-priority", 0, 0, I32, 100, 0).alias("slave-priority"),
         num("repl-diskless-sync-delay", 0, 0, I32, 5, 0),
         num("maxmemory-samples", 0, 1, I32, 5, 0).t(tint!(maxmemory_samples, u32)),
-        num("maxmemory-eviction-tenacity", 0, 0, 100, 10, 0).t(tint!(maxmemory_eviction_tenacity, u32)),
+        num("maxmemory-eviction-tenacity", 0, 0, 100, 10, 0)
+            .t(tint!(maxmemory_eviction_tenacity, u32)),
         num("timeout", 0, 0, I32, 0, 0).t(tint!(timeout, u64)),
         num("replica-announce-port", 0, 0, 65535, 0, 0).alias("slave-announce-port"),
         num("tcp-backlog", i, 0, I32, 511, 0),
         num("cluster-port", i, 0, 65535, 0, 0).t(tint!(cluster_port, u16)),
-        num("cluster-announce-bus-port", 0, 0, 65535, 0, 0).t(tint!(cluster_announce_bus_port, u16)),
+        num("cluster-announce-bus-port", 0, 0, 65535, 0, 0)
+            .t(tint!(cluster_announce_bus_port, u16)),
         num("cluster-announce-port", 0, 0, 65535, 0, 0).t(tint!(cluster_announce_port, u16)),
-        num("cluster-announce-tls-port", 0, 0, 65535, 0, 0).t(tint!(cluster_announce_tls_port, u16)),
+        num("cluster-announce-tls-port", 0, 0, 65535, 0, 0)
+            .t(tint!(cluster_announce_tls_port, u16)),
         num("repl-timeout", 0, 1, I32, 60, 0),
         num("repl-ping-replica-period", 0, 1, I32, 10, 0).alias("repl-ping-slave-period"),
         num("list-compress-depth", 0, 0, I32, 0, 0).t(tint!(list_compress_depth, i64)),
@@ -484,12 +538,14 @@ pub fn build() -> Vec<Directive> {
         num("cluster-node-timeout", 0, 0, L, 15000, 0).t(tint!(cluster_node_timeout, i64)),
         num("slowlog-log-slower-than", 0, -1, L, 10000, 0).t(tint!(slowlog_log_slower_than, i64)),
         num("latency-monitor-threshold", 0, 0, L, 0, 0).t(tint!(latency_monitor_threshold, u64)),
-        num("proto-max-bulk-len", 0, 1 << 20, L, 512 << 20, MEMORY).t(tint!(proto_max_bulk_len, i64)),
+        num("proto-max-bulk-len", 0, 1 << 20, L, 512 << 20, MEMORY)
+            .t(tint!(proto_max_bulk_len, i64)),
         num("stream-node-max-entries", 0, 0, L, 100, 0).t(tint!(stream_node_max_entries, i64)),
         num("repl-backlog-size", 0, 1, L, 1 << 20, MEMORY),
         // Unsigned long long configs.
         unum("maxmemory", 0, 0, -1, 0, MEMORY).t(tint!(maxmemory, u64)),
-        unum("cluster-link-sendbuf-limit", 0, 0, -1, 0, MEMORY).t(tint!(cluster_link_sendbuf_limit, u64)),
+        unum("cluster-link-sendbuf-limit", 0, 0, -1, 0, MEMORY)
+            .t(tint!(cluster_link_sendbuf_limit, u64)),
         // size_t configs.
         unum("hash-max-listpack-entries", 0, 0, L, 512, 0)
             .alias("hash-max-ziplist-entries")
@@ -514,7 +570,14 @@ pub fn build() -> Vec<Directive> {
         // Other configs.
         num("repl-backlog-ttl", 0, 0, L, 3600, 0),
         num("auto-aof-rewrite-min-size", 0, 0, L, 64 << 20, MEMORY),
-        num("loading-process-events-interval-bytes", h, 1024, I32, 2 << 20, 0),
+        num(
+            "loading-process-events-interval-bytes",
+            h,
+            1024,
+            I32,
+            2 << 20,
+            0,
+        ),
         // TLS configs.
         num("tls-port", 0, 0, 65535, 0, 0),
         num("tls-session-cache-size", 0, 0, I32, 20 * 1024, 0),
