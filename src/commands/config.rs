@@ -221,8 +221,8 @@ fn apply(ctx: &mut Ctx, old: &Config) -> Result<(), (&'static str, String)> {
     let new = &ctx.srv.config;
     if new.port != old.port || new.bind != old.bind {
         let name = if new.port != old.port { "port" } else { "bind" };
-        let (bind, port, changed) = (new.bind.clone(), new.port, new.port != old.port);
-        crate::server::listen::change_listeners(ctx.srv, &bind, port, changed)
+        let (bind, port) = (new.bind.clone(), new.port);
+        crate::server::listen::change_listeners(ctx.srv, (&old.bind, old.port), (&bind, port))
             .map_err(|e| (name, e))?;
     }
     // Redis's resizeReplicationBacklog keeps at least 16k.

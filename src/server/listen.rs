@@ -1,8 +1,6 @@
 //! The TCP listeners, and changing them at run time (CONFIG SET port /
-//! bind), like Redis's changeListenPort and changeBindAddr: the new
-//! sockets are all bound first; only if that succeeds are the old accept
-//! loops stopped and new ones started, so a failed change leaves the
-//! server listening where it was.
+//! bind), like Redis's changeListenPort and changeBindAddr: a failed
+//! change leaves the server listening where it was.
 
 use super::{conn, Server, Shared};
 use crate::log_warning;
@@ -13,7 +11,8 @@ use tokio::task::AbortHandle;
 /// The running accept loops and a way to start new ones.
 #[derive(Default)]
 pub struct Listeners {
-    tasks: Vec<AbortHandle>,
+    /// Each accept loop and the fd of its listening socket.
+    tasks: Vec<(AbortHandle, std::os::fd::RawFd)>,
     /// The shared server, for new accept loops (None in unit tests).
     shared: Option<Weak<parking_lot::Mutex<Server>>>,
 }
@@ -37,8 +36,8 @@ pub fn bind_addrs(bind: &[String]) -> Vec<(String, bool)> {
         .collect()
 }
 
-/// Binds every address of `bind` on `port`. Optional addresses that are
-/// not available are skipped.
+/// Binds every address of `bind` on `port`, logging a failure as Redis
+/// does. Optional addresses that are not available are skipped.
 pub fn bind_all(bind: &[String], port: u16) -> Result<Vec<std::net::TcpListener>, String> {
     let mut out = Vec::new();
     for (addr, optional) in bind_addrs(bind) {
@@ -68,6 +67,7 @@ pub fn bind_all(bind: &[String], port: u16) -> Result<Vec<std::net::TcpListener>
 pub fn spawn_accept(srv: &mut Server, shared: &Shared, l: tokio::net::TcpListener) {
     srv.listeners.shared = Some(Arc::downgrade(shared));
     let shared = shared.clone();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&l);
     let task = tokio::spawn(async move {
         loop {
             match l.accept().await {
@@ -91,49 +91,86 @@ pub fn spawn_accept(srv: &mut Server, shared: &Shared, l: tokio::net::TcpListene
             }
         }
     });
-    srv.listeners.tasks.push(task.abort_handle());
+    srv.listeners.tasks.push((task.abort_handle(), fd));
 }
 
-/// CONFIG SET port/bind: listen on `bind`:`port` instead (port 0: no
-/// TCP listener, as in Redis). On failure nothing changes. The old
-/// sockets are closed only after the new ones are bound, so changing
-/// `bind` alone to an address that overlaps the current one on the same
-/// port fails with "Failed to bind to specified addresses.".
+/// CONFIG SET port/bind: listen on `new_bind`:`new_port` instead (port
+/// 0: no TCP listener, as in Redis). On failure the server keeps (or gets
+/// back) its old listeners and the error is Redis's message.
+///
+/// A new port is bound before the old sockets are closed. A new `bind`
+/// on the same port would collide with the old sockets, so, like Redis's
+/// changeBindAddr, the old ones are closed first and re-opened if the new
+/// addresses cannot be bound.
 pub fn change_listeners(
     srv: &mut Server,
-    bind: &[String],
-    port: u16,
-    port_change: bool,
+    old: (&[String], u16),
+    new: (&[String], u16),
 ) -> Result<(), String> {
     let Some(shared) = srv.listeners.shared.as_ref().and_then(Weak::upgrade) else {
         // Not serving (unit tests): nothing is listening to change.
         return Ok(());
     };
-    let new = if port == 0 {
-        Vec::new()
+    let port_change = old.1 != new.1;
+    let bound = if new.1 == 0 {
+        Ok(Vec::new())
+    } else if port_change {
+        bind_all(new.0, new.1)
     } else {
-        bind_all(bind, port).map_err(|_| {
-            if port_change {
-                "Unable to listen on this port. Check server logs.".to_string()
-            } else {
-                "Failed to bind to specified addresses.".to_string()
+        stop_accepting(srv);
+        match bind_all(new.0, new.1) {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                // Put the old listeners back.
+                if let Ok(v) = bind_all(old.0, old.1) {
+                    start_accepting(srv, &shared, v);
+                }
+                Err(e)
             }
-        })?
+        }
     };
-    let mut tokio_listeners = Vec::new();
-    for l in new {
+    let listeners = bound.map_err(|_| {
+        if port_change {
+            "Unable to listen on this port. Check server logs.".to_string()
+        } else {
+            "Failed to bind to specified addresses.".to_string()
+        }
+    })?;
+    if port_change || new.1 == 0 {
+        stop_accepting(srv);
+    }
+    start_accepting(srv, &shared, listeners);
+    srv.port = new.1;
+    Ok(())
+}
+
+/// Closes the listening sockets now and stops their accept loops.
+///
+/// An aborted task is dropped later, by whichever runtime thread polls
+/// it, and that thread may be waiting for the engine lock we hold; so the
+/// socket is released synchronously instead: /dev/null is dup2'ed over
+/// its fd, which drops the kernel's last reference to the socket (the
+/// port is free at once) while the fd number stays owned by the task, and
+/// the task later closes /dev/null instead. The fd cannot have been
+/// reused meanwhile: the task that owns it is still alive until abort().
+fn stop_accepting(srv: &mut Server) {
+    let devnull = std::fs::File::open("/dev/null");
+    for (task, fd) in srv.listeners.tasks.drain(..) {
+        if let Ok(null) = &devnull {
+            let _ = nix::unistd::dup2(std::os::fd::AsRawFd::as_raw_fd(null), fd);
+        }
+        task.abort();
+    }
+}
+
+fn start_accepting(srv: &mut Server, shared: &Shared, ls: Vec<std::net::TcpListener>) {
+    for l in ls {
         let l = l
             .set_nonblocking(true)
-            .and_then(|_| tokio::net::TcpListener::from_std(l))
-            .map_err(|e| e.to_string())?;
-        tokio_listeners.push(l);
+            .and_then(|_| tokio::net::TcpListener::from_std(l));
+        match l {
+            Ok(l) => spawn_accept(srv, shared, l),
+            Err(e) => log_warning!("Could not start listening: {}", e),
+        }
     }
-    for t in srv.listeners.tasks.drain(..) {
-        t.abort();
-    }
-    for l in tokio_listeners {
-        spawn_accept(srv, &shared, l);
-    }
-    srv.port = port;
-    Ok(())
 }
