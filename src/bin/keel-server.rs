@@ -82,6 +82,18 @@ fn main() {
         }
     }
     let loaded = args.len() >= 2;
+    if cfg.daemonize {
+        // Like Redis's daemonize(): before any thread exists, fork into
+        // the background (the parent exits), start a new session, keep
+        // the working directory and point stdio at /dev/null.
+        if let Err(e) = nix::unistd::daemon(true, false) {
+            eprintln!("Can't daemonize: {e}");
+            std::process::exit(1);
+        }
+        if cfg.pidfile.is_empty() {
+            cfg.pidfile = "/var/run/redis.pid".into();
+        }
+    }
     std::process::exit(keel::server::run::run(cfg, loaded, warnings));
 }
 

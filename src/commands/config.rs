@@ -10,7 +10,7 @@
 
 use super::table::{flags::*, CommandDef, KeyPos};
 use super::{reply_help, Ctx};
-use crate::config::directives::{self, Directive, HIDDEN, IMMUTABLE, PROTECTED};
+use crate::config::directives::{self, Directive, HIDDEN, IMMUTABLE, PROTECTED, SENSITIVE};
 use crate::config::Config;
 use crate::util::glob::glob_match;
 use crate::{log_verbose, log_warning};
@@ -130,6 +130,18 @@ fn protected_allowed(ctx: &Ctx) -> bool {
         Some("local") => is_local_client(ctx),
         _ => false,
     }
+}
+
+/// Positions in a CONFIG SET argv of the values that must not be shown
+/// (SENSITIVE directives: requirepass, masterauth, masteruser), which
+/// Redis replaces by "(redacted)" in the slow log and MONITOR output.
+pub fn sensitive_value_positions(args: &[Bytes]) -> Vec<usize> {
+    (2..args.len())
+        .step_by(2)
+        .filter(|&i| i + 1 < args.len())
+        .filter(|&i| directives::find(&text(&args[i])).is_some_and(|d| d.has(SENSITIVE)))
+        .map(|i| i + 1)
+        .collect()
 }
 
 fn config_set(ctx: &mut Ctx, args: &[Bytes]) {
@@ -333,6 +345,23 @@ mod tests {
         // An exact name is echoed as typed.
         assert_eq!(names(&["MAXMEMORY"]), vec!["MAXMEMORY"]);
         assert!(names(&["nosuch"]).is_empty());
+    }
+
+    #[test]
+    fn sensitive_values() {
+        let argv: Vec<Bytes> = [
+            "config",
+            "set",
+            "maxmemory",
+            "1",
+            "requirepass",
+            "x",
+            "masterauth",
+        ]
+        .iter()
+        .map(|s| Bytes::from(s.to_string()))
+        .collect();
+        assert_eq!(sensitive_value_positions(&argv), vec![5]);
     }
 
     #[test]

@@ -94,7 +94,14 @@ async fn async_main(config: Config) -> i32 {
     let unix = if !config.unixsocket.is_empty() {
         let _ = std::fs::remove_file(&config.unixsocket);
         match UnixListener::bind(&config.unixsocket) {
-            Ok(l) => Some(l),
+            Ok(l) => {
+                if config.unixsocketperm != 0 {
+                    use std::os::unix::fs::PermissionsExt;
+                    let perm = std::fs::Permissions::from_mode(config.unixsocketperm);
+                    let _ = std::fs::set_permissions(&config.unixsocket, perm);
+                }
+                Some(l)
+            }
             Err(e) => {
                 log_warning!("Failed opening Unix socket: {}", e);
                 return 1;
