@@ -208,6 +208,17 @@ pub fn load_text(cfg: &mut Config, text: &str) -> Result<Vec<String>, FatalConfi
             "Directive '{name}' is accepted for compatibility but ignored: keel does not implement it yet"
         ));
     }
+    if let Some((h, p)) = &cfg.replicaof {
+        warnings.push(format!(
+            "replicaof {h} {p} is stored but ignored: keel does not replicate yet, it runs as a master"
+        ));
+    }
+    if cfg.cluster_enabled {
+        warnings.push(
+            "cluster-enabled yes is stored but ignored: keel does not run in cluster mode yet"
+                .into(),
+        );
+    }
     Ok(warnings)
 }
 
@@ -260,6 +271,9 @@ fn apply_text(
             "rename-command" if argc == 3 => {
                 return Err(fatal("rename-command is not supported by keel"));
             }
+            // What Redis's CONFIG REWRITE writes for an untouched default
+            // user: it grants nothing beyond keel's single default user.
+            "user" if argc >= 2 && is_plain_default_user(&vals) => {}
             "user" if argc >= 2 => {
                 return Err(fatal(
                     "user directives are not supported by keel yet (no ACL users besides default)",
@@ -286,6 +300,27 @@ fn apply_text(
         }
     }
     Ok(())
+}
+
+/// A `user default ...` line whose rules leave the default user as keel
+/// has it (enabled, no password, every key, channel and command).
+fn is_plain_default_user(vals: &[String]) -> bool {
+    const SAME_AS_DEFAULT: &[&str] = &[
+        "on",
+        "nopass",
+        "~*",
+        "&*",
+        "+@all",
+        "allkeys",
+        "allchannels",
+        "allcommands",
+        "sanitize-payload",
+        "skip-sanitize-payload",
+    ];
+    vals[0] == "default"
+        && vals[1..]
+            .iter()
+            .all(|r| SAME_AS_DEFAULT.contains(&r.to_ascii_lowercase().as_str()))
 }
 
 #[cfg(test)]
@@ -378,6 +413,9 @@ mod tests {
         assert_eq!(c.replicaof, Some(("10.0.0.1".into(), 6380)));
         assert_eq!(c.hash_max_listpack_value, 1024);
         assert!(load("rename-command flushdb x").is_err());
+        assert!(load("user default on nopass sanitize-payload ~* &* +@all").is_ok());
+        assert!(load("user default on >secret ~* &* +@all").is_err());
+        assert!(load("user bob on nopass ~* &* +@all").is_err());
         assert!(load("cluster-enabled yes\nreplicaof a 1").is_err());
     }
 
