@@ -269,7 +269,19 @@ fn apply_text(
                 apply_text(cfg, &t, ignored)?;
             }
             "rename-command" if argc == 3 => {
-                return Err(fatal("rename-command is not supported by keel"));
+                let mut table =
+                    crate::commands::CommandTable::new(&crate::commands::all_families());
+                for (from, to) in &cfg.renamed_commands {
+                    table.rename(from, to);
+                }
+                if table.get(vals[0].as_bytes()).is_none() {
+                    return Err(fatal("No such command in rename-command"));
+                }
+                if !table.rename(&vals[0], &vals[1]) {
+                    return Err(fatal("Target command name already exists"));
+                }
+                cfg.renamed_commands
+                    .push((vals[0].clone(), vals[1].clone()));
             }
             // What Redis's CONFIG REWRITE writes for an untouched default
             // user: it grants nothing beyond keel's single default user.
@@ -412,7 +424,16 @@ mod tests {
                 .unwrap();
         assert_eq!(c.replicaof, Some(("10.0.0.1".into(), 6380)));
         assert_eq!(c.hash_max_listpack_value, 1024);
-        assert!(load("rename-command flushdb x").is_err());
+        let c = load("rename-command ping pong\nrename-command echo \"\"").unwrap();
+        assert_eq!(c.renamed_commands.len(), 2);
+        assert_eq!(
+            load("rename-command nosuch x").unwrap_err().reason,
+            "No such command in rename-command"
+        );
+        assert_eq!(
+            load("rename-command ping echo").unwrap_err().reason,
+            "Target command name already exists"
+        );
         assert!(load("user default on nopass sanitize-payload ~* &* +@all").is_ok());
         assert!(load("user default on >secret ~* &* +@all").is_err());
         assert!(load("user bob on nopass ~* &* +@all").is_err());

@@ -138,6 +138,8 @@ pub struct Config {
     pub stream_node_max_bytes: u64,
     pub stream_node_max_entries: i64,
     pub hll_sparse_max_bytes: u64,
+    /// rename-command lines (from, to; empty `to` removes), in order.
+    pub renamed_commands: Vec<(String, String)>,
     /// Path of the config file keel was started with (for CONFIG REWRITE).
     pub config_file: Option<String>,
     /// Every other directive Redis 7.0 knows, by canonical name, as its
@@ -222,6 +224,7 @@ impl Default for Config {
             stream_node_max_bytes: 4096,
             stream_node_max_entries: 100,
             hll_sparse_max_bytes: 3000,
+            renamed_commands: Vec::new(),
             config_file: None,
             other: BTreeMap::new(),
         }
@@ -250,3 +253,4 @@ pub mod rewrite;
 pub mod spec;
 pub mod special;
 pub mod table;
+pub mod validate;

@@ -6,6 +6,7 @@
 use super::directives::DENY_LOADING;
 use super::directives::{Directive, Kind, HIDDEN, IMMUTABLE, MULTI_ARG, PROTECTED, SENSITIVE};
 use super::spec::{EnumSpec, NumSpec, StrSpec, Val, MEMORY, OCTAL, PERCENT};
+use super::validate::{basename, hostname_valid, proc_title_valid, shutdown_flags_valid};
 use super::{AppendFsync, Config, EvictionPolicy, LogLevel};
 
 const I32: i64 = i32::MAX as i64;
@@ -227,78 +228,6 @@ fn value_of(items: &[(&str, i64)], n: &str) -> i64 {
         .find(|(s, _)| *s == n)
         .map(|(_, i)| *i)
         .unwrap_or(0)
-}
-
-fn basename(
-    what: &'static str,
-    empty: bool,
-    s: &str,
-    msg: &'static str,
-) -> Result<(), &'static str> {
-    let _ = what;
-    if empty && s.is_empty() {
-        return Err(msg);
-    }
-    if s.contains('/') || s.contains('\\') {
-        return Err(match what {
-            "dbfilename" => "dbfilename can't be a path, just a filename",
-            "appendfilename" => "appendfilename can't be a path, just a filename",
-            _ => "appenddirname can't be a path, just a dirname",
-        });
-    }
-    Ok(())
-}
-
-fn shutdown_flags_valid(v: i64) -> Result<(), &'static str> {
-    if v & 1 != 0 && v & 2 != 0 {
-        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously");
-    }
-    Ok(())
-}
-
-fn hostname_valid(s: &str) -> Result<(), &'static str> {
-    if s.len() >= 256 {
-        return Err("Hostnames must be less than 256 characters");
-    }
-    if !s
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'.')
-    {
-        return Err("Hostnames may only contain alphanumeric characters, hyphens or dots");
-    }
-    Ok(())
-}
-
-/// validateProcTitleTemplate: known {variables}, balanced braces, and a
-/// non-empty expansion.
-fn proc_title_valid(t: &str) -> Result<(), &'static str> {
-    const ERR: &str = "template format is invalid or contains unknown variables";
-    let mut out = String::new();
-    let mut rest = t;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        if after.is_empty() {
-            return Err(ERR);
-        }
-        if let Some(r) = after.strip_prefix('{') {
-            out.push('{');
-            rest = r;
-            continue;
-        }
-        let close = after.find('}').ok_or(ERR)?;
-        match &after[..close] {
-            "title" | "server-mode" => {}
-            "listen-addr" | "config-file" | "port" | "tls-port" | "unixsocket" => out.push('x'),
-            _ => return Err(ERR),
-        }
-        rest = &after[close + 1..];
-    }
-    out.push_str(rest);
-    if out.is_empty() {
-        return Err(ERR);
-    }
-    Ok(())
 }
 
 fn enum_valid(mut d: Directive, f: fn(i64) -> Result<(), &'static str>) -> Directive {

@@ -108,12 +108,17 @@ pub struct ShutdownRequest {
 impl Server {
     pub fn new(config: Config) -> Self {
         let families = crate::commands::all_families();
+        let mut commands = CommandTable::new(&families);
+        for (from, to) in &config.renamed_commands {
+            // Checked when the config was loaded.
+            commands.rename(from, to);
+        }
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
         let now = now_ms();
         Server {
             port: config.port,
             config,
-            commands: Arc::new(CommandTable::new(&families)),
+            commands: Arc::new(commands),
             dbs,
             clients: HashMap::new(),
             next_client_id: 1,
