@@ -104,18 +104,8 @@ fn config_get(ctx: &mut Ctx, args: &[Bytes]) {
     }
 }
 
-/// Redis's islocalClient: a unix socket, or a loopback address.
 fn is_local_client(ctx: &Ctx) -> bool {
-    if ctx.client.flags.unix_socket {
-        return true;
-    }
-    let addr = &ctx.client.addr;
-    let ip = match addr.rfind(':') {
-        Some(i) => &addr[..i],
-        None => addr.as_str(),
-    };
-    let ip = ip.trim_start_matches('[').trim_end_matches(']');
-    ip.starts_with("127.") || ip == "::1"
+    crate::server::conn::is_local_addr(&ctx.client.addr, ctx.client.flags.unix_socket)
 }
 
 /// allowProtectedAction for enable-protected-configs.

@@ -63,9 +63,15 @@ pub fn bind_all(bind: &[String], port: u16) -> Result<Vec<std::net::TcpListener>
     Ok(out)
 }
 
+/// Lets CONFIG SET port/bind start accept loops later (called once the
+/// server is shared, even when it starts with no TCP listener).
+pub fn attach(srv: &mut Server, shared: &Shared) {
+    srv.listeners.shared = Some(Arc::downgrade(shared));
+}
+
 /// Starts accepting connections on `l` and remembers the task.
 pub fn spawn_accept(srv: &mut Server, shared: &Shared, l: tokio::net::TcpListener) {
-    srv.listeners.shared = Some(Arc::downgrade(shared));
+    attach(srv, shared);
     let shared = shared.clone();
     let fd = std::os::fd::AsRawFd::as_raw_fd(&l);
     let task = tokio::spawn(async move {

@@ -130,6 +130,7 @@ async fn async_main(config: Config) -> i32 {
     log_warning!("Server initialized");
     {
         let mut s = shared.lock();
+        super::listen::attach(&mut s, &shared);
         for l in listeners {
             super::listen::spawn_accept(&mut s, &shared, l);
         }
