@@ -337,6 +337,79 @@ mod tests {
         assert!(names(&["nosuch"]).is_empty());
     }
 
+    /// Runs one command through the real dispatcher; returns the raw reply.
+    fn run(srv: &mut crate::server::Server, args: &[&str]) -> String {
+        let mut client = crate::server::client::Client::new(
+            1,
+            "127.0.0.1:5000".into(),
+            "127.0.0.1:6379".into(),
+            7,
+            crate::server::now_ms(),
+            true,
+        );
+        let mut out = crate::protocol::Reply::new(2);
+        let argv = args.iter().map(|a| Bytes::from(a.to_string())).collect();
+        crate::commands::dispatch::process_command(srv, &mut client, argv, &mut out);
+        String::from_utf8_lossy(&out.buf).into_owned()
+    }
+
+    #[test]
+    fn set_is_atomic_and_errors_match_redis() {
+        let mut srv = crate::server::Server::new(Config::default());
+        let s = &mut srv;
+        assert_eq!(
+            run(s, &["config", "set", "maxmemory", "10mb", "timeout", "5"]),
+            "+OK\r\n"
+        );
+        assert_eq!(s.config.maxmemory, 10 << 20);
+        assert_eq!(
+            run(s, &["config", "set", "maxmemory", "1", "maxmemory-clients", "200%", "timeout", "x"]),
+            "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - percentage argument must be less or equal to 100\r\n"
+        );
+        assert_eq!(s.config.maxmemory, 10 << 20, "rolled back");
+        assert_eq!(
+            run(s, &["config", "set", "hash-max-ziplist-entries", "x"]),
+            "-ERR CONFIG SET failed (possibly related to argument 'hash-max-listpack-entries') - argument couldn't be parsed into an integer\r\n"
+        );
+        assert_eq!(
+            run(s, &["config", "set", "maxmemory", "1", "MAXMEMORY", "2"]),
+            "-ERR CONFIG SET failed (possibly related to argument 'MAXMEMORY') - duplicate parameter\r\n"
+        );
+        assert_eq!(
+            run(s, &["config", "set", "daemonize", "yes"]),
+            "-ERR CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config\r\n"
+        );
+        assert_eq!(
+            run(s, &["config", "set", "dir", "/tmp"]),
+            "-ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config\r\n"
+        );
+        assert_eq!(
+            run(s, &["config", "set", "nosuch", "1"]),
+            "-ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'\r\n"
+        );
+        assert_eq!(
+            run(s, &["config", "set", "a", "b", "c"]),
+            "-ERR syntax error\r\n"
+        );
+        assert_eq!(
+            run(s, &["config", "set", "appendonly", "yes"]),
+            format!(
+                "-ERR CONFIG SET failed (possibly related to argument 'appendonly') - {}\r\n",
+                directives::DURABILITY_AOF
+            )
+        );
+        assert_eq!(
+            run(s, &["config", "get", "timeout", "maxmemory"]),
+            "*4\r\n$7\r\ntimeout\r\n$1\r\n5\r\n$9\r\nmaxmemory\r\n$8\r\n10485760\r\n"
+        );
+        assert_eq!(
+            run(s, &["config", "rewrite"]),
+            "-ERR The server is running without a config file\r\n"
+        );
+        assert_eq!(run(s, &["config", "resetstat"]), "+OK\r\n");
+        assert!(run(s, &["config", "help"]).starts_with("*11\r\n+CONFIG <subcommand>"));
+    }
+
     #[test]
     fn sensitive_values() {
         let argv: Vec<Bytes> = [
