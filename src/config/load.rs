@@ -208,6 +208,12 @@ pub fn load_text(cfg: &mut Config, text: &str) -> Result<Vec<String>, FatalConfi
             "Directive '{name}' is accepted for compatibility but ignored: keel does not implement it yet"
         ));
     }
+    if cfg.maxmemory > 0 && cfg.maxmemory < 1024 * 1024 {
+        warnings.push(format!(
+            "WARNING: You specified a maxmemory value that is less than 1MB (current value is {} bytes). Are you sure this is what you really want?",
+            cfg.maxmemory
+        ));
+    }
     if let Some((h, p)) = &cfg.replicaof {
         warnings.push(format!(
             "replicaof {h} {p} is stored but ignored: keel does not replicate yet, it runs as a master"
