@@ -23,6 +23,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         bitops::COMMANDS,
         multi::COMMANDS,
         pubsub::COMMANDS,
+        config::COMMANDS,
     ]
 }
 
@@ -41,6 +42,7 @@ pub mod err {
 }
 
 pub mod client;
+pub mod config;
 pub mod multi;
 pub mod pubsub;
 
