@@ -11,7 +11,7 @@ use super::table::CommandDef;
 use crate::keyspace::db::KeyLoc;
 use crate::keyspace::{Db, Entry, Value, NO_EXPIRE};
 use crate::protocol::Reply;
-use crate::server::client::{Blocked, Client};
+use crate::server::client::Client;
 use crate::server::Server;
 use bytes::Bytes;
 
@@ -36,6 +36,14 @@ pub mod notify {
         GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 }
 
+/// What a blocking handler asks for when there is nothing to serve.
+#[derive(Debug)]
+pub struct BlockRequest {
+    pub keys: Vec<Bytes>,
+    /// Absolute unix ms, or None to wait forever.
+    pub deadline: Option<i64>,
+}
+
 pub struct Ctx<'a> {
     pub srv: &'a mut Server,
     pub client: &'a mut Client,
@@ -49,8 +57,8 @@ pub struct Ctx<'a> {
     pub dirty: u64,
     /// If set, propagate these commands instead of the original argv.
     pub propagate_as: Option<Vec<Vec<Bytes>>>,
-    /// Set by a handler that must wait (blocking commands, CLIENT PAUSE).
-    pub block: Option<Blocked>,
+    /// Set by a handler that must wait for keys (see `block_on_keys`).
+    pub block: Option<BlockRequest>,
 }
 
 impl<'a> Ctx<'a> {
@@ -137,8 +145,10 @@ impl<'a> Ctx<'a> {
         self.expire_if_needed(db, key);
         let lru = self.srv.new_lru();
         if self.srv.dbs[db].set(key, value, keep_ttl, lru) {
-            // Redis's dbAdd fires "new" for every key it creates.
+            // Redis's dbAdd fires "new" for every key it creates and
+            // signals it to clients blocked on it.
             self.notify_db(notify::NEW, "new", key, db);
+            self.srv.blocking.signal(db, key);
         }
         self.srv.touch_watched_key(db, key);
     }
@@ -185,6 +195,25 @@ impl<'a> Ctx<'a> {
             self.out.error(super::err::WRONGTYPE);
         }
         !ok
+    }
+
+    /// False inside MULTI/EXEC, where a blocking command must answer at
+    /// once as if its timeout had expired.
+    pub fn may_block(&self) -> bool {
+        self.srv.exec_depth == 0
+    }
+
+    /// Blocks the client until one of `keys` is signalled ready or the
+    /// deadline passes; the handler must not write a reply. The command is
+    /// re-run from the start when a key is ready.
+    pub fn block_on_keys(&mut self, keys: Vec<Bytes>, deadline: Option<i64>) {
+        self.block = Some(BlockRequest { keys, deadline });
+    }
+
+    /// Wakes clients blocked on `key` (a key was created or grew).
+    pub fn signal_key_ready(&mut self, key: &[u8]) {
+        let db = self.client.db;
+        self.srv.blocking.signal(db, key);
     }
 
     pub fn propagate(&mut self, argv: Vec<Bytes>) {

@@ -143,6 +143,15 @@ pub fn process_command(
     out.last_error = None;
     let before_errors = out.errors;
     let outcome = process_inner(srv, client, args, out, now_us);
+    if !srv.blocking.ready.is_empty() {
+        // Serve clients blocked on keys this command made ready, before
+        // anything else runs (handleClientsBlockedOnKeys).
+        let id = client.id;
+        let prev = srv.cur_client;
+        srv.cur_client = id;
+        crate::server::blocking::serve_ready_keys(srv);
+        srv.cur_client = prev;
+    }
     if out.errors > before_errors {
         if let Some(code) = out.last_error.take() {
             srv.stats.record_error(&code);
@@ -220,6 +229,7 @@ fn process_inner(
                 args,
                 deadline: Some(p.until),
                 reason: BlockReason::Pause,
+                keys: Vec::new(),
             });
             return Outcome::Blocked;
         }
@@ -287,8 +297,14 @@ pub fn call(
     srv.cur_client = outer_client;
     let dur_us = (crate::server::now_us() - start_us).max(0) as u64;
 
-    if let Some(b) = block {
-        client.blocked = Some(b);
+    if let Some(req) = block {
+        crate::server::blocking::register(srv, client, &req.keys);
+        client.blocked = Some(Blocked {
+            args: args.to_vec(),
+            deadline: req.deadline,
+            reason: BlockReason::Keys,
+            keys: req.keys,
+        });
         return Outcome::Blocked;
     }
 

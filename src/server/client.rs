@@ -39,6 +39,8 @@ pub struct Blocked {
     /// Unix ms when the block times out (None: never).
     pub deadline: Option<i64>,
     pub reason: BlockReason,
+    /// Keys waited on (BlockReason::Keys), in the client's database.
+    pub keys: Vec<Bytes>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

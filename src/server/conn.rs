@@ -68,6 +68,7 @@ pub fn unregister(s: &mut Server, id: ClientId) {
     let Some(c) = s.clients.remove(&id) else {
         return;
     };
+    super::blocking::unregister(s, &c);
     crate::commands::pubsub::unsubscribe_all(s, &c);
     crate::commands::multi::unwatch_all(s, &c);
     s.monitors.retain(|&m| m != id);
@@ -140,15 +141,11 @@ pub async fn serve<S>(
                 if b.deadline.is_some_and(|d| d <= now)
                     || (b.reason == BlockReason::Pause && !super::pause_active(s, now))
                 {
-                    let b = client.blocked.take().unwrap();
-                    match b.reason {
-                        BlockReason::Pause => queue.push_front(b.args),
-                        BlockReason::Keys => {
-                            let mut r = Reply::new(client.resp);
-                            r.buf = std::mem::take(&mut client.out);
-                            r.null_array();
-                            client.out = r.buf;
-                        }
+                    if b.reason == BlockReason::Keys {
+                        super::blocking::timeout(s, &mut client);
+                    } else {
+                        let b = client.blocked.take().expect("checked above");
+                        queue.push_front(b.args);
                     }
                 }
             }

@@ -9,6 +9,7 @@
 //! the lock, and propagation (AOF, replicas) happens under the same lock,
 //! so nothing can reorder them.
 
+pub mod blocking;
 pub mod client;
 pub mod conn;
 pub mod cron;
@@ -104,6 +105,8 @@ pub struct Server {
     /// it runs), and whether that command touched a key it WATCHes.
     pub cur_client: ClientId,
     pub cur_client_dirty_cas: bool,
+    /// Clients blocked on keys, and keys signalled ready.
+    pub blocking: blocking::BlockingState,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -155,6 +158,7 @@ impl Server {
             cached_lru: evict::lru_clock(),
             cur_client: 0,
             cur_client_dirty_cas: false,
+            blocking: blocking::BlockingState::default(),
         }
     }
 
