@@ -151,6 +151,17 @@ pub fn process_command(
         srv.cur_client = id;
         crate::server::blocking::serve_ready_keys(srv);
         srv.cur_client = prev;
+        if srv.cur_client_dirty_cas {
+            srv.cur_client_dirty_cas = false;
+            client.flags.dirty_cas = true;
+        }
+    }
+    if !srv.detached_dirty_cas.is_empty() {
+        let id = client.id;
+        if srv.detached_dirty_cas.contains(&id) {
+            client.flags.dirty_cas = true;
+        }
+        srv.detached_dirty_cas.retain(|&c| c != id);
     }
     if out.errors > before_errors {
         if let Some(code) = out.last_error.take() {

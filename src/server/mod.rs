@@ -105,6 +105,8 @@ pub struct Server {
     /// it runs), and whether that command touched a key it WATCHes.
     pub cur_client: ClientId,
     pub cur_client_dirty_cas: bool,
+    /// Clients flagged dirty-CAS while out of the registry.
+    pub detached_dirty_cas: Vec<ClientId>,
     /// Clients blocked on keys, and keys signalled ready.
     pub blocking: blocking::BlockingState,
 }
@@ -158,6 +160,7 @@ impl Server {
             cached_lru: evict::lru_clock(),
             cur_client: 0,
             cur_client_dirty_cas: false,
+            detached_dirty_cas: Vec::new(),
             blocking: blocking::BlockingState::default(),
         }
     }
@@ -230,6 +233,10 @@ impl Server {
             self.cur_client_dirty_cas = true;
         } else if let Some(c) = self.clients.get_mut(&id) {
             c.flags.dirty_cas = true;
+        } else {
+            // Out of the registry because its own command is still running
+            // (e.g. it woke a blocked client that wrote a key it watches).
+            self.detached_dirty_cas.push(id);
         }
     }
 
