@@ -73,6 +73,7 @@ impl<'a> Ctx<'a> {
             return false;
         }
         self.srv.delete_expired(db, key);
+        self.touch_own_watch(db, key);
         true
     }
 
@@ -125,7 +126,7 @@ impl<'a> Ctx<'a> {
         self.expire_if_needed(db, key);
         let lru = self.srv.new_lru();
         self.srv.dbs[db].set(key, value, keep_ttl, lru);
-        self.srv.touch_watched_key(db, key);
+        self.signal_modified_key(db, key);
     }
 
     /// Deletes a key; true if it existed. Invalidates WATCHes.
@@ -133,7 +134,7 @@ impl<'a> Ctx<'a> {
         let db = self.client.db;
         self.expire_if_needed(db, key);
         if self.srv.dbs[db].remove(key).is_some() {
-            self.srv.touch_watched_key(db, key);
+            self.signal_modified_key(db, key);
             true
         } else {
             false
@@ -143,7 +144,38 @@ impl<'a> Ctx<'a> {
     /// Marks the key as modified (WATCH) after an in-place change.
     pub fn key_modified(&mut self, key: &[u8]) {
         let db = self.client.db;
+        self.signal_modified_key(db, key);
+    }
+
+    /// Redis's signalModifiedKey for any database: invalidates the WATCHes
+    /// of every client on `key`, the calling client's own included.
+    pub fn signal_modified_key(&mut self, db: usize, key: &[u8]) {
         self.srv.touch_watched_key(db, key);
+        self.touch_own_watch(db, key);
+    }
+
+    /// The calling client is outside the registry while its command runs,
+    /// so [`Server::touch_watched_key`] cannot reach its WATCHes.
+    fn touch_own_watch(&mut self, db: usize, key: &[u8]) {
+        let exists = self.srv.dbs[db].contains(key);
+        let Some(w) = self
+            .client
+            .watched
+            .iter_mut()
+            .find(|(d, k, _)| *d == db && &k[..] == key)
+        else {
+            return;
+        };
+        if w.2 {
+            // Watched while already expired: deleting it is no logical
+            // change (Redis clears the flag); any other change is ignored
+            // as Redis 7.0 does.
+            if !exists {
+                w.2 = false;
+            }
+            return;
+        }
+        self.client.flags.dirty_cas = true;
     }
 
     /// Fires a keyspace notification for `key` in the current database.

@@ -9,6 +9,9 @@ pub mod dispatch;
 pub mod table;
 
 pub mod connection;
+pub mod db;
+pub mod expire;
+pub mod keys;
 pub mod strings;
 
 pub use ctx::Ctx;
@@ -21,6 +24,9 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         strings::COMMANDS,
         multi::COMMANDS,
         pubsub::COMMANDS,
+        keys::COMMANDS,
+        expire::COMMANDS,
+        db::COMMANDS,
     ]
 }
 
@@ -68,5 +74,5 @@ pub fn reply_help(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
         ctx.out.simple(l);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
 }

@@ -236,6 +236,7 @@ mod tests {
 
     #[test]
     fn empty_commands() {
-        assert_eq!(all(b"*0\r\n\r\n").unwrap(), vec![vec![], vec![]]);
+        let want: Vec<Vec<Vec<u8>>> = vec![vec![], vec![]];
+        assert_eq!(all(b"*0\r\n\r\n").unwrap(), want);
     }
 }
