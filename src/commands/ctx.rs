@@ -64,6 +64,9 @@ impl<'a> Ctx<'a> {
 
     /// Deletes `key` from database `db` if its TTL has passed, propagating
     /// a DEL and firing the `expired` notification. True if it expired.
+    /// While clients are paused the key is reported expired but kept, so
+    /// the dataset stays still (the end of the pause or a failover settles
+    /// it), as Redis 7.0 does.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let expire = match self.srv.dbs[db].get(key) {
             Some(e) if e.expire != NO_EXPIRE => e.expire,
@@ -72,6 +75,9 @@ impl<'a> Ctx<'a> {
         if expire > self.now_ms {
             return false;
         }
+        if crate::server::pause_active(self.srv, crate::server::now_ms()) {
+            return true;
+        }
         self.srv.delete_expired(db, key);
         self.touch_own_watch(db, key);
         true
@@ -79,31 +85,32 @@ impl<'a> Ctx<'a> {
 
     /// Looks a key up for reading: lazy expiry, hit/miss statistics and
     /// access-time update, as Redis's lookupKeyRead.
+    /// A miss fires the `keymiss` event.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
-        self.expire_if_needed(db, key);
+        let expired = self.expire_if_needed(db, key);
+        if expired || !self.srv.dbs[db].contains(key) {
+            self.srv.stats.keyspace_misses += 1;
+            self.notify_db(notify::KEY_MISS, "keymiss", key, db);
+            return None;
+        }
         let clock = self.srv.lru_value();
         let lfu = self.srv.config.maxmemory_policy.is_lfu();
         let no_touch = self.srv.no_touch;
-        match self.srv.dbs[db].get_mut(key) {
-            Some(e) => {
-                self.srv.stats.keyspace_hits += 1;
-                if !no_touch {
-                    crate::server::evict::touch(e, clock, lfu, &self.srv.config);
-                }
-                Some(e)
-            }
-            None => {
-                self.srv.stats.keyspace_misses += 1;
-                None
-            }
+        let e = self.srv.dbs[db].get_mut(key)?;
+        self.srv.stats.keyspace_hits += 1;
+        if !no_touch {
+            crate::server::evict::touch(e, clock, lfu, &self.srv.config);
         }
+        Some(e)
     }
 
     /// Looks a key up for writing (no hit/miss stats).
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
-        self.expire_if_needed(db, key);
+        if self.expire_if_needed(db, key) {
+            return None;
+        }
         let clock = self.srv.lru_value();
         let lfu = self.srv.config.maxmemory_policy.is_lfu();
         let cfg = &self.srv.config;
@@ -115,8 +122,7 @@ impl<'a> Ctx<'a> {
     /// True if `key` exists (after lazy expiry), without touching stats.
     pub fn exists(&mut self, key: &[u8]) -> bool {
         let db = self.client.db;
-        self.expire_if_needed(db, key);
-        self.srv.dbs[db].contains(key)
+        !self.expire_if_needed(db, key) && self.srv.dbs[db].contains(key)
     }
 
     /// Stores a value (SET semantics: TTL dropped unless `keep_ttl`) and

@@ -214,11 +214,12 @@ fn move_cmd(ctx: &mut Ctx, args: &[Bytes]) {
         return;
     }
     // lookupKeyWrite on the target database.
-    ctx.expire_if_needed(dst, key);
-    if ctx.srv.dbs[dst].contains(key) {
+    if !ctx.expire_if_needed(dst, key) && ctx.srv.dbs[dst].contains(key) {
         ctx.out.int(0);
         return;
     }
+    // An expired key kept during a client pause gives way.
+    ctx.srv.dbs[dst].remove(key);
     let moved = ctx.srv.dbs[src].remove(key).expect("looked up above");
     let entry: Entry = *moved;
     add_entry(ctx, dst, entry, key);

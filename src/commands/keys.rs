@@ -1,6 +1,5 @@
 //! Generic keyspace commands that work on keys of any type: DEL UNLINK
-//! EXISTS TYPE RENAME RENAMENX COPY KEYS SCAN RANDOMKEY TOUCH, and the
-//! OBJECT introspection container.
+//! EXISTS TYPE RENAME RENAMENX COPY KEYS SCAN RANDOMKEY TOUCH.
 //!
 //! They follow Redis 7.0's db.c and object.c: which lookup each command
 //! uses decides whether the key's access time is refreshed (TYPE, EXISTS
@@ -12,7 +11,7 @@
 use super::ctx::notify;
 use super::table::{flags::*, CommandDef, KeyPos};
 use super::{err, Ctx};
-use crate::keyspace::{Entry, KBytes, Value, NO_EXPIRE};
+use crate::keyspace::{Entry, KBytes, NO_EXPIRE};
 use crate::protocol::Agg;
 use crate::util::glob::glob_match;
 use crate::util::num::parse_i64;
@@ -31,11 +30,6 @@ const K12: KeyPos = KeyPos::Range {
 const KALL: KeyPos = KeyPos::Range {
     first: 1,
     last: -1,
-    step: 1,
-};
-const K2: KeyPos = KeyPos::Range {
-    first: 2,
-    last: 2,
     step: 1,
 };
 
@@ -105,47 +99,6 @@ pub static COMMANDS: &[CommandDef] = &[
         "3.2.1",
         "Alters the last access time of a key(s). Returns the number of existing keys specified.",
         "O(N) where N is the number of keys that will be touched.",
-    ),
-    CommandDef::new("object", -2, 0, KeyPos::None, super::container_help)
-        .doc(
-            "generic",
-            "2.2.3",
-            "A container for object introspection commands",
-            "Depends on subcommand.",
-        )
-        .subs(OBJECT_SUBS),
-];
-
-static OBJECT_SUBS: &[CommandDef] = &[
-    CommandDef::new("encoding", 3, READONLY, K2, object_encoding).doc(
-        "generic",
-        "2.2.3",
-        "Inspect the internal encoding of a Redis object",
-        "O(1)",
-    ),
-    CommandDef::new("freq", 3, READONLY, K2, object_freq).doc(
-        "generic",
-        "4.0.0",
-        "Get the logarithmic access frequency counter of a Redis object",
-        "O(1)",
-    ),
-    CommandDef::new("idletime", 3, READONLY, K2, object_idletime).doc(
-        "generic",
-        "2.2.3",
-        "Get the time since a Redis object was last accessed",
-        "O(1)",
-    ),
-    CommandDef::new("refcount", 3, READONLY, K2, object_refcount).doc(
-        "generic",
-        "2.2.3",
-        "Get the number of references to the value of the key",
-        "O(1)",
-    ),
-    CommandDef::new("help", 2, LOADING | STALE, KeyPos::None, object_help).doc(
-        "generic",
-        "6.2.0",
-        "Show helpful text about the different subcommands",
-        "O(1)",
     ),
 ];
 
@@ -296,14 +249,13 @@ fn rename_generic(ctx: &mut Ctx, args: &[Bytes], nx: bool) {
         return;
     }
     let db = ctx.db_index();
-    if ctx.lookup_write(dst).is_some() {
-        if nx {
-            ctx.out.int(0);
-            return;
-        }
-        // Overwrite: the old value goes before the new key is created.
-        ctx.srv.dbs[db].remove(dst);
+    if ctx.lookup_write(dst).is_some() && nx {
+        ctx.out.int(0);
+        return;
     }
+    // Overwrite: the old value (or an expired one kept during a client
+    // pause) goes before the new key is created.
+    ctx.srv.dbs[db].remove(dst);
     // The value, its TTL and its access time move to the new name.
     let entry = ctx.srv.dbs[db].remove(src).expect("looked up above");
     add_entry(ctx, db, *entry, dst);
@@ -360,14 +312,12 @@ fn copy(ctx: &mut Ctx, args: &[Bytes]) {
     };
     let (value, expire) = (e.value.clone(), e.expire);
     // lookupKeyWrite on the destination database.
-    ctx.expire_if_needed(dst_db, newkey);
-    if ctx.srv.dbs[dst_db].contains(newkey) {
-        if !replace {
-            ctx.out.int(0);
-            return;
-        }
-        ctx.srv.dbs[dst_db].remove(newkey);
+    let exists = !ctx.expire_if_needed(dst_db, newkey) && ctx.srv.dbs[dst_db].contains(newkey);
+    if exists && !replace {
+        ctx.out.int(0);
+        return;
     }
+    ctx.srv.dbs[dst_db].remove(newkey);
     let lru = ctx.srv.new_lru();
     let entry = Entry {
         key: KBytes::new(b""),
@@ -471,14 +421,25 @@ fn scan(ctx: &mut Ctx, args: &[Bytes]) {
 
 fn randomkey(ctx: &mut Ctx, _args: &[Bytes]) {
     let db = ctx.db_index();
+    let all_volatile = ctx.srv.dbs[db].len() == ctx.srv.dbs[db].expires_len();
+    let mut tries = 100;
     loop {
         let Some(e) = ctx.srv.dbs[db].random_entry() else {
             ctx.out.null();
             return;
         };
         let key = e.key.clone();
-        if e.expire != NO_EXPIRE && ctx.expire_if_needed(db, &key) {
-            continue; // that one expired: pick another
+        if e.expire != NO_EXPIRE {
+            // While clients are paused expired keys are not deleted, so
+            // a database of expired keys would never run out of them.
+            tries -= 1;
+            if all_volatile && tries == 0 && crate::server::pause_active(ctx.srv, ctx.now_ms) {
+                ctx.out.bulk(&key);
+                return;
+            }
+            if ctx.expire_if_needed(db, &key) {
+                continue; // that one expired: pick another
+            }
         }
         ctx.out.bulk(&key);
         return;
@@ -493,88 +454,6 @@ fn touch(ctx: &mut Ctx, args: &[Bytes]) {
         }
     }
     ctx.out.int(n);
-}
-
-// ---------------------------------------------------------------- OBJECT
-
-/// Redis's objectCommandLookup: no access-time update, no keymiss event.
-/// Replies null and returns None if the key is missing.
-fn object_lookup<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Option<&'c Entry> {
-    if !lookup_notouch(ctx, key) {
-        ctx.out.null();
-        return None;
-    }
-    let db = ctx.db_index();
-    ctx.srv.dbs[db].get(key)
-}
-
-fn object_encoding(ctx: &mut Ctx, args: &[Bytes]) {
-    if let Some(e) = object_lookup(ctx, &args[2]) {
-        let enc = e.value.encoding();
-        ctx.out.bulk(enc.as_bytes());
-    }
-}
-
-/// Redis shares the integers 0..9999 (refcount INT_MAX) unless maxmemory
-/// with an LRU or LFU policy needs a per-key access time.
-fn object_refcount(ctx: &mut Ctx, args: &[Bytes]) {
-    use crate::config::EvictionPolicy as P;
-    let cfg = &ctx.srv.config;
-    let per_key_access = matches!(
-        cfg.maxmemory_policy,
-        P::VolatileLru | P::AllkeysLru | P::VolatileLfu | P::AllkeysLfu
-    );
-    let sharing = cfg.maxmemory == 0 || !per_key_access;
-    if let Some(e) = object_lookup(ctx, &args[2]) {
-        let shared = sharing && matches!(e.value, Value::Int(n) if (0..10000).contains(&n));
-        ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
-    }
-}
-
-fn object_idletime(ctx: &mut Ctx, args: &[Bytes]) {
-    let lfu = ctx.srv.config.maxmemory_policy.is_lfu();
-    if let Some(e) = object_lookup(ctx, &args[2]) {
-        if lfu {
-            ctx.out.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
-            return;
-        }
-        let idle = crate::server::evict::idle_secs(e.lru);
-        ctx.out.int(idle as i64);
-    }
-}
-
-fn object_freq(ctx: &mut Ctx, args: &[Bytes]) {
-    let lfu = ctx.srv.config.maxmemory_policy.is_lfu();
-    let decay = ctx.srv.config.lfu_decay_time;
-    if let Some(e) = object_lookup(ctx, &args[2]) {
-        if !lfu {
-            ctx.out.error("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
-            return;
-        }
-        let freq = crate::server::evict::lfu_counter(e.lru, decay);
-        ctx.out.int(freq as i64);
-    }
-}
-
-fn object_help(ctx: &mut Ctx, _args: &[Bytes]) {
-    super::reply_help(
-        ctx,
-        "OBJECT",
-        &[
-            "ENCODING <key>",
-            "    Return the kind of internal representation used in order to store the value",
-            "    associated with a <key>.",
-            "FREQ <key>",
-            "    Return the access frequency index of the <key>. The returned integer is",
-            "    proportional to the logarithm of the recent access frequency of the key.",
-            "IDLETIME <key>",
-            "    Return the idle time of the <key>, that is the approximated number of",
-            "    seconds elapsed since the last access to the key.",
-            "REFCOUNT <key>",
-            "    Return the number of references of the value associated with the specified",
-            "    <key>.",
-        ],
-    );
 }
 
 #[cfg(test)]

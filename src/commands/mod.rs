@@ -12,6 +12,7 @@ pub mod connection;
 pub mod db;
 pub mod expire;
 pub mod keys;
+pub mod object;
 pub mod strings;
 
 pub use ctx::Ctx;
@@ -25,6 +26,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         multi::COMMANDS,
         pubsub::COMMANDS,
         keys::COMMANDS,
+        object::COMMANDS,
         expire::COMMANDS,
         db::COMMANDS,
     ]

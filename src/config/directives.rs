@@ -392,7 +392,6 @@ fn build() -> Vec<Directive> {
             IMMUTABLE
         ),
         boolean!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush),
-        boolean!("lazyfree-lazy-user-del", lazyfree_lazy_user_del),
         boolean!("lazyfree-lazy-expire", lazyfree_lazy_expire),
     ]
 }

@@ -78,8 +78,6 @@ pub struct Config {
     pub always_show_logo: bool,
     pub enable_debug_command: String,
     pub lazyfree_lazy_user_flush: bool,
-    /// DEL behaves as UNLINK.
-    pub lazyfree_lazy_user_del: bool,
     /// Expired keys are freed lazily and propagated as UNLINK.
     pub lazyfree_lazy_expire: bool,
     pub active_expire_enabled: bool,
@@ -137,7 +135,6 @@ impl Default for Config {
             always_show_logo: false,
             enable_debug_command: "no".into(),
             lazyfree_lazy_user_flush: false,
-            lazyfree_lazy_user_del: false,
             lazyfree_lazy_expire: false,
             active_expire_enabled: true,
             config_file: None,
