@@ -77,12 +77,14 @@ fn main() {
         text.push('\n');
         text.push_str(&load::options_to_text(&opts));
     }
-    let mut cfg = Config::default();
-    cfg.config_file = config_file.as_ref().map(|f| {
-        std::fs::canonicalize(f)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| f.clone())
-    });
+    let mut cfg = Config {
+        config_file: config_file.as_ref().map(|f| {
+            std::fs::canonicalize(f)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| f.clone())
+        }),
+        ..Config::default()
+    };
     let warnings = match load::load_text(&mut cfg, &text) {
         Ok(w) => w,
         Err(e) => {

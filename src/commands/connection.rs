@@ -85,9 +85,7 @@ fn echo(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 fn select(ctx: &mut Ctx, args: &[Bytes]) {
-    let Some(id) = parse_i64(&args[1]).filter(|&i| i >= i32::MIN as i64 && i <= i32::MAX as i64)
-    else {
-        ctx.out.error(err::NOT_INT);
+    let Some(id) = super::parse_i32_or_reply(ctx, &args[1]) else {
         return;
     };
     if id < 0 || id as usize >= ctx.srv.dbs.len() {

@@ -8,6 +8,7 @@
 //! cannot forget one of them.
 
 use super::table::CommandDef;
+use crate::keyspace::db::KeyLoc;
 use crate::keyspace::{Db, Entry, Value, NO_EXPIRE};
 use crate::protocol::Reply;
 use crate::server::client::{Blocked, Client};
@@ -75,47 +76,64 @@ impl<'a> Ctx<'a> {
         if expire > self.now_ms {
             return false;
         }
-        if crate::server::pause_active(self.srv, crate::server::now_ms()) {
-            return true;
+        if !self.expiry_paused() {
+            self.srv.delete_expired(db, key);
         }
-        self.srv.delete_expired(db, key);
-        self.touch_own_watch(db, key);
         true
     }
 
+    /// Clients are paused: expired keys are hidden, not deleted.
+    fn expiry_paused(&self) -> bool {
+        crate::server::pause_active(self.srv, self.now_ms)
+    }
+
+    /// Where `key` lives in database `db`, if it exists and has not
+    /// expired; a stale entry is deleted (lazy expiry, DEL propagated).
+    fn live_loc(&mut self, db: usize, key: &[u8]) -> Option<KeyLoc> {
+        let d = &self.srv.dbs[db];
+        if d.is_empty() {
+            return None;
+        }
+        let loc = d.locate(key);
+        let e = d.get_at(loc, key)?;
+        if e.expire != NO_EXPIRE && e.expire <= self.now_ms {
+            if !self.expiry_paused() {
+                self.srv.delete_expired(db, key);
+            }
+            return None;
+        }
+        Some(loc)
+    }
+
     /// Looks a key up for reading: lazy expiry, hit/miss statistics and
-    /// access-time update, as Redis's lookupKeyRead.
-    /// A miss fires the `keymiss` event.
+    /// access-time update, as Redis's lookupKeyRead. A miss fires the
+    /// `keymiss` event.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
-        let expired = self.expire_if_needed(db, key);
-        if expired || !self.srv.dbs[db].contains(key) {
+        let Some(loc) = self.live_loc(db, key) else {
             self.srv.stats.keyspace_misses += 1;
             self.notify_db(notify::KEY_MISS, "keymiss", key, db);
             return None;
-        }
-        let clock = self.srv.lru_value();
-        let lfu = self.srv.config.maxmemory_policy.is_lfu();
-        let no_touch = self.srv.no_touch;
-        let e = self.srv.dbs[db].get_mut(key)?;
+        };
         self.srv.stats.keyspace_hits += 1;
-        if !no_touch {
-            crate::server::evict::touch(e, clock, lfu, &self.srv.config);
-        }
-        Some(e)
+        let touch = !self.srv.no_touch;
+        self.entry_at(db, loc, key, touch)
     }
 
     /// Looks a key up for writing (no hit/miss stats).
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
-        if self.expire_if_needed(db, key) {
-            return None;
-        }
+        let loc = self.live_loc(db, key)?;
+        self.entry_at(db, loc, key, true)
+    }
+
+    fn entry_at(&mut self, db: usize, loc: KeyLoc, key: &[u8], touch: bool) -> Option<&mut Entry> {
         let clock = self.srv.lru_value();
-        let lfu = self.srv.config.maxmemory_policy.is_lfu();
         let cfg = &self.srv.config;
-        let e = self.srv.dbs[db].get_mut(key)?;
-        crate::server::evict::touch(e, clock, lfu, cfg);
+        let e = self.srv.dbs[db].get_mut_at(loc, key)?;
+        if touch {
+            crate::server::evict::touch(e, clock, cfg.maxmemory_policy.is_lfu(), cfg);
+        }
         Some(e)
     }
 
@@ -131,8 +149,11 @@ impl<'a> Ctx<'a> {
         let db = self.client.db;
         self.expire_if_needed(db, key);
         let lru = self.srv.new_lru();
-        self.srv.dbs[db].set(key, value, keep_ttl, lru);
-        self.signal_modified_key(db, key);
+        if self.srv.dbs[db].set(key, value, keep_ttl, lru) {
+            // Redis's dbAdd fires "new" for every key it creates.
+            self.notify_db(notify::NEW, "new", key, db);
+        }
+        self.srv.touch_watched_key(db, key);
     }
 
     /// Deletes a key; true if it existed. Invalidates WATCHes.
@@ -140,7 +161,7 @@ impl<'a> Ctx<'a> {
         let db = self.client.db;
         self.expire_if_needed(db, key);
         if self.srv.dbs[db].remove(key).is_some() {
-            self.signal_modified_key(db, key);
+            self.srv.touch_watched_key(db, key);
             true
         } else {
             false
@@ -150,38 +171,12 @@ impl<'a> Ctx<'a> {
     /// Marks the key as modified (WATCH) after an in-place change.
     pub fn key_modified(&mut self, key: &[u8]) {
         let db = self.client.db;
-        self.signal_modified_key(db, key);
+        self.srv.touch_watched_key(db, key);
     }
 
-    /// Redis's signalModifiedKey for any database: invalidates the WATCHes
-    /// of every client on `key`, the calling client's own included.
+    /// Redis's signalModifiedKey for a key of any database.
     pub fn signal_modified_key(&mut self, db: usize, key: &[u8]) {
         self.srv.touch_watched_key(db, key);
-        self.touch_own_watch(db, key);
-    }
-
-    /// The calling client is outside the registry while its command runs,
-    /// so [`Server::touch_watched_key`] cannot reach its WATCHes.
-    fn touch_own_watch(&mut self, db: usize, key: &[u8]) {
-        let exists = self.srv.dbs[db].contains(key);
-        let Some(w) = self
-            .client
-            .watched
-            .iter_mut()
-            .find(|(d, k, _)| *d == db && &k[..] == key)
-        else {
-            return;
-        };
-        if w.2 {
-            // Watched while already expired: deleting it is no logical
-            // change (Redis clears the flag); any other change is ignored
-            // as Redis 7.0 does.
-            if !exists {
-                w.2 = false;
-            }
-            return;
-        }
-        self.client.flags.dirty_cas = true;
     }
 
     /// Fires a keyspace notification for `key` in the current database.

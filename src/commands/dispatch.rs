@@ -9,7 +9,6 @@ use crate::protocol::Reply;
 use crate::server::client::{BlockReason, Blocked, Client};
 use crate::server::{evict, Server};
 use bytes::Bytes;
-use std::time::Instant;
 
 /// What happened to the command.
 #[derive(Debug, PartialEq, Eq)]
@@ -21,10 +20,13 @@ pub enum Outcome {
 }
 
 /// Full name as Redis prints it ("client|list").
-pub fn full_name(cmd: &CommandDef, sub: Option<&CommandDef>) -> String {
+pub fn full_name(
+    cmd: &'static CommandDef,
+    sub: Option<&CommandDef>,
+) -> std::borrow::Cow<'static, str> {
     match sub {
-        Some(s) => format!("{}|{}", cmd.name, s.name),
-        None => cmd.name.to_string(),
+        Some(s) => std::borrow::Cow::Owned(format!("{}|{}", cmd.name, s.name)),
+        None => std::borrow::Cow::Borrowed(cmd.name),
     }
 }
 
@@ -35,14 +37,10 @@ fn unknown_command_error(args: &[Bytes]) -> String {
             break;
         }
         let room = 128 - a.len();
-        let s = String::from_utf8_lossy(arg);
-        let s: String = s.chars().take(room).collect();
+        let s: String = c_str(arg).chars().take(room).collect();
         a.push_str(&format!("'{}' ", s));
     }
-    let name: String = String::from_utf8_lossy(&args[0])
-        .chars()
-        .take(128)
-        .collect();
+    let name: String = c_str(&args[0]).chars().take(128).collect();
     format!(
         "ERR unknown command '{}', with args beginning with: {}",
         name, a
@@ -58,48 +56,77 @@ fn arity_ok(arity: i32, argc: usize) -> bool {
     }
 }
 
-/// Looks up and checks a command; on failure writes the error and
-/// returns None (also counting the rejection).
+/// A command that was refused before running.
+struct Rejection {
+    msg: String,
+    /// The command, when it was found (for its rejected_calls stat).
+    name: Option<String>,
+    is_exec: bool,
+}
+
+/// Looks up and checks a command (existence, arity).
 fn resolve(
-    srv: &mut Server,
+    srv: &Server,
     args: &[Bytes],
-    out: &mut Reply,
-) -> Option<(&'static CommandDef, Option<&'static CommandDef>)> {
-    let table = srv.commands.clone();
-    match table.resolve(args) {
-        Resolved::Unknown => {
-            out.error(&unknown_command_error(args));
-            None
-        }
+) -> Result<(&'static CommandDef, Option<&'static CommandDef>), Rejection> {
+    match srv.commands.resolve(args) {
+        Resolved::Unknown => Err(Rejection {
+            msg: unknown_command_error(args),
+            name: None,
+            is_exec: false,
+        }),
         Resolved::UnknownSub(c) => {
-            let sub: String = String::from_utf8_lossy(&args[1])
-                .chars()
-                .take(128)
-                .collect();
-            out.error(&format!(
-                "ERR unknown subcommand '{}'. Try {} HELP.",
-                sub,
-                c.name.to_ascii_uppercase()
-            ));
-            None
+            let sub: String = c_str(&args[1]).chars().take(128).collect();
+            Err(Rejection {
+                msg: format!(
+                    "ERR unknown subcommand '{}'. Try {} HELP.",
+                    sub,
+                    c.name.to_ascii_uppercase()
+                ),
+                name: None,
+                is_exec: false,
+            })
         }
         Resolved::Found(c, sub) => {
             let def = sub.unwrap_or(c);
             if !arity_ok(c.arity, args.len()) || !arity_ok(def.arity, args.len()) {
-                out.error(&format!(
-                    "ERR wrong number of arguments for '{}' command",
-                    full_name(c, sub)
-                ));
-                srv.stats
-                    .commands
-                    .entry(full_name(c, sub))
-                    .or_default()
-                    .rejected_calls += 1;
-                return None;
+                let name = full_name(c, sub).into_owned();
+                return Err(Rejection {
+                    msg: format!("ERR wrong number of arguments for '{}' command", name),
+                    name: Some(name),
+                    is_exec: c.name == "exec",
+                });
             }
-            Some((c, sub))
+            Ok((c, sub))
         }
     }
+}
+
+/// Redis's rejectCommand: flags the transaction, counts the rejection,
+/// and for EXEC aborts the transaction with EXECABORT.
+fn reject(srv: &mut Server, client: &mut Client, out: &mut Reply, r: Rejection) -> Outcome {
+    if client.flags.multi {
+        client.flags.dirty_exec = true;
+    }
+    if let Some(n) = &r.name {
+        srv.stats.command_stat(n).rejected_calls += 1;
+    }
+    if r.is_exec {
+        super::multi::discard_transaction(srv, client);
+        // Like Redis: generated errors lose their ERR code, shared ones
+        // (NOAUTH, OOM...) keep theirs.
+        let e = r.msg.strip_prefix("ERR ").unwrap_or(&r.msg);
+        out.error(&format!("EXECABORT Transaction discarded because of: {e}"));
+    } else {
+        out.error(&r.msg);
+    }
+    Outcome::Done
+}
+
+/// The bytes up to the first NUL, as C's `%s` prints them.
+fn c_str(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end])
 }
 
 /// Runs (or queues, or rejects) one command.
@@ -109,11 +136,13 @@ pub fn process_command(
     args: Vec<Bytes>,
     out: &mut Reply,
 ) -> Outcome {
-    let now = crate::server::now_ms();
+    let now_us = crate::server::now_us();
+    let now = now_us / 1000;
+    srv.cached_lru = ((now / 1000) as u32) & evict::LRU_CLOCK_MAX;
     client.last_interaction = now;
     out.last_error = None;
     let before_errors = out.errors;
-    let outcome = process_inner(srv, client, args, out, now);
+    let outcome = process_inner(srv, client, args, out, now_us);
     if out.errors > before_errors {
         if let Some(code) = out.last_error.take() {
             srv.stats.record_error(&code);
@@ -127,40 +156,34 @@ fn process_inner(
     client: &mut Client,
     args: Vec<Bytes>,
     out: &mut Reply,
-    now: i64,
+    now_us: i64,
 ) -> Outcome {
-    let Some((cmd, sub)) = resolve(srv, &args, out) else {
-        if client.flags.multi {
-            client.flags.dirty_exec = true;
-        }
-        return Outcome::Done;
+    let now = now_us / 1000;
+    let (cmd, sub) = match resolve(srv, &args) {
+        Ok(found) => found,
+        Err(r) => return reject(srv, client, out, r),
     };
     let def = sub.unwrap_or(cmd);
     let name = full_name(cmd, sub);
-    client.last_cmd = name.clone();
+    client.last_cmd.clear();
+    client.last_cmd.push_str(&name);
 
-    let reject = |srv: &mut Server, client: &mut Client, out: &mut Reply, msg: &str| {
-        out.error(msg);
-        srv.stats
-            .commands
-            .entry(name.clone())
-            .or_default()
-            .rejected_calls += 1;
-        if client.flags.multi {
-            client.flags.dirty_exec = true;
-        }
-        Outcome::Done
+    let is_exec = cmd.name == "exec";
+    let rejection = |msg: &str| Rejection {
+        msg: msg.to_string(),
+        name: Some(name.to_string()),
+        is_exec,
     };
 
     if srv.config.requirepass.is_some() && !client.authenticated && !def.has(flags::NO_AUTH) {
-        return reject(srv, client, out, super::err::NOAUTH);
+        return reject(srv, client, out, rejection(super::err::NOAUTH));
     }
     if client.flags.multi && def.has(flags::NO_MULTI) {
         return reject(
             srv,
             client,
             out,
-            "ERR Command not allowed inside a transaction",
+            rejection("ERR Command not allowed inside a transaction"),
         );
     }
     if client.in_pubsub_context() && !def.has(flags::PUBSUB_CONTEXT) {
@@ -168,7 +191,7 @@ fn process_inner(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             name
         );
-        return reject(srv, client, out, &msg);
+        return reject(srv, client, out, rejection(&msg));
     }
     // OOM: evict first, then refuse commands that may grow memory.
     if srv.config.maxmemory > 0 && !client.flags.multi {
@@ -176,7 +199,7 @@ fn process_inner(
         let deny = def.has(flags::DENYOOM)
             || (cmd.name == "exec" && client.multi_queue.iter().any(|a| queued_denyoom(srv, a)));
         if res == evict::EvictResult::Fail && deny {
-            return reject(srv, client, out, super::err::OOM);
+            return reject(srv, client, out, rejection(super::err::OOM));
         }
     }
     // Queue inside MULTI.
@@ -201,7 +224,7 @@ fn process_inner(
             return Outcome::Blocked;
         }
     }
-    call(srv, client, out, cmd, sub, &args, now)
+    call(srv, client, out, cmd, sub, &args, now_us)
 }
 
 fn queued_denyoom(srv: &Server, args: &[Bytes]) -> bool {
@@ -222,6 +245,7 @@ fn pause_applies(write_only: bool, cmd: &CommandDef, def: &CommandDef, client: &
 }
 
 /// Executes a resolved command and does the bookkeeping after it.
+/// `start_us` is the unix time in microseconds when the command started.
 pub fn call(
     srv: &mut Server,
     client: &mut Client,
@@ -229,11 +253,13 @@ pub fn call(
     cmd: &'static CommandDef,
     sub: Option<&'static CommandDef>,
     args: &[Bytes],
-    now: i64,
+    start_us: i64,
 ) -> Outcome {
     let def = sub.unwrap_or(cmd);
     let errors_before = out.errors;
-    let start = Instant::now();
+    let now = start_us / 1000;
+    let outer_client = srv.cur_client;
+    srv.cur_client = client.id;
     let mut ctx = Ctx {
         srv,
         client,
@@ -254,7 +280,12 @@ pub fn call(
         block,
         ..
     } = ctx;
-    let dur_us = start.elapsed().as_micros() as u64;
+    if srv.cur_client_dirty_cas {
+        srv.cur_client_dirty_cas = false;
+        client.flags.dirty_cas = true;
+    }
+    srv.cur_client = outer_client;
+    let dur_us = (crate::server::now_us() - start_us).max(0) as u64;
 
     if let Some(b) = block {
         client.blocked = Some(b);
@@ -263,7 +294,7 @@ pub fn call(
 
     let name = full_name(cmd, sub);
     let failed = out.errors > errors_before;
-    let st = srv.stats.commands.entry(name.clone()).or_default();
+    let st = srv.stats.command_stat(&name);
     st.calls += 1;
     st.usec += dur_us;
     if failed {

@@ -48,6 +48,7 @@ impl T {
             panic!("unknown command {:?}", args[0]);
         };
         let mut out = Reply::new(2);
+        self.srv.cur_client = self.client.id;
         let mut ctx = Ctx {
             srv: &mut self.srv,
             client: &mut self.client,
@@ -69,6 +70,9 @@ impl T {
                 .collect()
         });
         let dirty = ctx.dirty;
+        if std::mem::take(&mut self.srv.cur_client_dirty_cas) {
+            self.client.flags.dirty_cas = true;
+        }
         Ran {
             reply: String::from_utf8_lossy(&out.buf).into_owned(),
             propagated,

@@ -8,6 +8,7 @@ pub mod ctx;
 pub mod dispatch;
 pub mod table;
 
+pub mod bitops;
 pub mod connection;
 pub mod db;
 pub mod expire;
@@ -23,6 +24,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
     vec![
         connection::COMMANDS,
         strings::COMMANDS,
+        bitops::COMMANDS,
         multi::COMMANDS,
         pubsub::COMMANDS,
         keys::COMMANDS,
@@ -77,4 +79,35 @@ pub fn reply_help(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
     }
     ctx.out.simple("HELP");
     ctx.out.simple("    Prints this help.");
+}
+
+/// Redis's addReplySubcommandSyntaxError.
+pub fn subcommand_syntax_error(ctx: &mut Ctx, args: &[Bytes]) {
+    let sub: String = String::from_utf8_lossy(&args[1])
+        .chars()
+        .take(128)
+        .collect();
+    let cmd = String::from_utf8_lossy(&args[0]).to_ascii_uppercase();
+    ctx.out.error(&format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP."
+    ));
+}
+
+/// Redis's getIntFromObjectOrReply: an i32 or the matching error.
+pub fn parse_i32_or_reply(ctx: &mut Ctx, arg: &[u8]) -> Option<i32> {
+    match crate::util::num::parse_i64(arg) {
+        None => {
+            ctx.out.error(err::NOT_INT);
+            None
+        }
+        Some(v) if v < i32::MIN as i64 || v > i32::MAX as i64 => {
+            ctx.out.error(&format!(
+                "ERR value is out of range, value must between {} and {}",
+                i32::MIN,
+                i32::MAX
+            ));
+            None
+        }
+        Some(v) => Some(v as i32),
+    }
 }

@@ -16,7 +16,7 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new(
         "multi",
         1,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_MULTI,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
         KeyPos::None,
         multi,
     )
@@ -55,7 +55,7 @@ pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new(
         "watch",
         -2,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NO_MULTI,
+        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
         KeyPos::Range {
             first: 1,
             last: -1,
@@ -147,8 +147,8 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) {
         let Resolved::Found(cmd, sub) = table.resolve(&args) else {
             continue;
         };
-        let now = crate::server::now_ms();
-        call(ctx.srv, ctx.client, ctx.out, cmd, sub, &args, now);
+        let now_us = crate::server::now_us();
+        call(ctx.srv, ctx.client, ctx.out, cmd, sub, &args, now_us);
     }
     ctx.srv.exec_depth -= 1;
     if ctx.srv.exec_depth == 0 && ctx.srv.exec_multi_emitted {

@@ -146,6 +146,10 @@ fn spublish(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 fn list_channels(ctx: &mut Ctx, args: &[Bytes], shard: bool) {
+    if args.len() > 3 {
+        super::subcommand_syntax_error(ctx, args);
+        return;
+    }
     let pat = args.get(2);
     let map = if shard {
         &ctx.srv.pubsub.shard_channels
@@ -168,7 +172,8 @@ fn pubsub_shardchannels(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 fn numsub(ctx: &mut Ctx, args: &[Bytes], shard: bool) {
-    ctx.out.map_len(args.len() - 2);
+    // A flat array in both protocols, as Redis replies it.
+    ctx.out.array_len(2 * (args.len() - 2));
     for ch in &args[2..] {
         let map = if shard {
             &ctx.srv.pubsub.shard_channels

@@ -119,7 +119,7 @@ fn set_obuf_limits(c: &mut Config, v: &[String]) -> Result<(), String> {
     } else {
         v.iter().map(|s| s.as_str()).collect()
     };
-    if args.is_empty() || args.len() % 4 != 0 {
+    if args.is_empty() || !args.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut new = c.client_output_buffer_limit;

@@ -37,6 +37,13 @@ pub struct Entry {
 
 type Table = HashTable<Box<Entry>>;
 
+/// Where a key lives: its hash and slot (see [`Db::locate`]).
+#[derive(Clone, Copy, Debug)]
+pub struct KeyLoc {
+    pub hash: u64,
+    pub slot: usize,
+}
+
 pub struct Db {
     /// One table per slot; empty until the first key is stored.
     slots: Vec<Table>,
@@ -80,23 +87,39 @@ impl Db {
         self.hasher.hash_one(key)
     }
 
+    /// Hash and slot of a key, computed once for several probes.
+    pub fn locate(&self, key: &[u8]) -> KeyLoc {
+        KeyLoc {
+            hash: self.hash(key),
+            slot: key_slot(key),
+        }
+    }
+
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
         if self.len == 0 {
             return None;
         }
-        let h = self.hash(key);
-        self.slots[key_slot(key)]
-            .find(h, |e| &*e.key == key)
-            .map(|b| &**b)
+        self.get_at(self.locate(key), key)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         if self.len == 0 {
             return None;
         }
-        let h = self.hash(key);
-        self.slots[key_slot(key)]
-            .find_mut(h, |e| &*e.key == key)
+        self.get_mut_at(self.locate(key), key)
+    }
+
+    pub fn get_at(&self, loc: KeyLoc, key: &[u8]) -> Option<&Entry> {
+        self.slots
+            .get(loc.slot)?
+            .find(loc.hash, |e| &*e.key == key)
+            .map(|b| &**b)
+    }
+
+    pub fn get_mut_at(&mut self, loc: KeyLoc, key: &[u8]) -> Option<&mut Entry> {
+        self.slots
+            .get_mut(loc.slot)?
+            .find_mut(loc.hash, |e| &*e.key == key)
             .map(|b| &mut **b)
     }
 

@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn empty_commands() {
-        let want: Vec<Vec<Vec<u8>>> = vec![vec![], vec![]];
-        assert_eq!(all(b"*0\r\n\r\n").unwrap(), want);
+        let empty: Vec<Vec<Vec<u8>>> = vec![vec![], vec![]];
+        assert_eq!(all(b"*0\r\n\r\n").unwrap(), empty);
     }
 }

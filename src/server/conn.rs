@@ -73,18 +73,12 @@ pub async fn serve<S>(
     let mut queue: VecDeque<Vec<Bytes>> = VecDeque::new();
     let mut proto_error: Option<String> = None;
     let mut out: Vec<u8> = Vec::new();
+    // Parser limits, refreshed under the lock after every batch.
+    let mut limits = {
+        let s = shared.lock();
+        parse_limits(&s, id)
+    };
     loop {
-        let (limits, qlimit) = {
-            let s = shared.lock();
-            let authenticated = s.clients.get(&id).is_some_and(|c| c.authenticated);
-            (
-                ParseLimits {
-                    max_bulk_len: s.config.proto_max_bulk_len,
-                    unauthenticated: !authenticated && s.config.requirepass.is_some(),
-                },
-                s.config.client_query_buffer_limit,
-            )
-        };
         if proto_error.is_none() {
             loop {
                 match parser.next(&mut buf, limits) {
@@ -108,7 +102,7 @@ pub async fn serve<S>(
             };
             client.qbuf = pending_bytes;
             client.qbuf_peak = client.qbuf_peak.max(pending_bytes);
-            if pending_bytes as u64 > qlimit {
+            if pending_bytes as u64 > s.config.client_query_buffer_limit {
                 crate::log_warning!(
                     "Closing client that reached max query buffer length: {} (qbuf initial bytes: {:?})",
                     client_info_string(s, &client),
@@ -177,6 +171,15 @@ pub async fn serve<S>(
                     client.flags.close_after_reply = true;
                 }
             }
+            let obuf_limits = s.config.client_output_buffer_limit;
+            if super::output_limit_reached(&mut client, &obuf_limits, now) {
+                s.stats.client_outbuf_limit_disconnections += 1;
+                crate::log_warning!(
+                    "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                    client_info_string(s, &client)
+                );
+                client.flags.close_asap = true;
+            }
             std::mem::swap(&mut out, &mut client.out);
             client.tot_net_out += out.len() as u64;
             s.stats.total_net_output_bytes += out.len() as u64;
@@ -187,6 +190,7 @@ pub async fn serve<S>(
                 out.clear();
             }
             s.clients.insert(id, client);
+            limits = parse_limits(s, id);
             (close, deadline)
         };
         if !out.is_empty() {
@@ -230,6 +234,14 @@ pub async fn serve<S>(
     }
     let mut s = shared.lock();
     unregister(&mut s, id);
+}
+
+fn parse_limits(s: &Server, id: ClientId) -> ParseLimits {
+    let authenticated = s.clients.get(&id).is_some_and(|c| c.authenticated);
+    ParseLimits {
+        max_bulk_len: s.config.proto_max_bulk_len,
+        unauthenticated: !authenticated && s.config.requirepass.is_some(),
+    }
 }
 
 fn is_blocked(shared: &Shared, id: ClientId) -> bool {

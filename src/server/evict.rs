@@ -49,11 +49,7 @@ pub fn lfu_counter(lru: u32, decay_time: u32) -> u32 {
     } else {
         65535 - ldt + now
     };
-    let periods = if decay_time > 0 {
-        elapsed / decay_time
-    } else {
-        0
-    };
+    let periods = elapsed.checked_div(decay_time).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 
@@ -236,7 +232,7 @@ fn pick_victim(srv: &Server, policy: EvictionPolicy) -> Option<(usize, KBytes)> 
             pool.push((score, dbi, e.key.clone()));
         }
     }
-    pool.sort_by(|a, b| b.0.cmp(&a.0));
+    pool.sort_by_key(|e| std::cmp::Reverse(e.0));
     pool.into_iter().next().map(|(_, d, k)| (d, k))
 }
 

@@ -94,6 +94,13 @@ pub struct Server {
     pub exec_depth: u32,
     /// MULTI was already propagated for the running EXEC.
     pub exec_multi_emitted: bool,
+    /// LRU clock cached at the start of each command (Redis also caches
+    /// it rather than reading the clock on every key access).
+    pub cached_lru: u32,
+    /// The client whose command is running (it is out of `clients` while
+    /// it runs), and whether that command touched a key it WATCHes.
+    pub cur_client: ClientId,
+    pub cur_client_dirty_cas: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -136,17 +143,24 @@ impl Server {
             lastsave: now / 1000,
             exec_depth: 0,
             exec_multi_emitted: false,
+            cached_lru: evict::lru_clock(),
+            cur_client: 0,
+            cur_client_dirty_cas: false,
         }
     }
 
     /// The LRU/LFU value a new or overwritten key starts with.
     pub fn new_lru(&self) -> u32 {
-        evict::initial_lru(self.config.maxmemory_policy.is_lfu())
+        if self.config.maxmemory_policy.is_lfu() {
+            evict::initial_lru(true)
+        } else {
+            self.cached_lru
+        }
     }
 
     /// The current LRU clock (used to refresh a key on access).
     pub fn lru_value(&self) -> u32 {
-        evict::lru_clock()
+        self.cached_lru
     }
 
     /// Deletes a key whose TTL passed: propagates DEL (UNLINK with
@@ -200,10 +214,17 @@ impl Server {
         }
         if let Some(ids) = self.watched.get(&(db, Bytes::copy_from_slice(key))) {
             for id in ids.clone() {
-                if let Some(c) = self.clients.get_mut(&id) {
-                    c.flags.dirty_cas = true;
-                }
+                self.flag_dirty_cas(id);
             }
+        }
+    }
+
+    /// Makes the next EXEC of a client fail (a watched key changed).
+    fn flag_dirty_cas(&mut self, id: ClientId) {
+        if id == self.cur_client {
+            self.cur_client_dirty_cas = true;
+        } else if let Some(c) = self.clients.get_mut(&id) {
+            c.flags.dirty_cas = true;
         }
     }
 
@@ -217,9 +238,7 @@ impl Server {
             .flat_map(|(_, ids)| ids.iter().copied())
             .collect();
         for id in ids {
-            if let Some(c) = self.clients.get_mut(&id) {
-                c.flags.dirty_cas = true;
-            }
+            self.flag_dirty_cas(id);
         }
     }
 
@@ -238,17 +257,63 @@ impl Server {
                 return;
             }
         }
-        if let Some(c) = self.clients.get_mut(&target) {
-            let mut r = crate::protocol::Reply::new(c.resp);
-            r.buf = std::mem::take(&mut c.out);
-            f(&mut r);
-            c.out = r.buf;
-            c.notify.notify_one();
+        let limits = self.config.client_output_buffer_limit;
+        let now = now_ms();
+        let Some(c) = self.clients.get_mut(&target) else {
+            return;
+        };
+        if c.flags.close_asap {
+            return;
+        }
+        let mut r = crate::protocol::Reply::new(c.resp);
+        r.buf = std::mem::take(&mut c.out);
+        f(&mut r);
+        c.out = r.buf;
+        c.notify.notify_one();
+        if output_limit_reached(c, &limits, now) {
+            c.flags.close_asap = true;
+            c.out = Vec::new();
+            self.stats.client_outbuf_limit_disconnections += 1;
+            let line = crate::commands::client::info_line(
+                self,
+                self.clients.get(&target).expect("present"),
+            );
+            crate::log_warning!(
+                "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                line
+            );
         }
     }
 
     pub fn uptime_secs(&self) -> i64 {
         (now_ms() - self.start_ms) / 1000
+    }
+}
+
+/// Redis's checkClientOutputBufferLimits: the hard limit closes at once,
+/// the soft limit after it has been exceeded for soft_seconds.
+pub fn output_limit_reached(
+    c: &mut Client,
+    limits: &[crate::config::OutputLimit; 3],
+    now: i64,
+) -> bool {
+    let class = if c.sub_count() > 0 { 2 } else { 0 };
+    let l = limits[class];
+    let used = c.out.len() as u64;
+    if l.hard > 0 && used >= l.hard {
+        return true;
+    }
+    if l.soft > 0 && used >= l.soft {
+        match c.obuf_soft_since {
+            None => {
+                c.obuf_soft_since = Some(now);
+                false
+            }
+            Some(t) => (now - t) / 1000 >= l.soft_seconds as i64,
+        }
+    } else {
+        c.obuf_soft_since = None;
+        false
     }
 }
 

@@ -45,6 +45,16 @@ impl Stats {
         *self = Stats::default();
     }
 
+    /// The stats of a command by full name, created on first use
+    /// without allocating on later calls.
+    pub fn command_stat(&mut self, name: &str) -> &mut CommandStat {
+        if !self.commands.contains_key(name) {
+            self.commands
+                .insert(name.to_string(), CommandStat::default());
+        }
+        self.commands.get_mut(name).expect("inserted above")
+    }
+
     pub fn record_error(&mut self, code: &str) {
         self.total_error_replies += 1;
         // Redis stops adding new error kinds past 128 distinct codes.

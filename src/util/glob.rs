@@ -137,8 +137,7 @@ mod tests {
         assert!(!m(b"foo*bar", b"fooxxbaz", false));
         assert!(m(b"HELLO", b"hello", true));
         assert!(m(b"a\\*b", b"a*b", false));
-        // Redis never enters its loop for an empty string: "*" does not
-        // match "" (KEYS and SCAN special-case the pattern "*").
+        // As Redis: "*" does not match the empty string (KEYS/SCAN special-case "*").
         assert!(!m(b"*", b"", false));
         assert!(!m(b"a", b"", false));
         assert!(m(b"key:*", b"key:", false));

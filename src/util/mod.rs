@@ -2,4 +2,5 @@
 //! formatting rules, and its glob matcher.
 
 pub mod glob;
+pub mod longdouble;
 pub mod num;

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs units of Redis's own TCL test suite against target/release/keel-server.
+#
+#   scripts/redis-tcl.sh /path/to/redis-7.0.15-tree [unit ...]
+#
+# The tree is an extracted Redis 7.0.15 source tree (nothing is fetched or
+# compiled; see ../shared/redis-tcl/README.md for how to extract one). It is
+# copied privately, and tests/assets/default.conf's `save 900 1` line is
+# deleted in the copy (the harness re-quotes `save ""` as `save {""}`, which Redis too rejects), because keel refuses save points until it has RDB.
+# Without units, the units of the commands keel implements run.
+#
+# Environment: REDIS_TCL (runner directory, default ../shared/redis-tcl next
+# to the repository), BASEPORT (default 21100), OUT_DIR (logs and
+# summary.tsv; default a new temp dir), plus every knob of run.sh.
+set -euo pipefail
+
+if [ $# -lt 1 ] || [ ! -d "$1/tests" ]; then
+    echo "usage: $0 /path/to/redis-7.0.15-tree [unit ...]" >&2
+    exit 2
+fi
+tree=$(cd "$1" && pwd)
+shift
+units=("$@")
+if [ ${#units[@]} -eq 0 ]; then
+    units=(unit/protocol unit/keyspace unit/type/string unit/type/incr unit/expire
+           unit/bitops unit/bitfield unit/multi unit/pubsub unit/pubsubshard unit/auth
+           unit/info-command unit/info unit/introspection unit/introspection-2 unit/querybuf
+           unit/quit)
+fi
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+runner_dir=${REDIS_TCL:-$repo/../shared/redis-tcl}
+[ -x "$runner_dir/run.sh" ] || { echo "redis-tcl: no run.sh in $runner_dir (set REDIS_TCL)" >&2; exit 2; }
+
+bin="$repo/target/release/keel-server"
+(cd "$repo" && cargo build --release --bin keel-server)
+
+work=$(mktemp -d /tmp/keel-redis-tcl.XXXXXX)
+trap 'rm -rf "$work/tree"' EXIT
+cp -r "$tree" "$work/tree"
+sed -i '/^save 900 1/d' "$work/tree/tests/assets/default.conf"
+out=${OUT_DIR:-$work/out}
+mkdir -p "$out"
+
+echo "redis-tcl: keel=$bin tree copy=$work/tree out=$out"
+status=0
+SERVER_BIN="$bin" OUT_DIR="$out" "$runner_dir/run.sh" "$work/tree" "${units[@]}" || status=$?
+echo "redis-tcl: summary in $out/summary.tsv, logs in $out/*.log, failures in $out/failures.tsv"
+exit $status

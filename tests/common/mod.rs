@@ -1,0 +1,523 @@
+//! Shared harness for the integration tests: start real servers (the
+//! cargo-built `keel-server`, or a real `redis-server` for differential
+//! tests) on free loopback ports in private temp directories, and talk to
+//! them over raw sockets with a RESP reader that returns each reply's exact
+//! bytes.
+//!
+//! Ports: each server gets a port P such that both P and P+10000 are free
+//! (a cluster node binds its bus at P+10000). The range is 20000-29999
+//! unless `KEEL_TEST_PORTS=lo-hi` says otherwise (lo..=hi, hi+10000 must
+//! stay below 65536). Two tests could still race for the same port between
+//! the probe and the server's bind, so a server that exits at startup is
+//! retried on another port.
+//!
+//! Synchronisation is by condition with a deadline (the server answers
+//! PING; a reply arrives; the peer closes), never by sleeping for a fixed
+//! time.
+
+#![allow(dead_code)] // each test binary uses a different part of this module
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to answer its first PING.
+const START_DEADLINE: Duration = Duration::from_secs(20);
+/// How long a test waits for one reply before calling it missing.
+pub const REPLY_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Which program a [`Server`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Keel,
+    Redis,
+}
+
+/// A running server process; killed (and its directory removed) on drop.
+pub struct Server {
+    pub kind: Kind,
+    pub port: u16,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+fn port_range() -> (u16, u16) {
+    if let Ok(r) = std::env::var("KEEL_TEST_PORTS") {
+        if let Some((lo, hi)) = r.split_once('-') {
+            if let (Ok(lo), Ok(hi)) = (lo.trim().parse::<u16>(), hi.trim().parse::<u16>()) {
+                if lo <= hi && (hi as u32) + 10000 < 65536 {
+                    return (lo, hi);
+                }
+            }
+        }
+        panic!("KEEL_TEST_PORTS must be lo-hi with hi+10000 < 65536, got {r:?}");
+    }
+    (20000, 29999)
+}
+
+fn port_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// A port P with P and P+10000 free on 127.0.0.1. Successive calls in one
+/// process walk the range from a per-process starting point, so parallel
+/// tests of one binary never get the same port.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let (lo, hi) = port_range();
+    let span = (hi - lo) as u32 + 1;
+    if NEXT.load(Ordering::Relaxed) == u32::MAX {
+        // Start somewhere depending on the pid so concurrent test binaries
+        // (or people) rarely probe the same ports.
+        let start = (std::process::id().wrapping_mul(7919)) % span;
+        let _ = NEXT.compare_exchange(u32::MAX, start, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    for _ in 0..span {
+        let off = NEXT.fetch_add(1, Ordering::Relaxed) % span;
+        let port = lo + off as u16;
+        if port_free(port) && port_free(port + 10000) {
+            return port;
+        }
+    }
+    panic!("no free port pair in {lo}-{hi}");
+}
+
+/// True if `redis-server` can be run. Differential tests skip (with a
+/// message) when it cannot; CI installs it.
+pub fn redis_available() -> bool {
+    Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// True if `redis-cli` can be run.
+pub fn redis_cli_available() -> bool {
+    Command::new("redis-cli")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// Returns a real redis-server, or None after printing why the caller
+/// skips its test.
+pub fn redis_or_skip(test: &str) -> Option<Server> {
+    if !redis_available() {
+        eprintln!("SKIPPED {test}: redis-server is not installed (apt-get install redis-server)");
+        return None;
+    }
+    Some(Server::redis())
+}
+
+impl Server {
+    /// Starts the cargo-built keel-server with default settings.
+    pub fn keel() -> Server {
+        Server::start(Kind::Keel, &[])
+    }
+
+    /// Starts keel-server with extra `--directive value` arguments.
+    pub fn keel_with(extra: &[&str]) -> Server {
+        Server::start(Kind::Keel, extra)
+    }
+
+    /// Starts a real redis-server (panics if it is not installed: use
+    /// [`redis_or_skip`] to skip instead).
+    pub fn redis() -> Server {
+        Server::start(Kind::Redis, &[])
+    }
+
+    pub fn redis_with(extra: &[&str]) -> Server {
+        Server::start(Kind::Redis, extra)
+    }
+
+    /// Starts `kind` on a free port, retrying on another port if the
+    /// process exits before it answers (someone took the port meanwhile).
+    pub fn start(kind: Kind, extra: &[&str]) -> Server {
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            let port = free_port();
+            let dir = tempfile::Builder::new()
+                .prefix("keel-test-")
+                .tempdir()
+                .expect("temp dir");
+            let log_path = dir.path().join("server.log");
+            let log = std::fs::File::create(&log_path).expect("log file");
+            let program: PathBuf = match kind {
+                Kind::Keel => PathBuf::from(env!("CARGO_BIN_EXE_keel-server")),
+                Kind::Redis => PathBuf::from("redis-server"),
+            };
+            let mut cmd = Command::new(&program);
+            cmd.arg("--port")
+                .arg(port.to_string())
+                .arg("--bind")
+                .arg("127.0.0.1")
+                .arg("--dir")
+                .arg(dir.path())
+                .arg("--save")
+                .arg("")
+                .arg("--appendonly")
+                .arg("no")
+                .arg("--daemonize")
+                .arg("no");
+            for a in extra {
+                cmd.arg(a);
+            }
+            cmd.current_dir(dir.path())
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("log fd"))
+                .stderr(log);
+            let child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+            let mut srv = Server {
+                kind,
+                port,
+                child,
+                dir,
+            };
+            match srv.wait_ready() {
+                Ok(()) => return srv,
+                Err(why) => {
+                    last_log = format!("{why}\n--- log ---\n{}", srv.log());
+                    // Drop kills it; try another port.
+                }
+            }
+        }
+        panic!("{kind:?} server did not start: {last_log}");
+    }
+
+    /// Waits until the server answers PING (+PONG, or -NOAUTH when a
+    /// password is required), or fails if it
+    /// exits or the deadline passes.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + START_DEADLINE;
+        let mut backoff = Duration::from_millis(2);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("exited at startup with {status}"));
+            }
+            if let Ok(mut s) = TcpStream::connect_timeout(&self.addr(), Duration::from_millis(500))
+            {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok() {
+                    // +PONG, or -NOAUTH when started with requirepass.
+                    let mut buf = [0u8; 7];
+                    if s.read_exact(&mut buf).is_ok()
+                        && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err("no PONG before the deadline".into());
+            }
+            // Polling the condition above; the pause only limits the rate.
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server's log so far (stdout and stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// A new raw connection.
+    pub fn conn(&self) -> RawConn {
+        RawConn::connect(self.addr())
+    }
+
+    /// True while the process runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Encodes a command as a RESP multibulk.
+pub fn encode_cmd<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        let a = a.as_ref();
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// What a read on a [`RawConn`] ended with, when it did not yield a reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadEnd {
+    /// The peer closed the connection (EOF or reset).
+    Closed,
+    /// No complete reply before the deadline.
+    Timeout,
+}
+
+/// A raw TCP connection that sends bytes and reads whole RESP2/RESP3
+/// replies as their exact bytes.
+pub struct RawConn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl RawConn {
+    pub fn connect(addr: SocketAddr) -> RawConn {
+        let stream = TcpStream::connect_timeout(&addr, REPLY_DEADLINE)
+            .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+        stream.set_nodelay(true).ok();
+        RawConn {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// A second handle on the socket, e.g. to write from another thread
+    /// while this one reads.
+    pub fn stream_clone(&self) -> TcpStream {
+        self.stream.try_clone().expect("clone socket")
+    }
+
+    /// Sends raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to server");
+    }
+
+    /// Sends raw bytes, tolerating a connection the server already closed.
+    pub fn try_send(&mut self, bytes: &[u8]) -> bool {
+        self.stream.write_all(bytes).is_ok()
+    }
+
+    /// Sends one command as a multibulk.
+    pub fn send_cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        self.send(&encode_cmd(args));
+    }
+
+    /// Sends a command and returns its reply's bytes (panics if none).
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
+        self.send_cmd(args);
+        self.reply()
+    }
+
+    /// Like [`RawConn::cmd`] with the reply as (lossy) text, for asserts.
+    pub fn cmd_str(&mut self, args: &[&str]) -> String {
+        String::from_utf8_lossy(&self.cmd(args)).into_owned()
+    }
+
+    /// The next reply's bytes; panics if none arrives in time.
+    pub fn reply(&mut self) -> Vec<u8> {
+        match self.read_reply(REPLY_DEADLINE) {
+            Ok(r) => r,
+            Err(e) => panic!(
+                "expected a reply, got {e:?} (buffered: {:?})",
+                String::from_utf8_lossy(&self.buf)
+            ),
+        }
+    }
+
+    /// The next reply's bytes, or how the wait ended.
+    pub fn read_reply(&mut self, wait: Duration) -> Result<Vec<u8>, ReadEnd> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(n) = frame_len(&self.buf) {
+                return Ok(self.buf.drain(..n).collect());
+            }
+            self.fill(deadline)?;
+        }
+    }
+
+    /// Reads until the peer closes; returns everything received meanwhile.
+    /// Fails if the connection is still open at the deadline.
+    pub fn read_to_close(&mut self, wait: Duration) -> Result<Vec<u8>, ReadEnd> {
+        let deadline = Instant::now() + wait;
+        loop {
+            match self.fill(deadline) {
+                Ok(()) => {}
+                Err(ReadEnd::Closed) => return Ok(std::mem::take(&mut self.buf)),
+                Err(ReadEnd::Timeout) => return Err(ReadEnd::Timeout),
+            }
+        }
+    }
+
+    /// Reads more bytes into the buffer (at least one), or reports why not.
+    fn fill(&mut self, deadline: Instant) -> Result<(), ReadEnd> {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(ReadEnd::Timeout);
+        }
+        self.stream
+            .set_read_timeout(Some(deadline - now))
+            .expect("set timeout");
+        let mut chunk = [0u8; 64 * 1024];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => Err(ReadEnd::Closed),
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                Err(ReadEnd::Timeout)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
+            Err(_) => Err(ReadEnd::Closed),
+        }
+    }
+}
+
+/// Length of the complete RESP2/RESP3 frame at the start of `buf`, or
+/// None if it is not complete yet. Attributes (`|`) count as part of the
+/// frame they precede. Malformed input panics: servers must not send it.
+pub fn frame_len(buf: &[u8]) -> Option<usize> {
+    let nl = buf.windows(2).position(|w| w == b"\r\n")?;
+    let line = &buf[1..nl];
+    let after = nl + 2;
+    let num = || -> i64 {
+        std::str::from_utf8(line)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad RESP length line {:?}", String::from_utf8_lossy(buf)))
+    };
+    match buf[0] {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
+        b'$' | b'=' | b'!' => {
+            let n = num();
+            if n < 0 {
+                return Some(after);
+            }
+            let end = after + n as usize + 2;
+            (buf.len() >= end).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n = num();
+            if n < 0 {
+                return Some(after);
+            }
+            let items = if matches!(buf[0], b'%' | b'|') {
+                n * 2
+            } else {
+                n
+            };
+            let mut pos = after;
+            for _ in 0..items {
+                pos += frame_len(&buf[pos..])?;
+            }
+            if buf[0] == b'|' {
+                // An attribute map is followed by the reply it annotates.
+                pos += frame_len(&buf[pos..])?;
+            }
+            Some(pos)
+        }
+        other => panic!(
+            "unexpected RESP type byte {:?} in {:?}",
+            other as char,
+            String::from_utf8_lossy(buf)
+        ),
+    }
+}
+
+/// Splits an aggregate frame (`*`, `~`, `>`, `%`) into its element frames
+/// (maps give keys and values in turn). None for other types.
+pub fn frame_elements(frame: &[u8]) -> Option<Vec<Vec<u8>>> {
+    if !matches!(frame.first(), Some(b'*' | b'~' | b'>' | b'%')) {
+        return None;
+    }
+    let nl = frame.windows(2).position(|w| w == b"\r\n")?;
+    let n: i64 = std::str::from_utf8(&frame[1..nl]).ok()?.parse().ok()?;
+    if n < 0 {
+        return None;
+    }
+    let items = if frame[0] == b'%' { n * 2 } else { n };
+    let mut pos = nl + 2;
+    let mut out = Vec::new();
+    for _ in 0..items {
+        let len = frame_len(&frame[pos..])?;
+        out.push(frame[pos..pos + len].to_vec());
+        pos += len;
+    }
+    Some(out)
+}
+
+/// Shows bytes with CR/LF escaped, for failure messages.
+pub fn show(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in bytes {
+        match b {
+            b'\r' => s.push_str("\\r"),
+            b'\n' => s.push_str("\\n"),
+            0x20..=0x7e => s.push(b as char),
+            _ => s.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    s
+}
+
+/// Runs redis-cli with `args` against `port`; returns its stdout.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .arg("-h")
+        .arg("127.0.0.1")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run redis-cli");
+    assert!(
+        out.status.success(),
+        "redis-cli {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_len_handles_nesting_and_partial_input() {
+        assert_eq!(frame_len(b"+OK\r\n"), Some(5));
+        assert_eq!(frame_len(b"$3\r\nab"), None);
+        assert_eq!(frame_len(b"$-1\r\n"), Some(5));
+        let arr = b"*2\r\n$1\r\na\r\n%1\r\n+k\r\n:1\r\n";
+        assert_eq!(frame_len(arr), Some(arr.len()));
+        assert_eq!(frame_len(&arr[..arr.len() - 1]), None);
+        let els = frame_elements(arr).unwrap();
+        assert_eq!(
+            els,
+            vec![b"$1\r\na\r\n".to_vec(), b"%1\r\n+k\r\n:1\r\n".to_vec()]
+        );
+    }
+}
