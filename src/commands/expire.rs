@@ -174,7 +174,7 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], relative: bool, seconds: bool) 
     // checkAlreadyExpired. When AOF loading and replication arrive, keys
     // written by the master or the AOF must keep their past expiry and
     // wait for the explicit DEL instead.
-    if when <= crate::server::now_ms() {
+    if when <= ctx.now_ms {
         ctx.srv.dbs[db].remove(key);
         ctx.dirty += 1;
         let del: &'static [u8] = if ctx.srv.config.lazyfree_lazy_expire {
@@ -234,7 +234,7 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], ms: bool, absolute: bool) {
     let t = if absolute {
         expire
     } else {
-        expire - crate::server::now_ms()
+        expire - ctx.now_ms
     }
     .max(0);
     ctx.out.int(if ms { t } else { (t + 500) / 1000 });
