@@ -430,3 +430,26 @@ fn own_watch_is_invalidated() {
     t.r(&["swapdb", "0", "1"]);
     assert!(t.client.flags.dirty_cas);
 }
+
+#[test]
+fn expired_keys_are_kept_while_clients_are_paused() {
+    let mut t = T::new();
+    t.r(&["set", "a", "1"]);
+    t.srv.dbs[0].set_expire(b"a", now_ms() - 10);
+    t.srv.pause = Some(crate::server::Pause {
+        until: now_ms() + 60_000,
+        write_only: true,
+    });
+    assert_eq!(t.r(&["exists", "a"]), ":0\r\n");
+    assert_eq!(t.r(&["ttl", "a"]), ":-2\r\n");
+    assert_eq!(t.r(&["object", "encoding", "a"]), "$-1\r\n");
+    assert_eq!(t.r(&["scan", "0"]), "*2\r\n$1\r\n0\r\n*0\r\n");
+    // Every key is volatile and expired: RANDOMKEY gives up on deleting.
+    assert_eq!(t.r(&["randomkey"]), "$1\r\na\r\n");
+    assert_eq!(t.r(&["dbsize"]), ":1\r\n");
+    assert_eq!(t.srv.stats.expired_keys, 0);
+    t.srv.pause = None;
+    assert_eq!(t.r(&["exists", "a"]), ":0\r\n");
+    assert_eq!(t.r(&["dbsize"]), ":0\r\n");
+    assert_eq!(t.srv.stats.expired_keys, 1);
+}
