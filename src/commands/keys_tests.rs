@@ -80,6 +80,28 @@ impl T {
         }
     }
 
+    /// Runs a command the way a connection does (MULTI queueing, EXEC).
+    fn full(&mut self, args: &[&str]) -> String {
+        let args = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        let mut out = Reply::new(2);
+        crate::commands::dispatch::process_command(&mut self.srv, &mut self.client, args, &mut out);
+        String::from_utf8_lossy(&out.buf).into_owned()
+    }
+
+    /// WATCH `key`, run `between`, then MULTI/PING/EXEC: the EXEC reply.
+    fn exec_after(&mut self, key: &str, between: &[&[&str]]) -> String {
+        self.full(&["watch", key]);
+        for c in between {
+            self.full(c);
+        }
+        self.full(&["multi"]);
+        self.full(&["ping"]);
+        self.full(&["exec"])
+    }
+
     fn r(&mut self, args: &[&str]) -> String {
         self.run(args).reply
     }
@@ -452,4 +474,52 @@ fn expired_keys_are_kept_while_clients_are_paused() {
     assert_eq!(t.r(&["exists", "a"]), ":0\r\n");
     assert_eq!(t.r(&["dbsize"]), ":0\r\n");
     assert_eq!(t.srv.stats.expired_keys, 1);
+}
+
+/// The stale-key cases of Redis's multi.tcl (touchAllWatchedKeysInDb).
+#[test]
+fn flush_and_swapdb_judge_stale_watched_keys_like_redis() {
+    const PONG: &str = "*1\r\n+PONG\r\n";
+    const ABORTED: &str = "*-1\r\n";
+    let mut t = T::new();
+    let stale = |t: &mut T, db: usize, key: &str| {
+        t.srv.dbs[db].set(key.as_bytes(), crate::keyspace::Value::Int(1), false, 0);
+        t.srv.dbs[db].set_expire(key.as_bytes(), now_ms() - 5);
+    };
+    // FLUSHDB while watching a stale key.
+    stale(&mut t, 0, "x");
+    assert_eq!(t.exec_after("x", &[&["flushdb"]]), PONG);
+    // FLUSHALL / FLUSHDB touch live watched keys, not others.
+    t.full(&["set", "x", "1"]);
+    assert_eq!(t.exec_after("x", &[&["flushall"]]), ABORTED);
+    t.full(&["set", "x", "1"]);
+    assert_eq!(t.exec_after("y", &[&["flushall"]]), PONG);
+    t.full(&["set", "x", "1"]);
+    assert_eq!(
+        t.exec_after("x", &[&["select", "3"], &["flushdb"], &["select", "0"]]),
+        PONG
+    );
+    // SWAPDB: a stale key replaced by no key.
+    t.full(&["flushall"]);
+    t.full(&["select", "1"]);
+    stale(&mut t, 1, "x");
+    assert_eq!(t.exec_after("x", &[&["swapdb", "0", "1"]]), PONG);
+    // No key replaced by a stale key.
+    t.full(&["flushall"]);
+    stale(&mut t, 0, "x");
+    assert_eq!(t.exec_after("x", &[&["swapdb", "0", "1"]]), PONG);
+    // A stale key replaced by another stale key.
+    t.full(&["flushall"]);
+    stale(&mut t, 0, "x");
+    stale(&mut t, 1, "x");
+    assert_eq!(t.exec_after("x", &[&["swapdb", "0", "1"]]), PONG);
+    // Live keys on either side are a change.
+    t.full(&["flushall"]);
+    t.full(&["select", "0"]);
+    t.full(&["set", "x", "1"]);
+    t.full(&["select", "1"]);
+    assert_eq!(t.exec_after("x", &[&["swapdb", "0", "1"]]), ABORTED);
+    t.full(&["flushall"]);
+    t.full(&["set", "x", "1"]);
+    assert_eq!(t.exec_after("x", &[&["swapdb", "0", "1"]]), ABORTED);
 }
