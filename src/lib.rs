@@ -3,12 +3,11 @@
 //! Layout (see ARCHITECTURE.md in the shared folder): `protocol` (RESP),
 //! `config`, `keyspace`, `commands`, `server` (sockets, tasks, cron).
 
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod commands;
 pub mod config;
 pub mod keyspace;
-pub mod persistence;
 pub mod protocol;
 pub mod server;
 pub mod util;

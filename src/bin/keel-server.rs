@@ -12,7 +12,9 @@ fn usage() -> ! {
     eprintln!("       ./keel-server - (read config from stdin)");
     eprintln!("       ./keel-server -v or --version");
     eprintln!("       ./keel-server -h or --help");
-    eprintln!("       ./keel-server --test-memory <megabytes>\n");
+    eprintln!("       ./keel-server --test-memory <megabytes>");
+    eprintln!("       ./keel-server --check-system");
+    eprintln!();
     eprintln!("Examples:");
     eprintln!("       ./keel-server (run the server with default conf)");
     eprintln!("       echo 'maxmemory 128mb' | ./keel-server -");
@@ -26,7 +28,9 @@ fn usage() -> ! {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() == 2 {
+    let mut cfg = Config::default();
+    let mut warnings = Vec::new();
+    if args.len() >= 2 {
         match args[1].as_str() {
             "-v" | "--version" => {
                 println!(
@@ -37,61 +41,69 @@ fn main() {
                 return;
             }
             "-h" | "--help" => usage(),
+            "--test-memory" => {
+                if args.len() == 3 {
+                    eprintln!("keel-server does not implement the memory test; use memtester.");
+                } else {
+                    eprintln!("Please specify the amount of memory to test in megabytes.");
+                    eprintln!("Example: ./keel-server --test-memory 4096\n");
+                }
+                std::process::exit(1);
+            }
+            "--check-system" => {
+                eprintln!("keel-server does not implement --check-system.");
+                std::process::exit(1);
+            }
             _ => {}
         }
-    }
-    let mut text = String::new();
-    let mut rest = &args[1..];
-    let mut config_file = None;
-    if let Some(first) = rest.first() {
-        if !first.starts_with("--") && first != "-" {
-            match std::fs::read_to_string(first) {
-                Ok(t) => {
-                    text = t;
-                    config_file = Some(first.clone());
-                }
-                Err(e) => {
-                    eprintln!("Fatal error, can't open config file '{}': {}", first, e);
-                    std::process::exit(1);
-                }
-            }
-            rest = &rest[1..];
-        }
-    }
-    let mut opts: Vec<String> = Vec::new();
-    for a in rest {
-        if a == "-" {
+        let cl = load::parse_command_line(&args[1..]);
+        // CONFIG REWRITE needs the absolute path (the server may chdir).
+        cfg.config_file = cl.config_file.as_ref().map(|f| absolute(f));
+        let stdin_text = cl.stdin.then(|| {
             let mut s = String::new();
             let _ = std::io::stdin().read_to_string(&mut s);
-            text.push('\n');
-            text.push_str(&s);
-        } else {
-            opts.push(a.clone());
+            s
+        });
+        let file = cfg.config_file.clone();
+        match load::load_server_config(
+            &mut cfg,
+            file.as_deref(),
+            stdin_text.as_deref(),
+            &cl.options,
+        ) {
+            Ok(w) => warnings = w,
+            Err(e) => {
+                eprint!("{e}");
+                std::process::exit(1);
+            }
+        }
+        if cl.stdin {
+            warnings.insert(0, "Reading config from stdin".into());
         }
     }
-    if !opts.is_empty() {
-        if !opts[0].starts_with("--") {
-            eprintln!("Invalid option '{}': options must start with --", opts[0]);
+    let loaded = args.len() >= 2;
+    if cfg.daemonize {
+        // Like Redis's daemonize(): before any thread exists, fork into
+        // the background (the parent exits), start a new session, keep
+        // the working directory and point stdio at /dev/null.
+        if let Err(e) = nix::unistd::daemon(true, false) {
+            eprintln!("Can't daemonize: {e}");
             std::process::exit(1);
         }
-        text.push('\n');
-        text.push_str(&load::options_to_text(&opts));
+        if cfg.pidfile.is_empty() {
+            cfg.pidfile = "/var/run/redis.pid".into();
+        }
     }
-    let mut cfg = Config {
-        config_file: config_file.as_ref().map(|f| {
-            std::fs::canonicalize(f)
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| f.clone())
-        }),
-        ..Config::default()
-    };
-    let warnings = match load::load_text(&mut cfg, &text) {
-        Ok(w) => w,
-        Err(e) => {
-            eprint!("{e}");
-            std::process::exit(1);
-        }
-    };
-    let loaded = config_file.is_some() || !opts.is_empty();
     std::process::exit(keel::server::run::run(cfg, loaded, warnings));
+}
+
+/// Redis's getAbsolutePath (without resolving symlinks).
+fn absolute(f: &str) -> String {
+    if f.starts_with('/') {
+        return f.to_string();
+    }
+    match std::env::current_dir() {
+        Ok(d) => d.join(f).display().to_string(),
+        Err(_) => f.to_string(),
+    }
 }

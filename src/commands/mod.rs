@@ -31,6 +31,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         object::COMMANDS,
         expire::COMMANDS,
         db::COMMANDS,
+        config::COMMANDS,
     ]
 }
 
@@ -49,6 +50,7 @@ pub mod err {
 }
 
 pub mod client;
+pub mod config;
 pub mod multi;
 pub mod pubsub;
 

@@ -202,6 +202,21 @@ impl CommandTable {
         CommandTable { by_name }
     }
 
+    /// rename-command: `from` answers as `to` from now on (an empty `to`
+    /// removes the command). False if `from` does not exist or `to` does.
+    pub fn rename(&mut self, from: &str, to: &str) -> bool {
+        let from = from.to_ascii_lowercase().into_bytes();
+        let to = to.to_ascii_lowercase().into_bytes();
+        if !self.by_name.contains_key(&from) || (!to.is_empty() && self.by_name.contains_key(&to)) {
+            return false;
+        }
+        let def = self.by_name.remove(&from).expect("checked above");
+        if !to.is_empty() {
+            self.by_name.insert(to, def);
+        }
+        true
+    }
+
     pub fn get(&self, name: &[u8]) -> Option<&'static CommandDef> {
         if name.len() > 32 {
             return None;

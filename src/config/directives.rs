@@ -1,427 +1,314 @@
-//! The table of directives: how each is parsed, shown by CONFIG GET and
-//! changed by CONFIG SET. One entry per directive; typed fields of
-//! [`Config`] for what keel implements.
+//! The directive model: one [`Directive`] per name Redis 7.0 knows (the
+//! list itself is in `table`), saying how its value is parsed, where it
+//! is stored, and what CONFIG SET may do with it.
+//!
+//! A directive keel implements is stored in a typed field of [`Config`]
+//! (`Store::Typed`); every other one is kept as its CONFIG GET text in
+//! `Config::other` (`Store::Other`), validated exactly as Redis validates
+//! it, so that a redis.conf written for Redis loads and CONFIG GET/SET/
+//! REWRITE answer as Redis does. Until persistence exists, `appendonly yes`
+//! and `save` points are refused (see [`DURABILITY_AOF`]).
 
-use super::{Config, EvictionPolicy, LogLevel, OutputLimit};
+use super::spec::{EnumSpec, NumSpec, StrSpec, Val};
+use super::Config;
 
-pub type Getter = fn(&Config) -> String;
-pub type Setter = fn(&mut Config, &[String]) -> Result<(), String>;
+/// Directive flags (Redis's *_CONFIG flags).
+pub const IMMUTABLE: u32 = 1;
+/// Takes several arguments on one line.
+pub const MULTI_ARG: u32 = 2;
+/// Only returned by CONFIG GET for its exact name.
+pub const HIDDEN: u32 = 4;
+/// CONFIG SET only with enable-protected-configs.
+pub const PROTECTED: u32 = 8;
+/// Value must not appear in logs (slowlog, MONITOR).
+pub const SENSITIVE: u32 = 16;
+/// Refused while loading a dataset.
+pub const DENY_LOADING: u32 = 32;
 
-/// Directive flags.
-pub const IMMUTABLE: u32 = 1; // not settable with CONFIG SET
-pub const MULTI_ARG: u32 = 2; // takes several arguments on one line
-/// Promises durability that keel does not provide yet: refuse to start.
-pub const DURABILITY: u32 = 4;
+/// Why keel refuses durability settings it cannot honour yet.
+pub const DURABILITY_AOF: &str =
+    "keel does not persist data yet: 'appendonly yes' is refused until the AOF is implemented";
+pub const DURABILITY_SAVE: &str =
+    "keel does not persist data yet: save points are refused until RDB snapshots are implemented (use save \"\")";
+
+/// What redis-server built without Redis's own jemalloc answers.
+pub const NO_DEFRAG: &str = "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution";
+
+/// A directive with its own parse/show/rewrite code (Redis's special
+/// configs: save, bind, dir, client-output-buffer-limit, ...).
+pub struct Special {
+    pub set: fn(&mut Config, &[String]) -> Result<(), String>,
+    pub get: fn(&Config) -> String,
+    pub rewrite: fn(&Config, &str, &mut super::rewrite::RewriteState),
+}
+
+pub enum Kind {
+    Bool(bool),
+    Num(NumSpec),
+    Enum(EnumSpec),
+    Str(StrSpec),
+    Special(Special),
+}
+
+pub type TypedGet = fn(&Config) -> Val;
+pub type TypedSet = fn(&mut Config, Val);
+
+pub enum Store {
+    /// Kept as CONFIG GET text in `Config::other`.
+    Other,
+    /// A typed field of `Config`.
+    Typed(TypedGet, TypedSet),
+}
 
 pub struct Directive {
     pub name: &'static str,
     pub alias: Option<&'static str>,
-    pub get: Getter,
-    pub set: Setter,
     pub flags: u32,
+    pub kind: Kind,
+    pub store: Store,
 }
 
-pub fn yesno(b: bool) -> String {
-    if b { "yes" } else { "no" }.into()
-}
-
-pub fn parse_bool(v: &[String]) -> Result<bool, String> {
-    match one(v)?.to_ascii_lowercase().as_str() {
-        "yes" => Ok(true),
-        "no" => Ok(false),
-        _ => Err("argument must be 'yes' or 'no'".into()),
+impl Directive {
+    pub fn new(name: &'static str, flags: u32, kind: Kind) -> Self {
+        Directive {
+            name,
+            alias: None,
+            flags,
+            kind,
+            store: Store::Other,
+        }
     }
-}
 
-fn one(v: &[String]) -> Result<&str, String> {
-    if v.len() != 1 {
-        return Err("wrong number of arguments".into());
+    /// Adds an alias (slaveof for replicaof, ...).
+    pub fn alias(mut self, a: &'static str) -> Self {
+        self.alias = Some(a);
+        self
     }
-    Ok(&v[0])
-}
 
-/// Parses a memory amount ("1gb", "100mb", "4096") like memtoull.
-pub fn parse_memory(s: &str) -> Option<u64> {
-    let l = s.to_ascii_lowercase();
-    let (num, mul) = if let Some(n) = l.strip_suffix("gb") {
-        (n, 1u64 << 30)
-    } else if let Some(n) = l.strip_suffix("mb") {
-        (n, 1 << 20)
-    } else if let Some(n) = l.strip_suffix("kb") {
-        (n, 1 << 10)
-    } else if let Some(n) = l.strip_suffix('g') {
-        (n, 1_000_000_000)
-    } else if let Some(n) = l.strip_suffix('m') {
-        (n, 1_000_000)
-    } else if let Some(n) = l.strip_suffix('k') {
-        (n, 1000)
-    } else if let Some(n) = l.strip_suffix('b') {
-        (n, 1)
-    } else {
-        (l.as_str(), 1)
-    };
-    let v: u64 = num.parse().ok()?;
-    v.checked_mul(mul)
-}
-
-fn int_in(v: &[String], min: i64, max: i64) -> Result<i64, String> {
-    let s = one(v)?;
-    let n: i64 = match parse_memory(s) {
-        Some(m) if !s.starts_with('-') => m as i64,
-        _ => s
-            .parse()
-            .map_err(|_| "argument couldn't be parsed into an integer".to_string())?,
-    };
-    if n < min || n > max {
-        return Err(format!(
-            "argument must be between {min} and {max} inclusive"
-        ));
+    /// Stores the value in a typed field.
+    pub fn typed(mut self, get: TypedGet, set: TypedSet) -> Self {
+        self.store = Store::Typed(get, set);
+        self
     }
-    Ok(n)
-}
 
-fn policy_name(p: EvictionPolicy) -> &'static str {
-    match p {
-        EvictionPolicy::VolatileLru => "volatile-lru",
-        EvictionPolicy::VolatileLfu => "volatile-lfu",
-        EvictionPolicy::VolatileRandom => "volatile-random",
-        EvictionPolicy::VolatileTtl => "volatile-ttl",
-        EvictionPolicy::AllkeysLru => "allkeys-lru",
-        EvictionPolicy::AllkeysLfu => "allkeys-lfu",
-        EvictionPolicy::AllkeysRandom => "allkeys-random",
-        EvictionPolicy::NoEviction => "noeviction",
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
     }
-}
 
-fn loglevel_name(l: LogLevel) -> &'static str {
-    match l {
-        LogLevel::Debug => "debug",
-        LogLevel::Verbose => "verbose",
-        LogLevel::Notice => "notice",
-        LogLevel::Warning => "warning",
-        LogLevel::Nothing => "nothing",
+    /// The default value (not for special directives).
+    pub fn default_val(&self) -> Val {
+        match &self.kind {
+            Kind::Bool(b) => Val::Bool(*b),
+            Kind::Num(n) => Val::Int(n.default),
+            Kind::Enum(e) => Val::Int(e.default),
+            Kind::Str(s) => Val::Str(s.default.map(String::from)),
+            Kind::Special(_) => Val::Str(None),
+        }
     }
-}
 
-fn obuf_limits_string(c: &Config) -> String {
-    let names = ["normal", "slave", "pubsub"];
-    c.client_output_buffer_limit
-        .iter()
-        .zip(names)
-        .map(|(l, n)| format!("{} {} {} {}", n, l.hard, l.soft, l.soft_seconds))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn set_obuf_limits(c: &mut Config, v: &[String]) -> Result<(), String> {
-    let args: Vec<&str> = if v.len() == 1 {
-        v[0].split_whitespace().collect()
-    } else {
-        v.iter().map(|s| s.as_str()).collect()
-    };
-    if args.is_empty() || !args.len().is_multiple_of(4) {
-        return Err("Wrong number of arguments in buffer limit configuration.".into());
-    }
-    let mut new = c.client_output_buffer_limit;
-    for ch in args.chunks(4) {
-        let class = match ch[0].to_ascii_lowercase().as_str() {
-            "normal" => 0,
-            "slave" | "replica" => 1,
-            "pubsub" => 2,
-            _ => {
-                return Err("Invalid client class specified in buffer limit configuration.".into())
-            }
+    /// The current value (not for special directives).
+    pub fn value(&self, cfg: &Config) -> Val {
+        if let Store::Typed(get, _) = self.store {
+            return get(cfg);
+        }
+        let Some(text) = cfg.other.get(self.name) else {
+            return self.default_val();
         };
-        let hard = parse_memory(ch[1]);
-        let soft = parse_memory(ch[2]);
-        let secs: Option<u64> = ch[3].parse().ok();
-        match (hard, soft, secs) {
-            (Some(hard), Some(soft), Some(soft_seconds)) => {
-                new[class] = OutputLimit {
-                    hard,
-                    soft,
-                    soft_seconds,
-                }
+        let multi = self.has(MULTI_ARG);
+        match &self.kind {
+            Kind::Bool(_) => Val::Bool(text == "yes"),
+            Kind::Num(n) => Val::Int(n.parse(text).unwrap_or(n.default)),
+            Kind::Enum(e) => {
+                let args: Vec<String> = text.split(' ').map(String::from).collect();
+                Val::Int(e.parse(&args, multi).unwrap_or(e.default))
             }
-            _ => {
-                return Err(
-                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
-                        .into(),
-                )
+            Kind::Str(s) => Val::Str(if s.empty_is_null && text.is_empty() {
+                None
+            } else {
+                Some(text.clone())
+            }),
+            Kind::Special(_) => Val::Str(Some(text.clone())),
+        }
+    }
+
+    /// The CONFIG GET text.
+    pub fn show(&self, cfg: &Config) -> String {
+        let multi = self.has(MULTI_ARG);
+        match &self.kind {
+            Kind::Special(sp) => (sp.get)(cfg),
+            Kind::Bool(_) => super::spec::yesno(self.value(cfg).as_bool()).into(),
+            Kind::Num(n) => n.show(self.value(cfg).as_int()),
+            Kind::Enum(e) => e.show(self.value(cfg).as_int(), multi),
+            Kind::Str(_) => self.value(cfg).into_string(),
+        }
+    }
+
+    /// Parses `args` and stores the new value (Redis's interface.set).
+    /// On error nothing changes.
+    pub fn set(&self, cfg: &mut Config, args: &[String]) -> Result<(), String> {
+        let val = match &self.kind {
+            Kind::Special(sp) => return (sp.set)(cfg, args),
+            Kind::Bool(_) => match args[0].to_ascii_lowercase().as_str() {
+                "yes" => Val::Bool(true),
+                "no" => Val::Bool(false),
+                _ => return Err("argument must be 'yes' or 'no'".into()),
+            },
+            Kind::Num(n) => Val::Int(n.parse(&args[0])?),
+            Kind::Enum(e) => Val::Int(e.parse(args, self.has(MULTI_ARG))?),
+            Kind::Str(s) => Val::Str(s.parse(&args[0])?),
+        };
+        if self.name == "appendonly" && val.as_bool() {
+            return Err(DURABILITY_AOF.into());
+        }
+        if self.name == "activedefrag" && val.as_bool() {
+            // What redis-server built without Redis's jemalloc says; keel
+            // has no defragmenter either.
+            return Err(NO_DEFRAG.into());
+        }
+        self.store_val(cfg, val);
+        Ok(())
+    }
+
+    /// Stores an already validated value.
+    pub fn store_val(&self, cfg: &mut Config, val: Val) {
+        match self.store {
+            Store::Typed(_, set) => set(cfg, val),
+            Store::Other => {
+                let multi = self.has(MULTI_ARG);
+                let text = match (&self.kind, val) {
+                    (Kind::Num(n), Val::Int(i)) => n.show(i),
+                    (Kind::Enum(e), Val::Int(i)) => e.show(i, multi),
+                    (_, v) => v.into_string(),
+                };
+                cfg.other.insert(self.name.to_string(), text);
             }
         }
     }
-    c.client_output_buffer_limit = new;
-    Ok(())
 }
 
-macro_rules! d {
-    ($name:expr, $get:expr, $set:expr) => {
-        Directive {
-            name: $name,
-            alias: None,
-            get: $get,
-            set: $set,
-            flags: 0,
-        }
-    };
-    ($name:expr, $get:expr, $set:expr, $flags:expr) => {
-        Directive {
-            name: $name,
-            alias: None,
-            get: $get,
-            set: $set,
-            flags: $flags,
-        }
-    };
-}
-
-macro_rules! boolean {
-    ($name:expr, $field:ident) => {
-        d!($name, |c| yesno(c.$field), |c, v| {
-            c.$field = parse_bool(v)?;
-            Ok(())
-        })
-    };
-}
-
-macro_rules! int {
-    ($name:expr, $field:ident, $t:ty, $min:expr, $max:expr) => {
-        d!($name, |c| c.$field.to_string(), |c, v| {
-            c.$field = int_in(v, $min, $max)? as $t;
-            Ok(())
-        })
-    };
-}
-
-/// Every directive keel implements.
+/// Every directive, in Redis's table order.
 pub fn table() -> &'static [Directive] {
     static TABLE: std::sync::OnceLock<Vec<Directive>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(build)
+    TABLE.get_or_init(super::table::build)
 }
 
-fn build() -> Vec<Directive> {
-    vec![
-        d!(
-            "port",
-            |c| c.port.to_string(),
-            |c, v| {
-                c.port = int_in(v, 0, 65535)? as u16;
-                Ok(())
-            },
-            IMMUTABLE
-        ),
-        d!(
-            "bind",
-            |c| c.bind.join(" "),
-            |c, v| {
-                if v.is_empty() {
-                    return Err("wrong number of arguments".into());
-                }
-                c.bind = v
-                    .iter()
-                    .flat_map(|s| s.split_whitespace().map(String::from).collect::<Vec<_>>())
-                    .collect();
-                Ok(())
-            },
-            IMMUTABLE | MULTI_ARG
-        ),
-        boolean!("protected-mode", protected_mode),
-        d!(
-            "requirepass",
-            |c| c
-                .requirepass
-                .as_ref()
-                .map(|p| String::from_utf8_lossy(p).into_owned())
-                .unwrap_or_default(),
-            |c, v| {
-                let p = one(v)?;
-                c.requirepass = if p.is_empty() {
-                    None
-                } else {
-                    Some(p.as_bytes().to_vec())
-                };
-                Ok(())
-            }
-        ),
-        int!("timeout", timeout, u64, 0, i32::MAX as i64),
-        int!("tcp-keepalive", tcp_keepalive, u64, 0, i32::MAX as i64),
-        int!("databases", databases, usize, 1, i32::MAX as i64),
-        d!("dir", |c| c.dir.clone(), |c, v| {
-            let d = one(v)?;
-            std::env::set_current_dir(d).map_err(|e| e.to_string())?;
-            c.dir = std::env::current_dir()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|_| d.to_string());
-            Ok(())
-        }),
-        d!(
-            "logfile",
-            |c| c.logfile.clone(),
-            |c, v| {
-                c.logfile = one(v)?.to_string();
-                Ok(())
-            },
-            IMMUTABLE
-        ),
-        d!("loglevel", |c| loglevel_name(c.loglevel).into(), |c, v| {
-            c.loglevel = match one(v)?.to_ascii_lowercase().as_str() {
-                "debug" => LogLevel::Debug,
-                "verbose" => LogLevel::Verbose,
-                "notice" => LogLevel::Notice,
-                "warning" => LogLevel::Warning,
-                "nothing" => LogLevel::Nothing,
-                _ => return Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into()),
-            };
-            Ok(())
-        }),
-        d!(
-            "daemonize",
-            |c| yesno(c.daemonize),
-            |c, v| {
-                c.daemonize = parse_bool(v)?;
-                Ok(())
-            },
-            IMMUTABLE
-        ),
-        d!(
-            "pidfile",
-            |c| c.pidfile.clone(),
-            |c, v| {
-                c.pidfile = one(v)?.to_string();
-                Ok(())
-            },
-            IMMUTABLE
-        ),
-        int!("maxclients", maxclients, u64, 1, u32::MAX as i64),
-        int!("maxmemory", maxmemory, u64, 0, i64::MAX),
-        d!(
-            "maxmemory-policy",
-            |c| policy_name(c.maxmemory_policy).into(),
-            |c, v| {
-                let s = one(v)?.to_ascii_lowercase();
-                c.maxmemory_policy = [
-                EvictionPolicy::VolatileLru,
-                EvictionPolicy::VolatileLfu,
-                EvictionPolicy::VolatileRandom,
-                EvictionPolicy::VolatileTtl,
-                EvictionPolicy::AllkeysLru,
-                EvictionPolicy::AllkeysLfu,
-                EvictionPolicy::AllkeysRandom,
-                EvictionPolicy::NoEviction,
-            ]
-            .into_iter()
-            .find(|p| policy_name(*p) == s)
-            .ok_or("argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction")?;
-                Ok(())
-            }
-        ),
-        int!("maxmemory-samples", maxmemory_samples, u32, 1, 64),
-        int!(
-            "maxmemory-eviction-tenacity",
-            maxmemory_eviction_tenacity,
-            u32,
-            0,
-            100
-        ),
-        int!("lfu-log-factor", lfu_log_factor, u32, 0, i32::MAX as i64),
-        int!("lfu-decay-time", lfu_decay_time, u32, 0, i32::MAX as i64),
-        int!("hz", hz, u32, 0, i32::MAX as i64),
-        int!(
-            "proto-max-bulk-len",
-            proto_max_bulk_len,
-            i64,
-            1024 * 1024,
-            i64::MAX
-        ),
-        int!(
-            "client-query-buffer-limit",
-            client_query_buffer_limit,
-            u64,
-            1024 * 1024,
-            i64::MAX
-        ),
-        d!(
-            "client-output-buffer-limit",
-            obuf_limits_string,
-            set_obuf_limits,
-            MULTI_ARG
-        ),
-        int!(
-            "slowlog-log-slower-than",
-            slowlog_log_slower_than,
-            i64,
-            -1,
-            i64::MAX
-        ),
-        int!("slowlog-max-len", slowlog_max_len, u64, 0, i64::MAX),
-        boolean!("latency-tracking", latency_tracking),
-        int!(
-            "latency-monitor-threshold",
-            latency_monitor_threshold,
-            u64,
-            0,
-            i64::MAX
-        ),
-        d!(
-            "notify-keyspace-events",
-            |c| crate::server::pubsub::notify_flags_string(c.notify_keyspace_events),
-            |c, v| {
-                c.notify_keyspace_events = crate::server::pubsub::parse_notify_flags(one(v)?)
-                    .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmd'.")?;
-                Ok(())
-            }
-        ),
-        d!(
-            "unixsocket",
-            |c| c.unixsocket.clone(),
-            |c, v| {
-                c.unixsocket = one(v)?.to_string();
-                Ok(())
-            },
-            IMMUTABLE
-        ),
-        boolean!("always-show-logo", always_show_logo),
-        d!(
-            "enable-debug-command",
-            |c| c.enable_debug_command.clone(),
-            |c, v| {
-                c.enable_debug_command = one(v)?.to_string();
-                Ok(())
-            },
-            IMMUTABLE
-        ),
-        boolean!("lazyfree-lazy-user-flush", lazyfree_lazy_user_flush),
-        boolean!("lazyfree-lazy-expire", lazyfree_lazy_expire),
-    ]
-}
-
+/// Looks a directive up by name or alias, ignoring case.
 pub fn find(name: &str) -> Option<&'static Directive> {
-    let n = name.to_ascii_lowercase();
+    table().iter().find(|d| {
+        d.name.eq_ignore_ascii_case(name) || d.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Every name CONFIG GET can list (primary names and aliases), with the
+/// directive each belongs to.
+pub fn all_names() -> impl Iterator<Item = (&'static str, &'static Directive)> {
     table()
         .iter()
-        .find(|d| d.name == n || d.alias == Some(n.as_str()))
+        .flat_map(|d| std::iter::once((d.name, d)).chain(d.alias.map(|a| (a, d))))
 }
 
-/// Applies one config-file line. Ok(Some(warning)) for a directive that
-/// Redis 7.0 knows and keel ignores.
-pub fn apply_startup(
-    cfg: &mut Config,
-    name: &str,
-    vals: &[String],
-) -> Result<Option<String>, String> {
-    if let Some(d) = find(name) {
-        if vals.is_empty() || (vals.len() > 1 && d.flags & MULTI_ARG == 0) {
-            return Err("Bad directive or wrong number of arguments".into());
+/// Applies one config-file line whose directive is in the table
+/// (Redis's loadServerConfigFromString for standard configs).
+pub fn apply_line(d: &Directive, cfg: &mut Config, args: &[String]) -> Result<(), String> {
+    if !d.has(MULTI_ARG) && args.len() != 1 {
+        return Err("wrong number of arguments".into());
+    }
+    if d.has(MULTI_ARG) && args.len() == 1 && !args[0].is_empty() {
+        // "--save '900 1 300 10'": one argument holding several.
+        let split: Vec<String> = crate::protocol::splitargs::split_args(args[0].as_bytes())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| String::from_utf8_lossy(&a).into_owned())
+            .collect();
+        return d.set(cfg, &split);
+    }
+    d.set(cfg, args)
+}
+
+/// Splits a CONFIG SET value the way Redis does for multi-argument
+/// directives: on every single space.
+pub fn split_set_value(d: &Directive, value: &str) -> Vec<String> {
+    if d.has(MULTI_ARG) {
+        if value.is_empty() {
+            return vec![];
         }
-        (d.set)(cfg, vals)?;
-        return Ok(None);
+        value.split(' ').map(String::from).collect()
+    } else {
+        vec![value.to_string()]
     }
-    if super::known::is_known_redis_directive(name) {
-        cfg.other.insert(name.to_string(), vals.join(" "));
-        return Ok(Some(format!(
-            "Ignoring directive '{name}': not implemented by keel yet"
-        )));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(cfg: &mut Config, name: &str, v: &str) -> Result<(), String> {
+        let d = find(name).unwrap();
+        d.set(cfg, &split_set_value(d, v))
     }
-    Err("Bad directive or wrong number of arguments".into())
+
+    #[test]
+    fn typed_and_other_values() {
+        let mut c = Config::default();
+        set(&mut c, "maxmemory", "1gb").unwrap();
+        assert_eq!(c.maxmemory, 1 << 30);
+        assert_eq!(find("maxmemory").unwrap().show(&c), "1073741824");
+        set(&mut c, "activerehashing", "NO").unwrap();
+        assert_eq!(find("activerehashing").unwrap().show(&c), "no");
+        assert_eq!(find("repl-backlog-size").unwrap().show(&c), "1048576");
+        set(&mut c, "repl-backlog-size", "2mb").unwrap();
+        assert_eq!(find("repl-backlog-size").unwrap().show(&c), "2097152");
+        set(&mut c, "hash-max-ziplist-entries", "21").unwrap();
+        assert_eq!(c.hash_max_listpack_entries, 21);
+        assert_eq!(find("HASH-MAX-LISTPACK-ENTRIES").unwrap().show(&c), "21");
+        set(&mut c, "shutdown-on-sigterm", "nosave now").unwrap();
+        assert_eq!(find("shutdown-on-sigterm").unwrap().show(&c), "nosave now");
+        assert_eq!(
+            set(&mut c, "shutdown-on-sigint", "save nosave").unwrap_err(),
+            "shutdown options SAVE and NOSAVE can't be used simultaneously"
+        );
+        set(&mut c, "hz", "0").unwrap();
+        assert_eq!(c.hz, 1);
+    }
+
+    #[test]
+    fn bad_values_use_redis_messages() {
+        let mut c = Config::default();
+        assert_eq!(
+            set(&mut c, "protected-mode", "maybe").unwrap_err(),
+            "argument must be 'yes' or 'no'"
+        );
+        assert_eq!(
+            set(&mut c, "timeout", "x").unwrap_err(),
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            set(&mut c, "maxmemory-eviction-tenacity", "101").unwrap_err(),
+            "argument must be between 0 and 100 inclusive"
+        );
+        assert_eq!(
+            set(&mut c, "loglevel", "loud").unwrap_err(),
+            "argument(s) must be one of the following: debug, verbose, notice, warning"
+        );
+        assert_eq!(
+            set(&mut c, "dbfilename", "a/b").unwrap_err(),
+            "dbfilename can't be a path, just a filename"
+        );
+        assert_eq!(
+            set(&mut c, "appendonly", "yes").unwrap_err(),
+            DURABILITY_AOF
+        );
+        assert_eq!(set(&mut c, "save", "900 1").unwrap_err(), DURABILITY_SAVE);
+        set(&mut c, "save", "").unwrap();
+        assert!(c.save.is_empty());
+    }
+
+    #[test]
+    fn names_cover_redis() {
+        assert!(find("slaveof").is_some_and(|d| d.name == "replicaof"));
+        assert!(find("no-such-directive").is_none());
+        let n = all_names().filter(|(_, d)| !d.has(HIDDEN)).count();
+        // Redis 7.0.15 (with TLS) lists 192 names in CONFIG GET *.
+        assert_eq!(n, 192);
+    }
 }

@@ -1,6 +1,13 @@
 //! Configuration: redis.conf files, command-line options, and the values
-//! every other layer reads. (The directive table, CONFIG GET/SET/REWRITE
-//! live in `directives` and `rewrite`.)
+//! every other layer reads.
+//!
+//! `table` lists every directive Redis 7.0 has, `directives` says how a
+//! directive is parsed and stored, `special` holds the directives with
+//! their own syntax, `spec` the value rules shared by all, `load` reads
+//! files and the command line, and `rewrite` implements CONFIG REWRITE.
+//! Directives keel implements live in typed fields of [`Config`]; the
+//! others are kept as text in `Config::other` so that CONFIG GET and
+//! CONFIG REWRITE behave as in Redis.
 
 use std::collections::BTreeMap;
 
@@ -32,6 +39,14 @@ impl EvictionPolicy {
             EvictionPolicy::VolatileLfu | EvictionPolicy::AllkeysLfu
         )
     }
+}
+
+/// appendfsync (discriminants are Redis's AOF_FSYNC_* values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendFsync {
+    Always = 0,
+    EverySec = 1,
+    No = 2,
 }
 
 /// One class of client-output-buffer-limit.
@@ -81,9 +96,56 @@ pub struct Config {
     /// Expired keys are freed lazily and propagated as UNLINK.
     pub lazyfree_lazy_expire: bool,
     pub active_expire_enabled: bool,
+    pub unixsocketperm: u32,
+    // Persistence (stored now; used by the RDB/AOF work).
+    pub dbfilename: String,
+    pub appendonly: bool,
+    pub appendfsync: AppendFsync,
+    pub appenddirname: String,
+    pub appendfilename: String,
+    /// Save points (seconds, changes).
+    pub save: Vec<(i64, i64)>,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    /// replicaof host port (None: this is a master).
+    pub replicaof: Option<(String, u16)>,
+    // Cluster.
+    pub cluster_enabled: bool,
+    pub cluster_config_file: String,
+    pub cluster_port: u16,
+    pub cluster_node_timeout: i64,
+    pub cluster_announce_ip: Option<String>,
+    pub cluster_announce_hostname: Option<String>,
+    pub cluster_announce_port: u16,
+    pub cluster_announce_bus_port: u16,
+    pub cluster_announce_tls_port: u16,
+    pub cluster_require_full_coverage: bool,
+    pub cluster_replica_no_failover: bool,
+    pub cluster_replica_validity_factor: i64,
+    pub cluster_migration_barrier: i64,
+    pub cluster_allow_replica_migration: bool,
+    pub cluster_allow_reads_when_down: bool,
+    pub cluster_allow_pubsubshard_when_down: bool,
+    pub cluster_link_sendbuf_limit: u64,
+    /// "ip", "hostname" or "unknown-endpoint".
+    pub cluster_preferred_endpoint_type: String,
+    // Encoding thresholds of the aggregate types.
+    pub list_max_listpack_size: i64,
+    pub list_compress_depth: i64,
+    pub hash_max_listpack_entries: u64,
+    pub hash_max_listpack_value: u64,
+    pub set_max_intset_entries: u64,
+    pub zset_max_listpack_entries: u64,
+    pub zset_max_listpack_value: u64,
+    pub stream_node_max_bytes: u64,
+    pub stream_node_max_entries: i64,
+    pub hll_sparse_max_bytes: u64,
+    /// rename-command lines (from, to; empty `to` removes), in order.
+    pub renamed_commands: Vec<(String, String)>,
     /// Path of the config file keel was started with (for CONFIG REWRITE).
     pub config_file: Option<String>,
-    /// Every other directive Redis 7.0 knows, stored verbatim for CONFIG GET.
+    /// Every other directive Redis 7.0 knows, by canonical name, as its
+    /// CONFIG GET text (absent: the default).
     pub other: BTreeMap<String, String>,
 }
 
@@ -112,19 +174,7 @@ impl Default for Config {
             hz: 10,
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
-            client_output_buffer_limit: [
-                OutputLimit::default(),
-                OutputLimit {
-                    hard: 256 << 20,
-                    soft: 64 << 20,
-                    soft_seconds: 60,
-                },
-                OutputLimit {
-                    hard: 32 << 20,
-                    soft: 8 << 20,
-                    soft_seconds: 60,
-                },
-            ],
+            client_output_buffer_limit: special::default_obuf_limits(),
             slowlog_log_slower_than: 10000,
             slowlog_max_len: 128,
             latency_tracking: true,
@@ -137,12 +187,73 @@ impl Default for Config {
             lazyfree_lazy_user_flush: false,
             lazyfree_lazy_expire: false,
             active_expire_enabled: true,
+            unixsocketperm: 0,
+            dbfilename: "dump.rdb".into(),
+            appendonly: false,
+            appendfsync: AppendFsync::EverySec,
+            appenddirname: "appendonlydir".into(),
+            appendfilename: "appendonly.aof".into(),
+            // Redis's default is REDIS_DEFAULT_SAVE; keel has no RDB yet,
+            // so it must not claim save points it would not honour.
+            save: Vec::new(),
+            rdbcompression: true,
+            rdbchecksum: true,
+            replicaof: None,
+            cluster_enabled: false,
+            cluster_config_file: "nodes.conf".into(),
+            cluster_port: 0,
+            cluster_node_timeout: 15000,
+            cluster_announce_ip: None,
+            cluster_announce_hostname: None,
+            cluster_announce_port: 0,
+            cluster_announce_bus_port: 0,
+            cluster_announce_tls_port: 0,
+            cluster_require_full_coverage: true,
+            cluster_replica_no_failover: false,
+            cluster_replica_validity_factor: 10,
+            cluster_migration_barrier: 1,
+            cluster_allow_replica_migration: true,
+            cluster_allow_reads_when_down: false,
+            cluster_allow_pubsubshard_when_down: true,
+            cluster_link_sendbuf_limit: 0,
+            cluster_preferred_endpoint_type: "ip".into(),
+            list_max_listpack_size: -2,
+            list_compress_depth: 0,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
+            hll_sparse_max_bytes: 3000,
+            renamed_commands: Vec::new(),
             config_file: None,
             other: BTreeMap::new(),
         }
     }
 }
 
+/// Redis 7.0's default save points ("3600 1 300 100 60 10000"); the
+/// default of `save` once RDB snapshots exist.
+pub const REDIS_DEFAULT_SAVE: [(i64, i64); 3] = [(3600, 1), (300, 100), (60, 10000)];
+
+impl Config {
+    /// The CONFIG GET text of any directive (None: no such directive).
+    pub fn get_text(&self, name: &str) -> Option<String> {
+        directives::find(name).map(|d| d.show(self))
+    }
+
+    /// True when `save` points are configured (Redis's saveparamslen > 0).
+    pub fn has_save_points(&self) -> bool {
+        !self.save.is_empty()
+    }
+}
+
 pub mod directives;
-pub mod known;
 pub mod load;
+pub mod rewrite;
+pub mod spec;
+pub mod special;
+pub mod table;
+pub mod validate;

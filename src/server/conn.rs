@@ -15,20 +15,42 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
-/// Registers a new client; None (after telling the peer why) if the
-/// server is at maxclients.
+/// Redis's reply to a non-local client in protected mode.
+const PROTECTED_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Redis's islocalClient: a unix socket, 127.0.0.1 or ::1.
+pub fn is_local_addr(addr: &str, unix: bool) -> bool {
+    if unix {
+        return true;
+    }
+    let ip = match addr.rfind(':') {
+        Some(i) => &addr[..i],
+        None => addr,
+    };
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    ip == "127.0.0.1" || ip == "::1"
+}
+
+/// Registers a new client; Err (with what to tell the peer) if the
+/// server is at maxclients, or in protected mode and the peer is remote.
 fn register(
     shared: &Shared,
     addr: String,
     laddr: String,
     fd: i64,
     unix: bool,
-) -> Result<(ClientId, Arc<Notify>), ()> {
+) -> Result<(ClientId, Arc<Notify>), &'static [u8]> {
     let mut s = shared.lock();
     s.stats.total_connections_received += 1;
     if s.clients.len() as u64 >= s.config.maxclients {
         s.stats.rejected_connections += 1;
-        return Err(());
+        return Err(b"-ERR max number of clients reached\r\n");
+    }
+    if s.config.protected_mode && s.config.requirepass.is_none() && !is_local_addr(&addr, unix) {
+        // Redis does not count these as connections received.
+        s.stats.total_connections_received -= 1;
+        s.stats.rejected_connections += 1;
+        return Err(PROTECTED_DENIED);
     }
     let id = s.next_client_id;
     s.next_client_id += 1;
@@ -62,11 +84,12 @@ pub async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let Ok((id, notify)) = register(&shared, addr, laddr, fd, unix) else {
-        let _ = stream
-            .write_all(b"-ERR max number of clients reached\r\n")
-            .await;
-        return;
+    let (id, notify) = match register(&shared, addr, laddr, fd, unix) {
+        Ok(r) => r,
+        Err(why) => {
+            let _ = stream.write_all(why).await;
+            return;
+        }
     };
     let mut buf = BytesMut::with_capacity(16 * 1024);
     let mut parser = RequestParser::new();

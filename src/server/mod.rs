@@ -13,6 +13,7 @@ pub mod client;
 pub mod conn;
 pub mod cron;
 pub mod evict;
+pub mod listen;
 pub mod log;
 pub mod pubsub;
 pub mod run;
@@ -90,6 +91,8 @@ pub struct Server {
     pub expire_db_cursor: usize,
     /// Last time LASTSAVE would report (no RDB yet: server start).
     pub lastsave: i64,
+    /// The TCP accept loops (CONFIG SET port/bind replaces them).
+    pub listeners: listen::Listeners,
     /// Nesting of EXEC; writes inside are wrapped in MULTI/EXEC.
     pub exec_depth: u32,
     /// MULTI was already propagated for the running EXEC.
@@ -112,12 +115,17 @@ pub struct ShutdownRequest {
 impl Server {
     pub fn new(config: Config) -> Self {
         let families = crate::commands::all_families();
+        let mut commands = CommandTable::new(&families);
+        for (from, to) in &config.renamed_commands {
+            // Checked when the config was loaded.
+            commands.rename(from, to);
+        }
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
         let now = now_ms();
         Server {
             port: config.port,
             config,
-            commands: Arc::new(CommandTable::new(&families)),
+            commands: Arc::new(commands),
             dbs,
             clients: HashMap::new(),
             next_client_id: 1,
@@ -141,6 +149,7 @@ impl Server {
             main_notify: Arc::new(tokio::sync::Notify::new()),
             expire_db_cursor: 0,
             lastsave: now / 1000,
+            listeners: listen::Listeners::default(),
             exec_depth: 0,
             exec_multi_emitted: false,
             cached_lru: evict::lru_clock(),

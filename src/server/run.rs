@@ -30,34 +30,8 @@ fn logo(port: u16, pid: u32) -> String {
     )
 }
 
-/// Addresses to listen on from `bind` (a leading `-` marks an optional
-/// address whose failure is not fatal).
-fn bind_addrs(cfg: &Config) -> Vec<(String, bool)> {
-    cfg.bind
-        .iter()
-        .map(|b| {
-            let (optional, addr) = match b.strip_prefix('-') {
-                Some(a) => (true, a),
-                None => (false, b.as_str()),
-            };
-            let addr = match addr {
-                "*" => "0.0.0.0".to_string(),
-                "::*" => "::".to_string(),
-                a => a.to_string(),
-            };
-            (addr, optional)
-        })
-        .collect()
-}
-
 /// Runs the server until shutdown. Returns the process exit code.
 pub fn run(config: Config, config_loaded: bool, warnings: Vec<String>) -> i32 {
-    if config.daemonize {
-        if let Err(e) = crate::persistence::fork::daemonize() {
-            eprintln!("Can't daemonize: {e}");
-            return 1;
-        }
-    }
     super::log::configure(config.loglevel, &config.logfile);
     let pid = std::process::id();
     log_warning!("oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo");
@@ -91,7 +65,7 @@ pub fn run(config: Config, config_loaded: bool, warnings: Vec<String>) -> i32 {
 async fn async_main(config: Config) -> i32 {
     let pid = std::process::id();
     let mut listeners = Vec::new();
-    for (addr, optional) in bind_addrs(&config) {
+    for (addr, optional) in super::listen::bind_addrs(&config.bind) {
         match TcpListener::bind((addr.as_str(), config.port)).await {
             Ok(l) => listeners.push(l),
             Err(e) => {
@@ -120,7 +94,14 @@ async fn async_main(config: Config) -> i32 {
     let unix = if !config.unixsocket.is_empty() {
         let _ = std::fs::remove_file(&config.unixsocket);
         match UnixListener::bind(&config.unixsocket) {
-            Ok(l) => Some(l),
+            Ok(l) => {
+                if config.unixsocketperm != 0 {
+                    use std::os::unix::fs::PermissionsExt;
+                    let perm = std::fs::Permissions::from_mode(config.unixsocketperm);
+                    let _ = std::fs::set_permissions(&config.unixsocket, perm);
+                }
+                Some(l)
+            }
             Err(e) => {
                 log_warning!("Failed opening Unix socket: {}", e);
                 return 1;
@@ -135,70 +116,24 @@ async fn async_main(config: Config) -> i32 {
     } else {
         log_notice!("Running mode=standalone, port={}.", port);
     }
-    // Like Redis: a daemon without a pidfile setting still writes the
-    // default one.
-    let pidfile_path = if config.pidfile.is_empty() && config.daemonize {
-        "/var/run/redis.pid".to_string()
-    } else {
-        config.pidfile.clone()
-    };
-    if !pidfile_path.is_empty() {
-        if let Err(e) = std::fs::write(&pidfile_path, format!("{pid}\n")) {
+    if !config.pidfile.is_empty() {
+        if let Err(e) = std::fs::write(&config.pidfile, format!("{pid}\n")) {
             log_warning!("Failed to write PID file: {}", e);
         }
     }
     let hz = config.hz.max(1);
     let unixsocket = config.unixsocket.clone();
-    let pidfile = pidfile_path.clone();
+    let pidfile = config.pidfile.clone();
     let mut server = Server::new(config);
     server.port = port;
     let shared: Shared = Arc::new(parking_lot::Mutex::new(server));
     log_warning!("Server initialized");
-    for l in listeners {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            loop {
-                match l.accept().await {
-                    Ok((mut stream, addr)) => {
-                        let _ = stream.set_nodelay(true);
-                        let (keepalive, protected) = {
-                            let s = shared.lock();
-                            (
-                                s.config.tcp_keepalive,
-                                s.config.protected_mode && s.config.requirepass.is_none(),
-                            )
-                        };
-                        if keepalive > 0 {
-                            set_keepalive(&stream, keepalive);
-                        }
-                        if protected && !addr.ip().is_loopback() {
-                            shared.lock().stats.rejected_connections += 1;
-                            let _ = tokio::io::AsyncWriteExt::write_all(
-                                &mut stream,
-                                PROTECTED_MODE_DENIED.as_bytes(),
-                            )
-                            .await;
-                            continue;
-                        }
-                        let laddr = stream
-                            .local_addr()
-                            .map(|a| a.to_string())
-                            .unwrap_or_default();
-                        let fd = std::os::fd::AsRawFd::as_raw_fd(&stream) as i64;
-                        let shared = shared.clone();
-                        tokio::spawn(conn::serve(
-                            shared,
-                            stream,
-                            addr.to_string(),
-                            laddr,
-                            fd,
-                            false,
-                        ));
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-                }
-            }
-        });
+    {
+        let mut s = shared.lock();
+        super::listen::attach(&mut s, &shared);
+        for l in listeners {
+            super::listen::spawn_accept(&mut s, &shared, l);
+        }
     }
     log_notice!("Ready to accept connections tcp");
     if let Some(l) = unix {
@@ -273,19 +208,6 @@ fn shutdown(shared: &Shared, pidfile: &str, unixsocket: &str) {
     }
     drop(s);
     log_warning!("Redis is now ready to exit, bye bye...");
-}
-
-/// Redis's reply to a non-loopback client in protected mode.
-const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
-
-/// TCP keepalive as Redis's anetKeepAlive: probes after `secs` idle, then
-/// every secs/3, 3 probes.
-fn set_keepalive(stream: &tokio::net::TcpStream, secs: u64) {
-    let ka = socket2::TcpKeepalive::new()
-        .with_time(Duration::from_secs(secs))
-        .with_interval(Duration::from_secs((secs / 3).max(1)))
-        .with_retries(3);
-    let _ = socket2::SockRef::from(stream).set_tcp_keepalive(&ka);
 }
 
 fn is_tty_stdout() -> bool {
