@@ -355,7 +355,10 @@ pub fn call(
         crate::server::conn::feed_monitors(srv, client, args, now);
     }
 
-    if dirty > 0 {
+    // A handler that names what to propagate forces propagation even
+    // without changes (Redis's forceCommandPropagation: FLUSHALL on empty
+    // databases still reaches the AOF and replicas).
+    if dirty > 0 || propagate_as.is_some() {
         srv.dirty += dirty;
         let db = client.db;
         match propagate_as {

@@ -179,7 +179,8 @@ impl Server {
         self.cached_lru
     }
 
-    /// Deletes a key whose TTL passed: propagates DEL, fires `expired`.
+    /// Deletes a key whose TTL passed: propagates DEL (UNLINK with
+    /// lazyfree-lazy-expire), fires `expired`.
     pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
         if self.dbs[db].remove(key).is_some() {
             self.stats.expired_keys += 1;
@@ -192,9 +193,16 @@ impl Server {
                 key,
                 db,
             );
+            // Redis's propagateDeletion: UNLINK when expired keys are
+            // freed lazily, so replicas free them the same way.
+            let cmd: &'static [u8] = if self.config.lazyfree_lazy_expire {
+                b"UNLINK"
+            } else {
+                b"DEL"
+            };
             self.propagate(
                 db,
-                vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
+                vec![Bytes::from_static(cmd), Bytes::copy_from_slice(key)],
             );
         }
     }
