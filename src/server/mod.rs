@@ -248,20 +248,6 @@ impl Server {
         }
     }
 
-    /// Invalidates WATCHes on every key of a database that has keys
-    /// (FLUSHDB, FLUSHALL, SWAPDB).
-    pub fn touch_all_watched_in_db(&mut self, db: usize, only_existing: bool) {
-        let ids: Vec<ClientId> = self
-            .watched
-            .iter()
-            .filter(|((d, k), _)| *d == db && (!only_existing || self.dbs[db].contains(k)))
-            .flat_map(|(_, ids)| ids.iter().copied())
-            .collect();
-        for id in ids {
-            self.flag_dirty_cas(id);
-        }
-    }
-
     /// Writes a push/reply to another client's pending output and wakes
     /// its connection task. `cur` is the calling client (whose output is
     /// out of the registry while it runs a command).
