@@ -152,6 +152,9 @@ fn process_inner(
         Outcome::Done
     };
 
+    if cmd.has(flags::PROTECTED) && !super::debug::debug_allowed(srv, client) {
+        return reject(srv, client, out, super::debug::DEBUG_NOT_ALLOWED);
+    }
     if srv.config.requirepass.is_some() && !client.authenticated && !def.has(flags::NO_AUTH) {
         return reject(srv, client, out, super::err::NOAUTH);
     }
@@ -254,7 +257,8 @@ pub fn call(
         block,
         ..
     } = ctx;
-    let dur_us = start.elapsed().as_micros() as u64;
+    let dur_ns = start.elapsed().as_nanos() as i64;
+    let dur_us = (dur_ns / 1000) as u64;
 
     if let Some(b) = block {
         client.blocked = Some(b);
@@ -270,6 +274,9 @@ pub fn call(
         st.failed_calls += 1;
     }
     srv.stats.total_commands_processed += 1;
+    if srv.config.latency_tracking {
+        srv.stats.record_latency(&name, dur_ns);
+    }
     client.tot_cmds += 1;
 
     if !def.has(flags::SKIP_SLOWLOG) && !def.has(flags::BLOCKING) {

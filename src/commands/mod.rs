@@ -8,7 +8,15 @@ pub mod ctx;
 pub mod dispatch;
 pub mod table;
 
+pub mod cmdmeta;
+pub mod command;
 pub mod connection;
+pub mod debug;
+pub mod digest;
+pub mod introspect;
+pub mod monitoring;
+#[cfg(test)]
+pub mod testutil;
 pub mod strings;
 
 pub use ctx::Ctx;
@@ -21,6 +29,11 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         strings::COMMANDS,
         multi::COMMANDS,
         pubsub::COMMANDS,
+        client::COMMANDS,
+        introspect::COMMANDS,
+        monitoring::COMMANDS,
+        command::COMMANDS,
+        debug::COMMANDS,
     ]
 }
 
@@ -68,5 +81,5 @@ pub fn reply_help(ctx: &mut Ctx, cmd: &str, lines: &[&str]) {
         ctx.out.simple(l);
     }
     ctx.out.simple("HELP");
-    ctx.out.simple("    Print this help.");
+    ctx.out.simple("    Prints this help.");
 }

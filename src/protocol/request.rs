@@ -236,6 +236,9 @@ mod tests {
 
     #[test]
     fn empty_commands() {
-        assert_eq!(all(b"*0\r\n\r\n").unwrap(), vec![vec![], vec![]]);
+        assert_eq!(
+            all(b"*0\r\n\r\n").unwrap(),
+            vec![Vec::<Vec<u8>>::new(), Vec::new()]
+        );
     }
 }

@@ -13,7 +13,14 @@ const ACCEPTABLE_STALE: usize = 10;
 pub fn tick(s: &mut Server) {
     let now = now_ms();
     if s.active_expire && s.config.active_expire_enabled {
+        let t = Instant::now();
         active_expire_cycle(s, now);
+        s.stats.expire_cycle_time_used_us += t.elapsed().as_micros() as u64;
+    }
+    super::info_memory::update_peak(s);
+    // Instantaneous metrics are sampled every 100ms whatever hz is.
+    if now - s.stats.inst[0].last_time >= 100 {
+        s.stats.track_instantaneous(now);
     }
     close_timed_out_clients(s, now);
     if let Some(p) = s.pause {

@@ -13,6 +13,9 @@ pub mod client;
 pub mod conn;
 pub mod cron;
 pub mod evict;
+pub mod histogram;
+pub mod info;
+pub mod info_memory;
 pub mod log;
 pub mod pubsub;
 pub mod run;
@@ -107,6 +110,7 @@ impl Server {
         let families = crate::commands::all_families();
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
         let now = now_ms();
+        info::record_startup_memory();
         Server {
             port: config.port,
             config,
