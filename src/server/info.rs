@@ -368,7 +368,7 @@ fn replication_section(s: &Server, out: &mut String) {
         .config
         .other
         .get("repl-backlog-size")
-        .and_then(|v| crate::config::directives::parse_memory(v))
+        .and_then(|v| parse_memory(v))
         .unwrap_or(1024 * 1024);
     let _ = write!(
         out,
@@ -386,6 +386,26 @@ fn replication_section(s: &Server, out: &mut String) {
         master_replid(),
         backlog
     );
+}
+
+/// A memory amount as redis.conf writes it ("1mb", "512kb", "1048576").
+fn parse_memory(s: &str) -> Option<u64> {
+    let l = s.to_ascii_lowercase();
+    let units: &[(&str, u64)] = &[
+        ("gb", 1 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1000),
+        ("b", 1),
+    ];
+    for (suffix, mul) in units {
+        if let Some(n) = l.strip_suffix(suffix) {
+            return n.parse::<u64>().ok()?.checked_mul(*mul);
+        }
+    }
+    l.parse().ok()
 }
 
 fn cpu_section(out: &mut String) {
@@ -465,6 +485,14 @@ fn latencystats_section(s: &Server, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_amounts() {
+        assert_eq!(parse_memory("1mb"), Some(1 << 20));
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("2k"), Some(2000));
+        assert_eq!(parse_memory("x"), None);
+    }
 
     #[test]
     fn human_bytes() {

@@ -64,6 +64,20 @@ pub fn update_peak(s: &mut Server) -> u64 {
     used
 }
 
+fn policy_name(p: crate::config::EvictionPolicy) -> &'static str {
+    use crate::config::EvictionPolicy::*;
+    match p {
+        VolatileLru => "volatile-lru",
+        VolatileLfu => "volatile-lfu",
+        VolatileRandom => "volatile-random",
+        VolatileTtl => "volatile-ttl",
+        AllkeysLru => "allkeys-lru",
+        AllkeysLfu => "allkeys-lfu",
+        AllkeysRandom => "allkeys-random",
+        NoEviction => "noeviction",
+    }
+}
+
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 {
         0.0
@@ -94,9 +108,7 @@ pub fn memory_section(s: &mut Server, cur: Option<&Client>, out: &mut String) {
         0.0
     };
     let maxmemory = s.config.maxmemory;
-    let policy = crate::config::directives::find("maxmemory-policy")
-        .map(|d| (d.get)(&s.config))
-        .unwrap_or_default();
+    let policy = policy_name(s.config.maxmemory_policy);
     let _ = write!(
         out,
         "used_memory:{used}\r\n\
