@@ -113,13 +113,30 @@ pub fn process_command(
     client.last_interaction = now;
     out.last_error = None;
     let before_errors = out.errors;
+    // While the command runs, CLIENT LIST shows it in the query buffer
+    // and in argv-mem, as Redis does (its query buffer still holds it).
+    let (qbuf_extra, argv_mem) = command_sizes(&args);
+    client.qbuf += qbuf_extra;
+    client.argv_mem = argv_mem;
     let outcome = process_inner(srv, client, args, out, now);
+    client.qbuf = client.qbuf.saturating_sub(qbuf_extra);
+    client.argv_mem = 0;
     if out.errors > before_errors {
         if let Some(code) = out.last_error.take() {
             srv.stats.record_error(&code);
         }
     }
     outcome
+}
+
+/// (size of the command in RESP form, sum of its argument lengths).
+fn command_sizes(args: &[Bytes]) -> (usize, usize) {
+    let digits = |n: usize| itoa::Buffer::new().format(n).len();
+    let argv: usize = args.iter().map(|a| a.len()).sum();
+    let resp = 3 + digits(args.len())
+        + args.iter().map(|a| 5 + digits(a.len())).sum::<usize>()
+        + argv;
+    (resp, argv)
 }
 
 fn process_inner(
@@ -236,6 +253,7 @@ pub fn call(
 ) -> Outcome {
     let def = sub.unwrap_or(cmd);
     let errors_before = out.errors;
+    let attributed_before = srv.stats.attributed_errors;
     let start = Instant::now();
     let mut ctx = Ctx {
         srv,
@@ -266,7 +284,14 @@ pub fn call(
     }
 
     let name = full_name(cmd, sub);
-    let failed = out.errors > errors_before;
+    // Errors already charged to commands run inside this one (EXEC's
+    // queued commands) do not make this command fail too.
+    let new_errors = (out.errors - errors_before) as u64;
+    let nested = srv.stats.attributed_errors.saturating_sub(attributed_before);
+    let failed = new_errors > nested;
+    if failed {
+        srv.stats.attributed_errors += new_errors - nested;
+    }
     let st = srv.stats.commands.entry(name.clone()).or_default();
     st.calls += 1;
     st.usec += dur_us;

@@ -145,13 +145,14 @@ pub async fn serve<S>(
                 let mut r = Reply::new(client.resp);
                 r.buf = std::mem::take(&mut client.out);
                 let mark = r.buf.len();
-                // CLIENT REPLY: SKIP silences this one command; OFF is
-                // checked after the command so that CLIENT REPLY ON answers.
-                let skip_this = client.flags.reply_skip;
                 s.stats.total_net_input_bytes +=
                     args.iter().map(|a| a.len() as u64 + 16).sum::<u64>();
                 let outcome = process_command(s, &mut client, args, &mut r);
-                if (skip_this || client.flags.reply_off) && outcome == Outcome::Done {
+                // CLIENT REPLY: the flags are looked at after the command,
+                // as Redis checks them when the reply is added, so that
+                // CLIENT REPLY ON itself answers.
+                if (client.flags.reply_skip || client.flags.reply_off) && outcome == Outcome::Done
+                {
                     r.buf.truncate(mark);
                 }
                 if outcome == Outcome::Done {

@@ -32,6 +32,9 @@ pub struct Stats {
     pub client_outbuf_limit_disconnections: u64,
     pub total_eviction_exceeded_time_us: u64,
     pub propagated_cmds: u64,
+    /// Error replies already charged to a command's failed_calls, so that
+    /// a command running others (EXEC) is not charged for their errors.
+    pub attributed_errors: u64,
     /// Time spent in the active expire cycle (expire_cycle_cpu_milliseconds).
     pub expire_cycle_time_used_us: u64,
     /// Socket reads / writes done by connection tasks.
