@@ -89,20 +89,17 @@ const SUBS: &[CommandDef] = &[
     ),
 ];
 
-pub static COMMANDS: &[CommandDef] = &[CommandDef::new(
-    "client",
-    -2,
-    0,
-    KeyPos::None,
-    super::container_help,
-)
-.doc(
-    "connection",
-    "2.4.0",
-    "A container for client connection commands",
-    "Depends on subcommand.",
-)
-.subs(SUBS)];
+pub static COMMANDS: &[CommandDef] =
+    &[
+        CommandDef::new("client", -2, 0, KeyPos::None, super::container_help)
+            .doc(
+                "connection",
+                "2.4.0",
+                "A container for client connection commands",
+                "Depends on subcommand.",
+            )
+            .subs(SUBS),
+    ];
 
 /// Client names may not contain spaces, newlines or special characters.
 pub fn valid_client_name(n: &[u8]) -> bool {
@@ -433,7 +430,8 @@ fn pause(ctx: &mut Ctx, args: &[Bytes]) {
         return;
     }
     let Some(ms) = parse_i64(&args[2]) else {
-        ctx.out.error("ERR timeout is not an integer or out of range");
+        ctx.out
+            .error("ERR timeout is not an integer or out of range");
         return;
     };
     if ms < 0 {

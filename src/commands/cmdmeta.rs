@@ -179,7 +179,10 @@ pub fn tips(full: &str) -> &'static [&'static str] {
         "dbsize" => &["request_policy:all_shards", "response_policy:agg_sum"],
         "del" | "exists" | "touch" | "unlink" => MULTI_SUM,
         "mget" => &["request_policy:multi_shard"],
-        "mset" => &["request_policy:multi_shard", "response_policy:all_succeeded"],
+        "mset" => &[
+            "request_policy:multi_shard",
+            "response_policy:all_succeeded",
+        ],
         "msetnx" => &["request_policy:multi_shard", "response_policy:agg_min"],
         "keys" => &["request_policy:all_shards", "nondeterministic_output_order"],
         "randomkey" => &["request_policy:all_shards", "nondeterministic_output"],
@@ -277,9 +280,8 @@ mod tests {
             category_names(acl_categories(&get, "get")),
             ["read", "string", "fast"]
         );
-        let info = CommandDef::new("info", -1, LOADING | STALE, KeyPos::None, noop).doc(
-            "server", "1.0.0", "", "",
-        );
+        let info = CommandDef::new("info", -1, LOADING | STALE, KeyPos::None, noop)
+            .doc("server", "1.0.0", "", "");
         assert_eq!(
             category_names(acl_categories(&info, "info")),
             ["slow", "dangerous"]

@@ -254,7 +254,10 @@ fn info(ctx: &mut Ctx, args: &[Bytes]) {
 
 fn docs(ctx: &mut Ctx, args: &[Bytes]) {
     let found: Vec<(Option<&CommandDef>, &CommandDef)> = if args.len() == 2 {
-        sorted_commands(ctx).into_iter().map(|c| (None, c)).collect()
+        sorted_commands(ctx)
+            .into_iter()
+            .map(|c| (None, c))
+            .collect()
     } else {
         args[2..]
             .iter()
@@ -286,9 +289,9 @@ fn list(ctx: &mut Ctx, args: &[Bytes]) {
         if args[i].eq_ignore_ascii_case(b"filterby") && more == 2 {
             filter = Some(match args[i + 1].to_ascii_lowercase().as_slice() {
                 b"module" => ListFilter::Module,
-                b"aclcat" => {
-                    ListFilter::AclCat(cmdmeta::category_bit(&String::from_utf8_lossy(&args[i + 2])))
-                }
+                b"aclcat" => ListFilter::AclCat(cmdmeta::category_bit(&String::from_utf8_lossy(
+                    &args[i + 2],
+                ))),
                 b"pattern" => ListFilter::Pattern(args[i + 2].to_vec()),
                 _ => {
                     ctx.out.error(err::SYNTAX);
@@ -411,26 +414,44 @@ mod tests {
     #[test]
     fn info_shape() {
         let (mut srv, mut c) = setup();
-        let r = run(&mut srv, &mut c, &["command", "info", "get", "get|key", "nope"]);
+        let r = run(
+            &mut srv,
+            &mut c,
+            &["command", "info", "get", "get|key", "nope"],
+        );
         assert!(r.starts_with("*3\r\n*10\r\n$3\r\nget\r\n:2\r\n*2\r\n+readonly\r\n+fast\r\n:1\r\n:1\r\n:1\r\n*3\r\n+@read\r\n+@string\r\n+@fast\r\n*0\r\n*1\r\n"), "{r}");
         assert!(r.ends_with("*0\r\n$-1\r\n$-1\r\n"), "{r}");
         let r = run(&mut srv, &mut c, &["command", "info", "client|id"]);
-        assert!(r.starts_with("*1\r\n*10\r\n$9\r\nclient|id\r\n:2\r\n"), "{r}");
+        assert!(
+            r.starts_with("*1\r\n*10\r\n$9\r\nclient|id\r\n:2\r\n"),
+            "{r}"
+        );
     }
 
     #[test]
     fn count_and_list() {
         let (mut srv, mut c) = setup();
         let n = srv.commands.len();
-        assert_eq!(run(&mut srv, &mut c, &["command", "count"]), format!(":{n}\r\n"));
+        assert_eq!(
+            run(&mut srv, &mut c, &["command", "count"]),
+            format!(":{n}\r\n")
+        );
         let r = run(&mut srv, &mut c, &["command", "list"]);
         assert!(r.contains("$11\r\nclient|list\r\n") && r.contains("$3\r\nset\r\n"));
         assert_eq!(
-            run(&mut srv, &mut c, &["command", "list", "filterby", "pattern", "set"]),
+            run(
+                &mut srv,
+                &mut c,
+                &["command", "list", "filterby", "pattern", "set"]
+            ),
             "*1\r\n$3\r\nset\r\n"
         );
         assert_eq!(
-            run(&mut srv, &mut c, &["command", "list", "filterby", "aclcat", "nope"]),
+            run(
+                &mut srv,
+                &mut c,
+                &["command", "list", "filterby", "aclcat", "nope"]
+            ),
             "*0\r\n"
         );
         assert_eq!(
@@ -438,10 +459,18 @@ mod tests {
             "-ERR syntax error\r\n"
         );
         assert_eq!(
-            run(&mut srv, &mut c, &["command", "list", "filterby", "bad", "x"]),
+            run(
+                &mut srv,
+                &mut c,
+                &["command", "list", "filterby", "bad", "x"]
+            ),
             "-ERR syntax error\r\n"
         );
-        let r = run(&mut srv, &mut c, &["command", "list", "filterby", "pattern", "cl*help"]);
+        let r = run(
+            &mut srv,
+            &mut c,
+            &["command", "list", "filterby", "pattern", "cl*help"],
+        );
         assert!(r.contains("client|help"), "{r}");
     }
 
@@ -465,7 +494,11 @@ mod tests {
             "-ERR Invalid number of arguments specified for command\r\n"
         );
         assert_eq!(
-            run(&mut srv, &mut c, &["command", "getkeysandflags", "get", "k"]),
+            run(
+                &mut srv,
+                &mut c,
+                &["command", "getkeysandflags", "get", "k"]
+            ),
             "*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n"
         );
     }

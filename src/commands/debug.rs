@@ -265,6 +265,8 @@ fn populate(ctx: &mut Ctx, args: &[Bytes]) {
     ctx.out.ok();
 }
 
+// Redis's test value is the literal 3.141, not an approximation of pi.
+#[allow(clippy::approx_constant)]
 fn protocol(ctx: &mut Ctx, kind: &[u8]) {
     let out = &mut *ctx.out;
     match kind.to_ascii_lowercase().as_slice() {
@@ -351,10 +353,16 @@ mod tests {
             )
         );
         let r = run(&mut srv, &mut c, &["debug", "object", "foo"]);
-        assert!(r.contains(" refcount:1 encoding:embstr serializedlength:4 lru:"), "{r}");
+        assert!(
+            r.contains(" refcount:1 encoding:embstr serializedlength:4 lru:"),
+            "{r}"
+        );
         run(&mut srv, &mut c, &["set", "n", "5"]);
         let r = run(&mut srv, &mut c, &["debug", "object", "n"]);
-        assert!(r.contains("refcount:2147483647 encoding:int serializedlength:2 "), "{r}");
+        assert!(
+            r.contains("refcount:2147483647 encoding:int serializedlength:2 "),
+            "{r}"
+        );
         run(&mut srv, &mut c, &["set", "big", "1234567890123"]);
         let r = run(&mut srv, &mut c, &["debug", "object", "big"]);
         assert!(r.contains("serializedlength:14 "), "{r}");
@@ -367,13 +375,22 @@ mod tests {
     #[test]
     fn populate_and_errors() {
         let (mut srv, mut c) = setup();
-        assert_eq!(run(&mut srv, &mut c, &["debug", "populate", "3"]), "+OK\r\n");
+        assert_eq!(
+            run(&mut srv, &mut c, &["debug", "populate", "3"]),
+            "+OK\r\n"
+        );
         assert_eq!(srv.dbs[0].len(), 3);
         assert_eq!(
             run(&mut srv, &mut c, &["debug", "populate", "2", "p", "10"]),
             "+OK\r\n"
         );
-        let v = srv.dbs[0].get(b"p:1").unwrap().value.as_bytes().unwrap().into_owned();
+        let v = srv.dbs[0]
+            .get(b"p:1")
+            .unwrap()
+            .value
+            .as_bytes()
+            .unwrap()
+            .into_owned();
         assert_eq!(v, b"value:1\0\0\0".to_vec());
         assert_eq!(srv.dirty, 0);
         assert_eq!(
@@ -384,7 +401,10 @@ mod tests {
             run(&mut srv, &mut c, &["debug", "foo"]),
             "-ERR unknown subcommand or wrong number of arguments for 'foo'. Try DEBUG HELP.\r\n"
         );
-        assert_eq!(run(&mut srv, &mut c, &["debug", "set-active-expire", "0"]), "+OK\r\n");
+        assert_eq!(
+            run(&mut srv, &mut c, &["debug", "set-active-expire", "0"]),
+            "+OK\r\n"
+        );
         assert!(!srv.active_expire);
         assert_eq!(run(&mut srv, &mut c, &["debug", "sleep", "0"]), "+OK\r\n");
     }

@@ -133,9 +133,8 @@ pub fn process_command(
 fn command_sizes(args: &[Bytes]) -> (usize, usize) {
     let digits = |n: usize| itoa::Buffer::new().format(n).len();
     let argv: usize = args.iter().map(|a| a.len()).sum();
-    let resp = 3 + digits(args.len())
-        + args.iter().map(|a| 5 + digits(a.len())).sum::<usize>()
-        + argv;
+    let resp =
+        3 + digits(args.len()) + args.iter().map(|a| 5 + digits(a.len())).sum::<usize>() + argv;
     (resp, argv)
 }
 
@@ -287,7 +286,10 @@ pub fn call(
     // Errors already charged to commands run inside this one (EXEC's
     // queued commands) do not make this command fail too.
     let new_errors = (out.errors - errors_before) as u64;
-    let nested = srv.stats.attributed_errors.saturating_sub(attributed_before);
+    let nested = srv
+        .stats
+        .attributed_errors
+        .saturating_sub(attributed_before);
     let failed = new_errors > nested;
     if failed {
         srv.stats.attributed_errors += new_errors - nested;

@@ -15,9 +15,9 @@ pub mod debug;
 pub mod digest;
 pub mod introspect;
 pub mod monitoring;
+pub mod strings;
 #[cfg(test)]
 pub mod testutil;
-pub mod strings;
 
 pub use ctx::Ctx;
 pub use table::{flags, CommandDef, CommandTable, KeyPos};

@@ -10,7 +10,14 @@ use crate::util::num::parse_i64;
 use bytes::Bytes;
 
 const SLOWLOG_SUBS: &[CommandDef] = &[
-    CommandDef::new("get", -2, ADMIN | LOADING | STALE, KeyPos::None, slowlog_get).doc(
+    CommandDef::new(
+        "get",
+        -2,
+        ADMIN | LOADING | STALE,
+        KeyPos::None,
+        slowlog_get,
+    )
+    .doc(
         "server",
         "2.2.12",
         "Get the slow log's entries",
@@ -22,7 +29,14 @@ const SLOWLOG_SUBS: &[CommandDef] = &[
         "Get the slow log's length",
         "O(1)",
     ),
-    CommandDef::new("reset", 2, ADMIN | LOADING | STALE, KeyPos::None, slowlog_reset).doc(
+    CommandDef::new(
+        "reset",
+        2,
+        ADMIN | LOADING | STALE,
+        KeyPos::None,
+        slowlog_reset,
+    )
+    .doc(
         "server",
         "2.2.12",
         "Clear all entries from the slow log",
@@ -106,7 +120,14 @@ fn slowlog_get(ctx: &mut Ctx, args: &[Bytes]) {
             }
         }
     }
-    let entries: Vec<_> = ctx.srv.slowlog.entries.iter().take(count).cloned().collect();
+    let entries: Vec<_> = ctx
+        .srv
+        .slowlog
+        .entries
+        .iter()
+        .take(count)
+        .cloned()
+        .collect();
     let out = &mut *ctx.out;
     out.array_len(entries.len());
     for e in entries {
@@ -152,7 +173,10 @@ fn slowlog_help(ctx: &mut Ctx, _args: &[Bytes]) {
 
 /// Redis's addReplySubcommandSyntaxError.
 pub fn subcommand_syntax_error(ctx: &mut Ctx, args: &[Bytes]) {
-    let sub: String = String::from_utf8_lossy(&args[1]).chars().take(128).collect();
+    let sub: String = String::from_utf8_lossy(&args[1])
+        .chars()
+        .take(128)
+        .collect();
     ctx.out.error(&format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
         sub,
@@ -318,14 +342,24 @@ mod tests {
         assert!(r.starts_with("*1\r\n*4\r\n$7\r\ncommand\r\n"), "{r}");
         let r = run(&mut srv, &mut c, &["latency", "history", "command"]);
         assert!(r.starts_with("*1\r\n*2\r\n"), "{r}");
-        assert_eq!(run(&mut srv, &mut c, &["latency", "history", "x"]), "*0\r\n");
+        assert_eq!(
+            run(&mut srv, &mut c, &["latency", "history", "x"]),
+            "*0\r\n"
+        );
         assert_eq!(run(&mut srv, &mut c, &["latency", "reset", "x"]), ":0\r\n");
         assert_eq!(run(&mut srv, &mut c, &["latency", "reset"]), ":1\r\n");
         srv.stats.latency.clear();
         run(&mut srv, &mut c, &["client", "id"]);
         run(&mut srv, &mut c, &["ping"]);
-        let r = run(&mut srv, &mut c, &["latency", "histogram", "client", "nope"]);
-        assert!(r.starts_with("*2\r\n$9\r\nclient|id\r\n*4\r\n$5\r\ncalls\r\n:1\r\n"), "{r}");
+        let r = run(
+            &mut srv,
+            &mut c,
+            &["latency", "histogram", "client", "nope"],
+        );
+        assert!(
+            r.starts_with("*2\r\n$9\r\nclient|id\r\n*4\r\n$5\r\ncalls\r\n:1\r\n"),
+            "{r}"
+        );
         let r = run(&mut srv, &mut c, &["latency", "histogram", "client|id"]);
         assert!(r.starts_with("*2\r\n$9\r\nclient|id"), "{r}");
     }

@@ -9,8 +9,10 @@ use bytes::Bytes;
 /// A default server and a client (id 1, 127.0.0.1) that is not in the
 /// registry, exactly as while a connection runs a command.
 pub fn setup() -> (Server, Client) {
-    let mut cfg = crate::config::Config::default();
-    cfg.enable_debug_command = "yes".into();
+    let cfg = crate::config::Config {
+        enable_debug_command: "yes".into(),
+        ..Default::default()
+    };
     let mut srv = Server::new(cfg);
     let c = Client::new(
         srv.next_client_id,

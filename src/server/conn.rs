@@ -151,8 +151,7 @@ pub async fn serve<S>(
                 // CLIENT REPLY: the flags are looked at after the command,
                 // as Redis checks them when the reply is added, so that
                 // CLIENT REPLY ON itself answers.
-                if (client.flags.reply_skip || client.flags.reply_off) && outcome == Outcome::Done
-                {
+                if (client.flags.reply_skip || client.flags.reply_off) && outcome == Outcome::Done {
                     r.buf.truncate(mark);
                 }
                 if outcome == Outcome::Done {
