@@ -316,7 +316,14 @@ pub fn call(
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .unwrap_or_default();
             let max = srv.config.slowlog_max_len;
-            srv.slowlog.push(args, dur_us, peer, cname, max);
+            // Secrets (AUTH passwords ...) never reach the slow log.
+            srv.slowlog.push(
+                &super::monitoring::redact_args(&name, args),
+                dur_us,
+                peer,
+                cname,
+                max,
+            );
         }
         let event = if def.has(flags::FAST) {
             "fast-command"
@@ -328,7 +335,12 @@ pub fn call(
     }
 
     if !srv.monitors.is_empty() && !def.has(flags::SKIP_MONITOR) && !def.has(flags::ADMIN) {
-        crate::server::conn::feed_monitors(srv, client, args, now);
+        crate::server::conn::feed_monitors(
+            srv,
+            client,
+            &super::monitoring::redact_args(&name, args),
+            now,
+        );
     }
 
     if dirty > 0 {

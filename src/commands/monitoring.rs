@@ -184,6 +184,72 @@ pub fn subcommand_syntax_error(ctx: &mut Ctx, args: &[Bytes]) {
     ));
 }
 
+/// The arguments as the slow log and MONITOR may show them: passwords
+/// and user names of AUTH, HELLO AUTH, MIGRATE AUTH/AUTH2, ACL SETUSER
+/// and sensitive CONFIG SET values become "(redacted)", as in Redis.
+pub fn redact_args(full_name: &str, args: &[Bytes]) -> Vec<Bytes> {
+    let mut v = args.to_vec();
+    let red = Bytes::from_static(b"(redacted)");
+    let argc = v.len();
+    match full_name {
+        "auth" if argc <= 3 => {
+            for a in v.iter_mut().skip(1) {
+                *a = red.clone();
+            }
+        }
+        "hello" => {
+            let mut j = 2;
+            while j < argc {
+                let more = argc - 1 - j;
+                if v[j].eq_ignore_ascii_case(b"auth") && more >= 2 {
+                    v[j + 1] = red.clone();
+                    v[j + 2] = red.clone();
+                    j += 3;
+                } else if v[j].eq_ignore_ascii_case(b"setname") && more >= 1 {
+                    j += 2;
+                } else {
+                    break;
+                }
+            }
+        }
+        "migrate" => {
+            let mut j = 6;
+            while j < argc {
+                let more = argc - 1 - j;
+                if v[j].eq_ignore_ascii_case(b"auth") && more >= 1 {
+                    v[j + 1] = red.clone();
+                    j += 2;
+                } else if v[j].eq_ignore_ascii_case(b"auth2") && more >= 2 {
+                    v[j + 1] = red.clone();
+                    v[j + 2] = red.clone();
+                    j += 3;
+                } else if v[j].eq_ignore_ascii_case(b"keys") {
+                    break;
+                } else {
+                    j += 1;
+                }
+            }
+        }
+        "acl|setuser" => {
+            for a in v.iter_mut().skip(2) {
+                *a = red.clone();
+            }
+        }
+        "config|set" => {
+            let mut j = 2;
+            while j + 1 < argc {
+                let n = v[j].to_ascii_lowercase();
+                if matches!(n.as_slice(), b"masteruser" | b"masterauth" | b"requirepass") {
+                    v[j + 1] = red.clone();
+                }
+                j += 2;
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
 fn latency_history(ctx: &mut Ctx, args: &[Bytes]) {
     let name = String::from_utf8_lossy(&args[2]).into_owned();
     let samples: Vec<(i64, u64)> = ctx
@@ -331,6 +397,47 @@ mod tests {
         assert_eq!(
             run(&mut srv, &mut c, &["slowlog", "help", "x"]),
             "-ERR wrong number of arguments for 'slowlog|help' command\r\n"
+        );
+    }
+
+    #[test]
+    fn redaction() {
+        let b = |v: &[&str]| -> Vec<bytes::Bytes> {
+            v.iter()
+                .map(|s| bytes::Bytes::copy_from_slice(s.as_bytes()))
+                .collect()
+        };
+        assert_eq!(
+            super::redact_args("auth", &b(&["auth", "u", "p"])),
+            b(&["auth", "(redacted)", "(redacted)"])
+        );
+        assert_eq!(
+            super::redact_args("hello", &b(&["hello", "2", "AUTH", "u", "p"])),
+            b(&["hello", "2", "AUTH", "(redacted)", "(redacted)"])
+        );
+        assert_eq!(
+            super::redact_args(
+                "migrate",
+                &b(&["migrate", "h", "1", "k", "9", "5000", "AUTH2", "u", "p"])
+            ),
+            b(&[
+                "migrate",
+                "h",
+                "1",
+                "k",
+                "9",
+                "5000",
+                "AUTH2",
+                "(redacted)",
+                "(redacted)"
+            ])
+        );
+        assert_eq!(
+            super::redact_args(
+                "config|set",
+                &b(&["config", "set", "masterauth", "x", "hz", "5"])
+            ),
+            b(&["config", "set", "masterauth", "(redacted)", "hz", "5"])
         );
     }
 
