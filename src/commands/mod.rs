@@ -14,6 +14,7 @@ pub mod connection;
 pub mod debug;
 pub mod digest;
 pub mod introspect;
+pub mod latency_doctor;
 pub mod monitoring;
 pub mod strings;
 #[cfg(test)]

@@ -76,6 +76,12 @@ const LATENCY_SUBS: &[CommandDef] = &[
         "Return the cumulative distribution of latencies of a subset of commands or all commands.",
         "O(N) where N is the number of commands with latency information being retrieved.",
     ),
+    CommandDef::new("doctor", 2, LAT, KeyPos::None, latency_doctor).doc(
+        "server",
+        "2.8.13",
+        "Return a human readable latency analysis report.",
+        "O(1)",
+    ),
     CommandDef::new("help", 2, LOADING | STALE, KeyPos::None, latency_help).doc(
         "server",
         "2.8.13",
@@ -352,11 +358,18 @@ fn latency_histogram(ctx: &mut Ctx, args: &[Bytes]) {
     }
 }
 
+fn latency_doctor(ctx: &mut Ctx, _args: &[Bytes]) {
+    let text = super::latency_doctor::report(ctx.srv);
+    ctx.out.verbatim(text.as_bytes(), "txt");
+}
+
 fn latency_help(ctx: &mut Ctx, _args: &[Bytes]) {
     reply_help(
         ctx,
         "LATENCY",
         &[
+            "DOCTOR",
+            "    Return a human readable latency analysis report.",
             "HISTORY <event>",
             "    Return time-latency samples for the <event> class.",
             "LATEST",
