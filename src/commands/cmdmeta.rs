@@ -234,13 +234,57 @@ pub fn key_specs(def: &CommandDef) -> Vec<KeySpec> {
     }
 }
 
-/// Key access flags reported for a command's keys: what the command
-/// flags imply (read-only access, or read-write).
-pub fn key_flags(def: &CommandDef) -> &'static [&'static str] {
+const RO: &[&str] = &["RO"];
+const RO_ACCESS: &[&str] = &["RO", "access"];
+const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];
+const RW_ACCESS_DELETE: &[&str] = &["RW", "access", "delete"];
+const RW_INSERT: &[&str] = &["RW", "insert"];
+const RW_UPDATE: &[&str] = &["RW", "update"];
+const RW_DELETE: &[&str] = &["RW", "delete"];
+const OW_UPDATE: &[&str] = &["OW", "update"];
+const OW_INSERT: &[&str] = &["OW", "insert"];
+const RM_DELETE: &[&str] = &["RM", "delete"];
+
+/// Redis's key-spec flags of common commands, one entry per key (the last
+/// entry applies to every further key).
+fn known_key_flags(full: &str) -> Option<&'static [&'static [&'static str]]> {
+    Some(match full {
+        "get" | "mget" | "getrange" | "substr" | "getbit" | "bitcount" | "bitpos" | "lrange"
+        | "lindex" | "smembers" | "sismember" | "smismember" | "hget" | "hmget" | "hgetall"
+        | "zrange" | "zscore" | "dump" | "ttl" | "pttl" | "expiretime" | "pexpiretime" | "lcs"
+        | "sort_ro" => &[RO_ACCESS],
+        "strlen" | "exists" | "type" | "touch" | "llen" | "scard" | "hlen" | "zcard" | "watch"
+        | "object|encoding" | "object|freq" | "object|idletime" | "object|refcount" => &[RO],
+        "set" | "mset" | "setex" | "psetex" | "restore" => &[OW_UPDATE],
+        "setnx" | "msetnx" => &[OW_INSERT],
+        "getset" | "getex" | "incr" | "decr" | "incrby" | "decrby" | "incrbyfloat" | "setbit" => {
+            &[RW_ACCESS_UPDATE]
+        }
+        "getdel" | "lpop" | "rpop" | "move" => &[RW_ACCESS_DELETE],
+        "append" | "lpush" | "rpush" | "sadd" | "pfadd" => &[RW_INSERT],
+        "setrange" | "expire" | "pexpire" | "expireat" | "pexpireat" | "persist" | "hset"
+        | "zadd" | "xadd" => &[RW_UPDATE],
+        "srem" | "hdel" | "zrem" => &[RW_DELETE],
+        "del" | "unlink" => &[RM_DELETE],
+        "rename" => &[RW_ACCESS_DELETE, OW_UPDATE],
+        "renamenx" => &[RW_ACCESS_DELETE, OW_INSERT],
+        "copy" | "sort" => &[RO_ACCESS, OW_UPDATE],
+        "lmove" | "blmove" | "rpoplpush" | "brpoplpush" => &[RW_ACCESS_DELETE, RW_INSERT],
+        _ => return None,
+    })
+}
+
+/// Key access flags of the `nth` key of a command: Redis's key-spec
+/// flags where known, else what the command flags imply (read-only
+/// access, or read-write).
+pub fn key_flags(def: &CommandDef, full: &str, nth: usize) -> &'static [&'static str] {
+    if let Some(per_key) = known_key_flags(full) {
+        return per_key[nth.min(per_key.len() - 1)];
+    }
     if def.has(flags::WRITE) {
         &["RW"]
     } else if def.has(flags::READONLY) {
-        &["RO", "access"]
+        RO_ACCESS
     } else {
         &[]
     }

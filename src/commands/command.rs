@@ -119,7 +119,7 @@ fn write_info(out: &mut Reply, parent: Option<&CommandDef>, def: &CommandDef) {
     for t in tips {
         out.bulk(t.as_bytes());
     }
-    write_key_specs(out, def);
+    write_key_specs(out, def, &full);
     if parent.is_none() && !def.subcommands.is_empty() {
         out.array_len(def.subcommands.len());
         for s in def.subcommands {
@@ -130,11 +130,11 @@ fn write_info(out: &mut Reply, parent: Option<&CommandDef>, def: &CommandDef) {
     }
 }
 
-fn write_key_specs(out: &mut Reply, def: &CommandDef) {
+fn write_key_specs(out: &mut Reply, def: &CommandDef, full: &str) {
     let specs = cmdmeta::key_specs(def);
     out.set_len(specs.len());
-    let kf = cmdmeta::key_flags(def);
-    for spec in specs {
+    for (i, spec) in specs.into_iter().enumerate() {
+        let kf = cmdmeta::key_flags(def, full, i);
         out.map_len(3);
         out.bulk(b"flags");
         out.set_len(kf.len());
@@ -334,8 +334,8 @@ fn list(ctx: &mut Ctx, args: &[Bytes]) {
 fn keys_of(ctx: &mut Ctx, args: &[Bytes], with_flags: bool) {
     let target = &args[2..];
     let table = ctx.srv.commands.clone();
-    let def = match table.resolve(target) {
-        Resolved::Found(c, s) => s.unwrap_or(c),
+    let (def, full) = match table.resolve(target) {
+        Resolved::Found(c, s) => (s.unwrap_or(c), super::dispatch::full_name(c, s)),
         _ => {
             ctx.out.error("ERR Invalid command specified");
             return;
@@ -356,10 +356,10 @@ fn keys_of(ctx: &mut Ctx, args: &[Bytes], with_flags: bool) {
         ctx.out.error("ERR Invalid arguments specified for command");
         return;
     }
-    let kf = cmdmeta::key_flags(def);
     ctx.out.array_len(pos.len());
-    for p in pos {
+    for (i, p) in pos.into_iter().enumerate() {
         if with_flags {
+            let kf = cmdmeta::key_flags(def, &full, i);
             ctx.out.array_len(2);
             ctx.out.bulk(&target[p]);
             ctx.out.set_len(kf.len());
@@ -500,6 +500,14 @@ mod tests {
                 &["command", "getkeysandflags", "get", "k"]
             ),
             "*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n"
+        );
+        assert_eq!(
+            run(
+                &mut srv,
+                &mut c,
+                &["command", "getkeysandflags", "set", "k", "v"]
+            ),
+            "*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+OW\r\n+update\r\n"
         );
     }
 
