@@ -1,5 +1,5 @@
 //! DEBUG: the testing hooks Redis's own test suite relies on (SLEEP,
-//! OBJECT, SET-ACTIVE-EXPIRE, DIGEST, DIGEST-VALUE, POPULATE, LOG,
+//! OBJECT, SET-ACTIVE-EXPIRE, PAUSE-CRON, DIGEST, DIGEST-VALUE, POPULATE, LOG,
 //! PROTOCOL, ERROR). Allowed by `enable-debug-command` (yes, or `local`
 //! for loopback and unix-socket clients), checked by the dispatcher
 //! because DEBUG is flagged PROTECTED.
@@ -62,6 +62,8 @@ const HELP: &[&str] = &[
     "    Write <message> to the server log.",
     "OBJECT <key>",
     "    Show low level info about `key` and associated value.",
+    "PAUSE-CRON <0|1>",
+    "    Stop periodic cron job processing.",
     "POPULATE <count> [<prefix>] [<size>]",
     "    Create <count> string keys named key:<num>. If <prefix> is specified then",
     "    it is used instead of the 'key' prefix. These are not propagated to",
@@ -98,11 +100,22 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) {
             ctx.srv.active_expire = atoi(&args[2]) != 0;
             ctx.out.ok();
         }
+        (b"pause-cron", 3) => {
+            ctx.srv.pause_cron = atoi(&args[2]) != 0;
+            ctx.out.ok();
+        }
         (b"log", 3) => {
             crate::log_warning!("DEBUG LOG: {}", String::from_utf8_lossy(&args[2]));
             ctx.out.ok();
         }
-        (b"error", 3) => ctx.out.error(&String::from_utf8_lossy(&args[2])),
+        (b"error", 3) => {
+            // addReplyError: "-ERR " unless the text starts with '-'.
+            let msg = String::from_utf8_lossy(&args[2]);
+            match msg.strip_prefix('-') {
+                Some(own) => ctx.out.error(own),
+                None => ctx.out.error(&format!("ERR {msg}")),
+            }
+        }
         (b"object", 3) => object(ctx, &args[2]),
         (b"digest", 2) => {
             let d = dataset_digest(&ctx.srv.dbs);
@@ -407,5 +420,18 @@ mod tests {
         );
         assert!(!srv.active_expire);
         assert_eq!(run(&mut srv, &mut c, &["debug", "sleep", "0"]), "+OK\r\n");
+        assert_eq!(
+            run(&mut srv, &mut c, &["debug", "pause-cron", "1"]),
+            "+OK\r\n"
+        );
+        assert!(srv.pause_cron);
+        assert_eq!(
+            run(&mut srv, &mut c, &["debug", "error", "WRONGTYPE x"]),
+            "-ERR WRONGTYPE x\r\n"
+        );
+        assert_eq!(
+            run(&mut srv, &mut c, &["debug", "error", "-WRONGTYPE x"]),
+            "-WRONGTYPE x\r\n"
+        );
     }
 }

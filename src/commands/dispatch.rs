@@ -309,7 +309,7 @@ pub fn call(
     if !def.has(flags::SKIP_SLOWLOG) && !def.has(flags::BLOCKING) {
         let thr = srv.config.slowlog_log_slower_than;
         if thr >= 0 && dur_us as i64 >= thr {
-            let peer = client.addr.clone();
+            let peer = super::client::peer_id(client);
             let cname = client
                 .name
                 .as_ref()

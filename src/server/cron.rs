@@ -11,6 +11,9 @@ const ACCEPTABLE_STALE: usize = 10;
 
 /// One cron tick.
 pub fn tick(s: &mut Server) {
+    if s.pause_cron {
+        return;
+    }
     let now = now_ms();
     if s.active_expire && s.config.active_expire_enabled {
         let t = Instant::now();

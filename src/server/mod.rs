@@ -83,6 +83,8 @@ pub struct Server {
     pub shutdown: Option<ShutdownRequest>,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: bool,
+    /// DEBUG PAUSE-CRON: serverCron does nothing while set.
+    pub pause_cron: bool,
     /// True while a command must not update access times (OBJECT, TYPE...).
     pub no_touch: bool,
     pub slowlog: stats::SlowLog,
@@ -132,6 +134,7 @@ impl Server {
             pause: None,
             shutdown: None,
             active_expire: true,
+            pause_cron: false,
             no_touch: false,
             slowlog: stats::SlowLog::default(),
             latency: stats::LatencyMonitor::default(),
