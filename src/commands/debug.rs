@@ -109,12 +109,15 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) {
             ctx.out.ok();
         }
         (b"error", 3) => {
-            // addReplyError: "-ERR " unless the text starts with '-'.
-            let msg = String::from_utf8_lossy(&args[2]);
-            match msg.strip_prefix('-') {
-                Some(own) => ctx.out.error(own),
-                None => ctx.out.error(&format!("ERR {msg}")),
-            }
+            // Written raw, as Redis does: "-" + text, not an error reply
+            // the error statistics see.
+            let text: Vec<u8> = args[2]
+                .iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c })
+                .collect();
+            ctx.out.raw(b"-");
+            ctx.out.raw(&text);
+            ctx.out.raw(b"\r\n");
         }
         (b"object", 3) => object(ctx, &args[2]),
         (b"digest", 2) => {
@@ -427,11 +430,11 @@ mod tests {
         assert!(srv.pause_cron);
         assert_eq!(
             run(&mut srv, &mut c, &["debug", "error", "WRONGTYPE x"]),
-            "-ERR WRONGTYPE x\r\n"
+            "-WRONGTYPE x\r\n"
         );
         assert_eq!(
             run(&mut srv, &mut c, &["debug", "error", "-WRONGTYPE x"]),
-            "-WRONGTYPE x\r\n"
+            "--WRONGTYPE x\r\n"
         );
     }
 }
