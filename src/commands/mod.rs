@@ -9,12 +9,21 @@ pub mod dispatch;
 pub mod table;
 
 pub mod bitops;
+pub mod cmdmeta;
+pub mod command;
 pub mod connection;
 pub mod db;
+pub mod debug;
+pub mod digest;
 pub mod expire;
+pub mod introspect;
 pub mod keys;
+pub mod latency_doctor;
+pub mod monitoring;
 pub mod object;
 pub mod strings;
+#[cfg(test)]
+pub mod testutil;
 
 pub use ctx::Ctx;
 pub use table::{flags, CommandDef, CommandTable, KeyPos};
@@ -32,6 +41,11 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         expire::COMMANDS,
         db::COMMANDS,
         config::COMMANDS,
+        client::COMMANDS,
+        introspect::COMMANDS,
+        monitoring::COMMANDS,
+        command::COMMANDS,
+        debug::COMMANDS,
     ]
 }
 
