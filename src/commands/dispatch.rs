@@ -232,10 +232,14 @@ fn process_inner(
         );
         return reject(srv, client, out, rejection(&msg));
     }
-    // OOM: evict first, then refuse commands that may grow memory.
-    if srv.config.maxmemory > 0 && !client.flags.multi {
+    // OOM: evict first, then refuse commands that may grow memory. Inside
+    // MULTI every queued command counts (queuing itself uses memory),
+    // except the ones that end the transaction.
+    if srv.config.maxmemory > 0 {
         let res = evict::perform_evictions(srv);
+        let ends_multi = matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
         let deny = def.has(flags::DENYOOM)
+            || (client.flags.multi && !ends_multi)
             || (cmd.name == "exec" && client.multi_queue.iter().any(|a| queued_denyoom(srv, a)));
         if res == evict::EvictResult::Fail && deny {
             return reject(srv, client, out, rejection(super::err::OOM));
