@@ -426,7 +426,7 @@ fn pause(ctx: &mut Ctx, args: &[Bytes]) {
             }
         }
     } else if args.len() > 4 {
-        super::monitoring::subcommand_syntax_error(ctx, args);
+        super::subcommand_syntax_error(ctx, args);
         return;
     }
     let Some(ms) = parse_i64(&args[2]) else {
@@ -488,7 +488,7 @@ fn no_evict(ctx: &mut Ctx, args: &[Bytes]) {
 
 fn unblock(ctx: &mut Ctx, args: &[Bytes]) {
     if args.len() > 4 {
-        super::monitoring::subcommand_syntax_error(ctx, args);
+        super::subcommand_syntax_error(ctx, args);
         return;
     }
     let mut as_error = false;
