@@ -462,9 +462,13 @@ fn reply(ctx: &mut Ctx, args: &[Bytes]) {
         b"on" => {
             f.reply_off = false;
             f.reply_skip = false;
+            ctx.out.suppress = false;
             ctx.out.ok();
         }
-        b"off" => f.reply_off = true,
+        b"off" => {
+            f.reply_off = true;
+            ctx.out.suppress = true;
+        }
         b"skip" => {
             if !f.reply_off {
                 f.reply_skip_next = true;
