@@ -10,6 +10,8 @@ pub mod table;
 
 pub mod bitops;
 pub mod connection;
+pub mod hashes;
+pub mod sets;
 pub mod strings;
 
 pub use ctx::Ctx;
@@ -24,6 +26,8 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         multi::COMMANDS,
         pubsub::COMMANDS,
         config::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
     ]
 }
 
