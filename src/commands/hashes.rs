@@ -443,4 +443,4 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
