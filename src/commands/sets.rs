@@ -41,7 +41,8 @@ const KNUM: KeyPos = KeyPos::NumKeys {
     first: 2,
     step: 1,
 };
-const INTER_DOC: &str = "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
+const INTER_DOC: &str =
+    "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.";
 const UNION_DOC: &str = "O(N) where N is the total number of elements in all given sets.";
 
 pub static COMMANDS: &[CommandDef] = &[

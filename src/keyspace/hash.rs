@@ -18,6 +18,9 @@ use std::hash::BuildHasher;
 
 pub type Builder = hashbrown::DefaultHashBuilder;
 
+/// A (field, value) pair borrowed from a hash.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// Listpacks larger than this convert (Redis's lpSafeToAdd limit).
 const LISTPACK_SAFETY: usize = 1 << 30;
 
@@ -71,7 +74,9 @@ impl HashValue {
             HashValue::Listpack(p) => p.heap_size(),
             HashValue::Table(m) => {
                 m.capacity() * (std::mem::size_of::<(KBytes, KBytes)>() + 16)
-                    + m.iter().map(|(k, v)| k.heap_size() + v.heap_size()).sum::<usize>()
+                    + m.iter()
+                        .map(|(k, v)| k.heap_size() + v.heap_size())
+                        .sum::<usize>()
             }
         }
     }
@@ -184,7 +189,7 @@ impl HashValue {
     }
 
     /// Every (field, value) pair: insertion order for a listpack.
-    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
+    pub fn iter(&self) -> Box<dyn Iterator<Item = Pair<'_>> + '_> {
         match self {
             HashValue::Listpack(p) => {
                 let mut it = p.iter();
@@ -210,18 +215,19 @@ impl HashValue {
     }
 
     /// All pairs as a vector (random access for HRANDFIELD on listpacks).
-    pub fn pairs(&self) -> Vec<(&[u8], &[u8])> {
+    pub fn pairs(&self) -> Vec<Pair<'_>> {
         self.iter().collect()
     }
 
     /// One HSCAN step: a listpack returns everything with cursor 0.
-    pub fn scan(&self, cursor: u64, count: usize) -> (Vec<(&[u8], &[u8])>, u64) {
+    pub fn scan(&self, cursor: u64, count: usize) -> (Vec<Pair<'_>>, u64) {
         match self {
             HashValue::Listpack(_) => (self.pairs(), 0),
             HashValue::Table(m) => {
                 let h = m.hasher();
                 scan_step(
-                    m.iter().map(|(k, v)| (h.hash_one(k), (k.as_slice(), v.as_slice()))),
+                    m.iter()
+                        .map(|(k, v)| (h.hash_one(k), (k.as_slice(), v.as_slice()))),
                     cursor,
                     count,
                 )
@@ -245,7 +251,10 @@ mod tests {
         assert!(h.set(b"b", b"1", LIM));
         assert!(h.set(b"a", b"2", LIM));
         assert!(!h.set(b"b", b"3", LIM));
-        assert_eq!(h.pairs(), vec![(&b"b"[..], &b"3"[..]), (&b"a"[..], &b"2"[..])]);
+        assert_eq!(
+            h.pairs(),
+            vec![(&b"b"[..], &b"3"[..]), (&b"a"[..], &b"2"[..])]
+        );
         assert_eq!(h.encoding(), "listpack");
         assert!(h.delete(b"b"));
         assert!(!h.delete(b"b"));

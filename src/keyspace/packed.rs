@@ -145,13 +145,19 @@ mod tests {
         p.push(b"c");
         assert_eq!(p.len(), 4);
         let items: Vec<_> = p.iter().map(|(_, b)| b.to_vec()).collect();
-        assert_eq!(items, vec![b"a".to_vec(), long.clone(), vec![], b"c".to_vec()]);
+        assert_eq!(
+            items,
+            vec![b"a".to_vec(), long.clone(), vec![], b"c".to_vec()]
+        );
         let off = p.iter().nth(1).unwrap().0;
         p.replace(off, b"short");
         let off = p.iter().nth(2).unwrap().0;
         p.replace(off, &long);
         let items: Vec<_> = p.iter().map(|(_, b)| b.to_vec()).collect();
-        assert_eq!(items, vec![b"a".to_vec(), b"short".to_vec(), long, b"c".to_vec()]);
+        assert_eq!(
+            items,
+            vec![b"a".to_vec(), b"short".to_vec(), long, b"c".to_vec()]
+        );
         p.remove(0, 2);
         assert_eq!(p.len(), 2);
         assert_eq!(p.iter().last().unwrap().1, b"c");

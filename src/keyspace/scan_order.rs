@@ -11,7 +11,11 @@
 //! Cursors stay below 2^63, so they print as Redis's do.
 
 /// Picks the elements of one SCAN call. `items` yields (hash, element).
-pub fn scan_step<T>(items: impl Iterator<Item = (u64, T)>, cursor: u64, count: usize) -> (Vec<T>, u64) {
+pub fn scan_step<T>(
+    items: impl Iterator<Item = (u64, T)>,
+    cursor: u64,
+    count: usize,
+) -> (Vec<T>, u64) {
     let count = count.max(1);
     let mut left: Vec<(u64, T)> = items
         .map(|(h, t)| (h >> 1, t))

@@ -147,7 +147,8 @@ impl SetValue {
             SetValue::Table(t) => {
                 let h = t.hasher();
                 scan_step(
-                    t.iter().map(|k| (h.hash_one(k), Cow::Borrowed(k.as_slice()))),
+                    t.iter()
+                        .map(|k| (h.hash_one(k), Cow::Borrowed(k.as_slice()))),
                     cursor,
                     count,
                 )
@@ -177,7 +178,10 @@ mod tests {
             s.add(i.to_string().as_bytes(), 4);
         }
         assert_eq!(s.encoding(), "intset");
-        assert_eq!(s.iter().map(|c| c.into_owned()).collect::<Vec<_>>()[0], b"0");
+        assert_eq!(
+            s.iter().map(|c| c.into_owned()).collect::<Vec<_>>()[0],
+            b"0"
+        );
         s.add(b"9", 4);
         assert_eq!(s.encoding(), "hashtable");
         assert_eq!(SetValue::for_member(b"x").encoding(), "hashtable");

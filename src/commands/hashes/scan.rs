@@ -21,7 +21,9 @@ pub(crate) struct ScanOpts {
 
 impl ScanOpts {
     pub fn matches(&self, s: &[u8]) -> bool {
-        self.pattern.as_ref().is_none_or(|p| glob_match(p, s, false))
+        self.pattern
+            .as_ref()
+            .is_none_or(|p| glob_match(p, s, false))
     }
 }
 
@@ -82,7 +84,11 @@ pub(crate) fn parse_opts(out: &mut Reply, args: &[Bytes]) -> Option<ScanOpts> {
             i += 2;
         } else if a.eq_ignore_ascii_case(b"match") && more >= 2 {
             let p = &args[i + 1];
-            opts.pattern = if &p[..] == b"*" { None } else { Some(p.clone()) };
+            opts.pattern = if &p[..] == b"*" {
+                None
+            } else {
+                Some(p.clone())
+            };
             i += 2;
         } else {
             out.error(err::SYNTAX);

@@ -64,7 +64,11 @@ pub(crate) fn run(srv: &mut Server, client: &mut Client, resp: u8, line: &str) -
 }
 
 pub(crate) fn encoding(srv: &Server, key: &str) -> &'static str {
-    srv.dbs[0].get(key.as_bytes()).expect("key exists").value.encoding()
+    srv.dbs[0]
+        .get(key.as_bytes())
+        .expect("key exists")
+        .value
+        .encoding()
 }
 
 #[test]
@@ -86,7 +90,10 @@ fn hset_replies_and_listpack_order() {
     assert_eq!(run(&mut s, &mut c, 2, "hgetall none").reply, "*0\r\n");
     assert_eq!(encoding(&s, "h"), "listpack");
     let r = run(&mut s, &mut c, 2, "hset h a");
-    assert_eq!(r.reply, "-ERR wrong number of arguments for 'hset' command\r\n");
+    assert_eq!(
+        r.reply,
+        "-ERR wrong number of arguments for 'hset' command\r\n"
+    );
 }
 
 #[test]
@@ -203,7 +210,11 @@ fn hrandfield_shapes() {
         }
         for _ in 0..20 {
             let r = run(&mut s, &mut c, 2, "hrandfield h 7");
-            let mut fields: Vec<&str> = r.reply.split("\r\n").filter(|l| l.starts_with('f')).collect();
+            let mut fields: Vec<&str> = r
+                .reply
+                .split("\r\n")
+                .filter(|l| l.starts_with('f'))
+                .collect();
             assert_eq!(fields.len(), 7);
             fields.sort();
             fields.dedup();

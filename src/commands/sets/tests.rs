@@ -27,8 +27,13 @@ fn intset_order_and_encodings() {
     let (mut s, mut c) = new_server();
     assert_eq!(run(&mut s, &mut c, 2, "sadd s 3 -1 2 3").reply, ":3\r\n");
     assert_eq!(encoding(&s, "s"), "intset");
-    assert_eq!(bulks(&run(&mut s, &mut c, 2, "smembers s").reply), ["-1", "2", "3"]);
-    assert!(run(&mut s, &mut c, 3, "smembers s").reply.starts_with("~3\r\n"));
+    assert_eq!(
+        bulks(&run(&mut s, &mut c, 2, "smembers s").reply),
+        ["-1", "2", "3"]
+    );
+    assert!(run(&mut s, &mut c, 3, "smembers s")
+        .reply
+        .starts_with("~3\r\n"));
     assert_eq!(run(&mut s, &mut c, 3, "smembers none").reply, "~0\r\n");
     run(&mut s, &mut c, 2, "sadd s x");
     assert_eq!(encoding(&s, "s"), "hashtable");
@@ -58,7 +63,9 @@ fn srem_and_smove_side_effects() {
     assert!(s.dbs[0].get(b"a").is_none());
     assert_eq!(encoding(&s, "b"), "hashtable");
     run(&mut s, &mut c, 2, "set str v");
-    assert!(run(&mut s, &mut c, 2, "smove b str 1").reply.starts_with("-WRONGTYPE"));
+    assert!(run(&mut s, &mut c, 2, "smove b str 1")
+        .reply
+        .starts_with("-WRONGTYPE"));
     assert_eq!(run(&mut s, &mut c, 2, "smove none str 1").reply, ":0\r\n");
 }
 
@@ -120,8 +127,13 @@ fn srandmember_counts() {
         got.dedup();
         assert_eq!(got.len(), k.min(50), "distinct");
     }
-    assert_eq!(bulks(&run(&mut s, &mut c, 2, "srandmember s -200").reply).len(), 200);
-    assert!(run(&mut s, &mut c, 3, "srandmember s 2").reply.starts_with("*2\r\n"));
+    assert_eq!(
+        bulks(&run(&mut s, &mut c, 2, "srandmember s -200").reply).len(),
+        200
+    );
+    assert!(run(&mut s, &mut c, 3, "srandmember s 2")
+        .reply
+        .starts_with("*2\r\n"));
 }
 
 #[test]
@@ -130,10 +142,22 @@ fn algebra_and_store() {
     run(&mut s, &mut c, 2, "sadd a 1 2 3 4");
     run(&mut s, &mut c, 2, "sadd b 3 4 5");
     run(&mut s, &mut c, 2, "sadd d x 3");
-    assert_eq!(bulks(&run(&mut s, &mut c, 2, "sinter a b").reply), ["3", "4"]);
-    assert_eq!(bulks(&run(&mut s, &mut c, 2, "sunion a b").reply), ["1", "2", "3", "4", "5"]);
-    assert_eq!(bulks(&run(&mut s, &mut c, 2, "sdiff a b").reply), ["1", "2"]);
-    assert_eq!(run(&mut s, &mut c, 2, "sintercard 2 a b limit 1").reply, ":1\r\n");
+    assert_eq!(
+        bulks(&run(&mut s, &mut c, 2, "sinter a b").reply),
+        ["3", "4"]
+    );
+    assert_eq!(
+        bulks(&run(&mut s, &mut c, 2, "sunion a b").reply),
+        ["1", "2", "3", "4", "5"]
+    );
+    assert_eq!(
+        bulks(&run(&mut s, &mut c, 2, "sdiff a b").reply),
+        ["1", "2"]
+    );
+    assert_eq!(
+        run(&mut s, &mut c, 2, "sintercard 2 a b limit 1").reply,
+        ":1\r\n"
+    );
     let r = run(&mut s, &mut c, 2, "sinterstore dst a d");
     assert_eq!((r.reply.as_str(), r.dirty), (":1\r\n", 1));
     assert_eq!(encoding(&s, "dst"), "intset");
