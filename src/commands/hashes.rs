@@ -174,7 +174,7 @@ fn write_hash<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut HashVal
     }
     let db = ctx.client.db;
     match ctx.srv.dbs[db].get_mut(key).map(|e| &mut e.value) {
-        Some(Value::Hash(v)) => Ok(Some(&mut **v)),
+        Some(Value::Hash(v)) => Ok(Some(v)),
         _ => unreachable!("checked above"),
     }
 }
@@ -183,11 +183,11 @@ fn write_hash<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut HashVal
 /// (firing "new") if missing. `Err` after replying WRONGTYPE.
 fn hash_or_create<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<&'c mut HashValue, ()> {
     if write_hash(ctx, key)?.is_none() {
-        ctx.set_key(key, Value::Hash(Box::default()), false);
+        ctx.set_key(key, Value::Hash(HashValue::new()), false);
     }
     let db = ctx.client.db;
     match ctx.srv.dbs[db].get_mut(key).map(|e| &mut e.value) {
-        Some(Value::Hash(h)) => Ok(&mut **h),
+        Some(Value::Hash(h)) => Ok(h),
         _ => unreachable!("just created"),
     }
 }

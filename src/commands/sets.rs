@@ -186,7 +186,7 @@ fn write_set<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut SetValue
     }
     let db = ctx.client.db;
     match ctx.srv.dbs[db].get_mut(key).map(|e| &mut e.value) {
-        Some(Value::Set(v)) => Ok(Some(&mut **v)),
+        Some(Value::Set(v)) => Ok(Some(v)),
         _ => unreachable!("checked above"),
     }
 }
@@ -208,7 +208,7 @@ fn sadd(ctx: &mut Ctx, args: &[Bytes]) {
         Ok(Some(_)) => {}
         Ok(None) => {
             let s = SetValue::for_member(&args[2]);
-            ctx.set_key(key, Value::Set(Box::new(s)), false);
+            ctx.set_key(key, Value::Set(s), false);
         }
     }
     let s = set_mut(ctx, key);
@@ -287,7 +287,7 @@ fn smove(ctx: &mut Ctx, args: &[Bytes]) {
     }
     if dst_type.is_none() {
         let d = SetValue::for_member(member);
-        ctx.set_key(dst, Value::Set(Box::new(d)), false);
+        ctx.set_key(dst, Value::Set(d), false);
     }
     ctx.key_modified(src);
     ctx.dirty += 1;

@@ -27,7 +27,8 @@ const LISTPACK_SAFETY: usize = 1 << 30;
 #[derive(Clone, Debug)]
 pub enum HashValue {
     Listpack(Packed),
-    Table(IndexMap<KBytes, KBytes, Builder>),
+    /// Boxed so a hash is 16 bytes and fits inside a `Value`.
+    Table(Box<IndexMap<KBytes, KBytes, Builder>>),
 }
 
 /// The thresholds of the listpack encoding (from the config).
@@ -122,7 +123,7 @@ impl HashValue {
                 let (_, v) = it.next().expect("pairs");
                 m.insert(KBytes::new(f), KBytes::new(v));
             }
-            *self = HashValue::Table(m);
+            *self = HashValue::Table(Box::new(m));
         }
     }
 
@@ -244,6 +245,13 @@ mod tests {
         max_entries: 4,
         max_value: 8,
     };
+
+    #[test]
+    fn compact_header() {
+        assert_eq!(std::mem::size_of::<HashValue>(), 16);
+        // Strings must not pay for the collections sitting in `Value`.
+        assert_eq!(std::mem::size_of::<super::super::Value>(), 24);
+    }
 
     #[test]
     fn listpack_order_and_conversion() {

@@ -5,14 +5,18 @@
 //! costs one allocation for the whole collection, keeps insertion order
 //! (so HGETALL on a small hash answers in Redis's order), and is searched
 //! linearly, which is fast at the sizes the `*-max-listpack-*` thresholds
-//! allow. The buffer grows exactly (no doubling) to stay compact; the
-//! allocator's size classes keep that cheap.
+//! allow. The buffer is a boxed slice resized exactly on each change (as
+//! Redis reallocates a listpack), so it carries no spare capacity.
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Packed {
-    buf: Vec<u8>,
-    len: u32,
+    /// Empty, or a little-endian u32 entry count followed by the entries.
+    /// A boxed slice (no spare capacity) keeps the header at 16 bytes.
+    buf: Box<[u8]>,
 }
+
+/// Size of the entry-count header.
+const HEADER: usize = 4;
 
 /// Decodes the entry starting at `off`: (bytes start, bytes end).
 fn entry_bounds(buf: &[u8], mut off: usize) -> (usize, usize) {
@@ -42,14 +46,11 @@ fn encode_len(mut n: usize, out: &mut Vec<u8>) {
     }
 }
 
-fn encoded_size(b: &[u8]) -> usize {
-    let mut n = b.len();
-    let mut s = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        s += 1;
-    }
-    s + b.len()
+fn encode(b: &[u8]) -> Vec<u8> {
+    let mut enc = Vec::with_capacity(b.len() + 3);
+    encode_len(b.len(), &mut enc);
+    enc.extend_from_slice(b);
+    enc
 }
 
 impl Packed {
@@ -59,24 +60,44 @@ impl Packed {
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.len as usize
+        if self.buf.is_empty() {
+            return 0;
+        }
+        u32::from_le_bytes(self.buf[..HEADER].try_into().expect("header")) as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Bytes used by the buffer (for memory accounting).
     pub fn heap_size(&self) -> usize {
-        self.buf.capacity()
+        self.buf.len()
+    }
+
+    /// Edits the buffer as a Vec, then stores it back without spare room
+    /// and with the entry count adjusted by `delta`.
+    fn edit(&mut self, delta: i64, f: impl FnOnce(&mut Vec<u8>)) {
+        let n = (self.len() as i64 + delta) as u32;
+        let mut v = std::mem::take(&mut self.buf).into_vec();
+        if v.is_empty() {
+            v.extend_from_slice(&[0; HEADER]);
+        }
+        f(&mut v);
+        if n == 0 {
+            return;
+        }
+        v[..HEADER].copy_from_slice(&n.to_le_bytes());
+        self.buf = v.into_boxed_slice();
     }
 
     /// Appends an entry at the tail.
     pub fn push(&mut self, b: &[u8]) {
-        self.buf.reserve_exact(encoded_size(b));
-        encode_len(b.len(), &mut self.buf);
-        self.buf.extend_from_slice(b);
-        self.len += 1;
+        let enc = encode(b);
+        self.edit(1, |v| {
+            v.reserve_exact(enc.len());
+            v.extend_from_slice(&enc);
+        });
     }
 
     /// Entries in order, each with its byte offset (a cursor for
@@ -84,17 +105,17 @@ impl Packed {
     pub fn iter(&self) -> PackedIter<'_> {
         PackedIter {
             buf: &self.buf,
-            off: 0,
+            off: HEADER,
         }
     }
 
     /// Replaces the entry at offset `off` with `b`.
     pub fn replace(&mut self, off: usize, b: &[u8]) {
         let (_, end) = entry_bounds(&self.buf, off);
-        let mut enc = Vec::with_capacity(encoded_size(b));
-        encode_len(b.len(), &mut enc);
-        enc.extend_from_slice(b);
-        self.buf.splice(off..end, enc);
+        let enc = encode(b);
+        self.edit(0, |v| {
+            v.splice(off..end, enc);
+        });
     }
 
     /// Removes `n` consecutive entries starting at offset `off`.
@@ -103,11 +124,9 @@ impl Packed {
         for _ in 0..n {
             end = entry_bounds(&self.buf, end).1;
         }
-        self.buf.drain(off..end);
-        self.len -= n as u32;
-        if self.buf.capacity() > self.buf.len() * 2 + 64 {
-            self.buf.shrink_to_fit();
-        }
+        self.edit(-(n as i64), |v| {
+            v.drain(off..end);
+        });
     }
 }
 
@@ -158,12 +177,15 @@ mod tests {
             items,
             vec![b"a".to_vec(), b"short".to_vec(), long, b"c".to_vec()]
         );
-        p.remove(0, 2);
+        let first = p.iter().next().unwrap().0;
+        p.remove(first, 2);
         assert_eq!(p.len(), 2);
         assert_eq!(p.iter().last().unwrap().1, b"c");
         let off = p.iter().next().unwrap().0;
         p.remove(off, 2);
         assert!(p.is_empty());
         assert_eq!(p.iter().count(), 0);
+        assert_eq!(p.heap_size(), 0);
+        assert_eq!(std::mem::size_of::<Packed>(), 16);
     }
 }

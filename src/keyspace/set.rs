@@ -23,7 +23,8 @@ pub type Builder = hashbrown::DefaultHashBuilder;
 #[derive(Clone, Debug)]
 pub enum SetValue {
     Intset(IntSet),
-    Table(IndexSet<KBytes, Builder>),
+    /// Boxed so a set is 16 bytes and fits inside a `Value`.
+    Table(Box<IndexSet<KBytes, Builder>>),
 }
 
 fn int_bytes(n: i64) -> Cow<'static, [u8]> {
@@ -38,7 +39,7 @@ impl SetValue {
 
     /// An empty hashtable set.
     pub fn new_table() -> Self {
-        SetValue::Table(IndexSet::default())
+        SetValue::Table(Box::default())
     }
 
     /// Redis's setTypeCreate: the encoding a set created for `first` gets.
@@ -84,7 +85,7 @@ impl SetValue {
             for n in s.iter() {
                 t.insert(KBytes::new(itoa::Buffer::new().format(n).as_bytes()));
             }
-            *self = SetValue::Table(t);
+            *self = SetValue::Table(Box::new(t));
         }
     }
 
@@ -160,6 +161,11 @@ impl SetValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compact_header() {
+        assert_eq!(std::mem::size_of::<SetValue>(), 16);
+    }
 
     #[test]
     fn intset_until_threshold_or_string() {

@@ -2,7 +2,8 @@
 //!
 //! Strings keep the encoding Redis would report (`int`, `embstr`, `raw`)
 //! because OBJECT ENCODING, DEBUG OBJECT and the RDB writer depend on it.
-//! Collections box their payload so a string entry stays small.
+//! Collection headers are 24 bytes (their payload is boxed), so they sit
+//! inside `Value` without an extra allocation and strings stay 32 bytes.
 
 use super::bytes::KBytes;
 use super::hash::HashValue;
@@ -21,9 +22,9 @@ pub enum Value {
     /// SETRANGE and SETBIT.
     Raw(Box<Vec<u8>>),
     /// A hash (encoding `listpack` or `hashtable`).
-    Hash(Box<HashValue>),
+    Hash(HashValue),
     /// A set (encoding `intset` or `hashtable`).
-    Set(Box<SetValue>),
+    Set(SetValue),
 }
 
 /// Redis's TYPE names.

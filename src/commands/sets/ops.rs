@@ -37,7 +37,7 @@ fn sets_of<'c>(ctx: &'c Ctx, keys: &[Bytes]) -> Vec<Option<&'c SetValue>> {
     let db = &ctx.srv.dbs[ctx.client.db];
     keys.iter()
         .map(|k| match db.get(k).map(|e| &e.value) {
-            Some(Value::Set(s)) => Some(&**s),
+            Some(Value::Set(s)) => Some(s),
             _ => None,
         })
         .collect()
@@ -48,7 +48,7 @@ fn sets_of<'c>(ctx: &'c Ctx, keys: &[Bytes]) -> Vec<Option<&'c SetValue>> {
 fn store(ctx: &mut Ctx, dst: &Bytes, result: SetValue, event: &str) {
     let n = result.len();
     if n > 0 {
-        ctx.set_key(dst, Value::Set(Box::new(result)), false);
+        ctx.set_key(dst, Value::Set(result), false);
         ctx.out.int(n as i64);
         ctx.notify(notify::SET, event, dst);
         ctx.dirty += 1;
