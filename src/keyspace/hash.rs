@@ -220,6 +220,24 @@ impl HashValue {
         self.iter().collect()
     }
 
+    /// Redis's xorObjectDigest for a hash, given the DEBUG DIGEST
+    /// primitives (`mix`: d = SHA1(d ^ SHA1(data)); `xor`: d ^= SHA1(data)):
+    /// each pair mixes field then value into a zeroed digest, which is
+    /// xored into `digest`, so field order does not matter.
+    pub fn digest_into(
+        &self,
+        digest: &mut [u8; 20],
+        mix: impl Fn(&mut [u8; 20], &[u8]),
+        xor: impl Fn(&mut [u8; 20], &[u8]),
+    ) {
+        for (f, v) in self.iter() {
+            let mut ele = [0u8; 20];
+            mix(&mut ele, f);
+            mix(&mut ele, v);
+            xor(digest, &ele);
+        }
+    }
+
     /// One HSCAN step: a listpack returns everything with cursor 0.
     pub fn scan(&self, cursor: u64, count: usize) -> (Vec<Pair<'_>>, u64) {
         match self {
@@ -277,6 +295,33 @@ mod tests {
             h.delete(f);
         }
         assert_eq!(h.encoding(), "hashtable", "no conversion back");
+    }
+
+    #[test]
+    fn digest_ignores_order_and_encoding() {
+        // Stand-ins for SHA1-based mixing: order sensitive vs insensitive.
+        let mix = |d: &mut [u8; 20], b: &[u8]| {
+            for (i, x) in b.iter().enumerate() {
+                d[i % 20] = d[i % 20].rotate_left(3) ^ x;
+            }
+        };
+        let xor = |d: &mut [u8; 20], b: &[u8]| {
+            for (i, x) in b.iter().enumerate() {
+                d[i % 20] ^= x;
+            }
+        };
+        let mut a = HashValue::new();
+        a.set(b"f1", b"v1", LIM);
+        a.set(b"f2", b"v2", LIM);
+        let mut b = HashValue::new();
+        b.set(b"f2", b"v2", LIM);
+        b.set(b"f1", b"v1", LIM);
+        b.convert_to_table();
+        let (mut da, mut db) = ([0u8; 20], [0u8; 20]);
+        a.digest_into(&mut da, mix, xor);
+        b.digest_into(&mut db, mix, xor);
+        assert_eq!(da, db);
+        assert_ne!(da, [0u8; 20]);
     }
 
     #[test]

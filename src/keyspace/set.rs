@@ -141,6 +141,14 @@ impl SetValue {
         }
     }
 
+    /// Redis's xorObjectDigest for a set, given DEBUG DIGEST's `xor`
+    /// primitive (d ^= SHA1(data)): every member is xored in.
+    pub fn digest_into(&self, digest: &mut [u8; 20], xor: impl Fn(&mut [u8; 20], &[u8])) {
+        for m in self.iter() {
+            xor(digest, &m);
+        }
+    }
+
     /// One SSCAN step: an intset returns everything with cursor 0.
     pub fn scan(&self, cursor: u64, count: usize) -> (Vec<Cow<'_, [u8]>>, u64) {
         match self {
