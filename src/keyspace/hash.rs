@@ -12,9 +12,8 @@
 
 use super::bytes::KBytes;
 use super::packed::Packed;
-use super::scan_order::scan_step;
+use super::scan_order::scan_range;
 use indexmap::IndexMap;
-use std::hash::BuildHasher;
 
 pub type Builder = hashbrown::DefaultHashBuilder;
 
@@ -243,12 +242,14 @@ impl HashValue {
         match self {
             HashValue::Listpack(_) => (self.pairs(), 0),
             HashValue::Table(m) => {
-                let h = m.hasher();
-                scan_step(
-                    m.iter()
-                        .map(|(k, v)| (h.hash_one(k), (k.as_slice(), v.as_slice()))),
-                    cursor,
-                    count,
+                let (r, next) = scan_range(m.len(), cursor, count);
+                let pairs = m.get_range(r).expect("in range");
+                (
+                    pairs
+                        .iter()
+                        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+                        .collect(),
+                    next,
                 )
             }
         }

@@ -2,60 +2,73 @@
 //!
 //! Redis's guarantee: an element present from the start to the end of a
 //! full scan is returned at least once, whatever is added or removed in
-//! between. keel orders the elements by a hash of their bytes, computed
-//! with the collection's own (fixed for its lifetime) hasher: the cursor is
-//! "the next hash to visit", so removals and insertions never move an
-//! element from after the cursor to before it. A call returns the `count`
-//! elements with the smallest hashes at or after the cursor (plus any that
-//! share the last hash) and the cursor after them; 0 when none are left.
-//! Cursors stay below 2^63, so they print as Redis's do.
+//! between. keel's hashtables are insertion-indexed maps (`IndexMap`,
+//! `IndexSet`) whose only moves are: new elements are appended at the end,
+//! and a removal moves the *last* element down into the hole. Elements
+//! therefore only ever move to lower positions.
+//!
+//! So a scan walks positions from the top down: the cursor is the number
+//! of positions still to visit (cursor 0 starts at the current length).
+//! An element not yet visited sits below the cursor and can only move
+//! further down, so it is still ahead; an element moving from the visited
+//! region into the unvisited one is merely returned twice, which SCAN
+//! allows. Each call costs O(COUNT), like Redis's.
 
-/// Picks the elements of one SCAN call. `items` yields (hash, element).
-pub fn scan_step<T>(
-    items: impl Iterator<Item = (u64, T)>,
-    cursor: u64,
-    count: usize,
-) -> (Vec<T>, u64) {
-    let count = count.max(1);
-    let mut left: Vec<(u64, T)> = items
-        .map(|(h, t)| (h >> 1, t))
-        .filter(|(k, _)| *k >= cursor)
-        .collect();
-    if left.len() <= count {
-        return (left.into_iter().map(|(_, t)| t).collect(), 0);
-    }
-    left.select_nth_unstable_by_key(count - 1, |(k, _)| *k);
-    let pivot = left[count - 1].0;
-    let out = left
-        .into_iter()
-        .filter(|(k, _)| *k <= pivot)
-        .map(|(_, t)| t)
-        .collect();
-    (out, pivot + 1)
+use std::ops::Range;
+
+/// Positions to return for one SCAN call over `len` elements, and the
+/// cursor to hand back (0 when the scan is complete).
+pub fn scan_range(len: usize, cursor: u64, count: usize) -> (Range<usize>, u64) {
+    let top = if cursor == 0 {
+        len
+    } else {
+        usize::try_from(cursor).unwrap_or(usize::MAX).min(len)
+    };
+    let bottom = top.saturating_sub(count.max(1));
+    (bottom..top, bottom as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use indexmap::IndexSet;
 
     #[test]
-    fn full_scan_returns_every_element_once() {
-        let items: Vec<(u64, u32)> = (0..1000u32)
-            .map(|i| ((i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), i))
-            .collect();
+    fn every_element_present_throughout_is_returned() {
+        // Remove and add elements between calls, as SSCAN under writes.
+        let mut set: IndexSet<u32> = (0..1000).collect();
+        let stable: Vec<u32> = (0..1000).filter(|i| i % 3 == 0).collect();
+        let mut seen = std::collections::HashSet::new();
         let mut cursor = 0;
-        let mut seen = Vec::new();
+        let mut next_new = 1000;
         loop {
-            let (got, next) = scan_step(items.iter().copied(), cursor, 7);
-            assert!(got.len() >= 7 || next == 0);
-            seen.extend(got);
+            let (r, next) = scan_range(set.len(), cursor, 7);
+            for i in r {
+                seen.insert(*set.get_index(i).unwrap());
+            }
+            // Churn: drop some unstable members, add new ones.
+            for _ in 0..3 {
+                if let Some(&x) = set.iter().find(|x| **x % 3 != 0) {
+                    set.swap_remove(&x);
+                }
+                set.insert(next_new);
+                next_new += 1;
+            }
             if next == 0 {
                 break;
             }
-            assert!(next < 1 << 63);
             cursor = next;
         }
-        seen.sort();
-        assert_eq!(seen, (0..1000).collect::<Vec<_>>());
+        for s in stable {
+            assert!(seen.contains(&s), "{s} missed");
+        }
+    }
+
+    #[test]
+    fn cursor_clamps_to_length() {
+        assert_eq!(scan_range(10, 0, 4), (6..10, 6));
+        assert_eq!(scan_range(10, 3, 4), (0..3, 0));
+        assert_eq!(scan_range(10, 500, 4), (6..10, 6));
+        assert_eq!(scan_range(10, u64::MAX, 100), (0..10, 0));
     }
 }

@@ -12,11 +12,10 @@
 
 use super::bytes::KBytes;
 use super::intset::IntSet;
-use super::scan_order::scan_step;
+use super::scan_order::scan_range;
 use crate::util::num::parse_i64;
 use indexmap::IndexSet;
 use std::borrow::Cow;
-use std::hash::BuildHasher;
 
 pub type Builder = hashbrown::DefaultHashBuilder;
 
@@ -154,12 +153,14 @@ impl SetValue {
         match self {
             SetValue::Intset(_) => (self.iter().collect(), 0),
             SetValue::Table(t) => {
-                let h = t.hasher();
-                scan_step(
-                    t.iter()
-                        .map(|k| (h.hash_one(k), Cow::Borrowed(k.as_slice()))),
-                    cursor,
-                    count,
+                let (r, next) = scan_range(t.len(), cursor, count);
+                let members = t.get_range(r).expect("in range");
+                (
+                    members
+                        .iter()
+                        .map(|k| Cow::Borrowed(k.as_slice()))
+                        .collect(),
+                    next,
                 )
             }
         }
