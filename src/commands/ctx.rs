@@ -11,7 +11,7 @@ use super::table::CommandDef;
 use crate::keyspace::db::KeyLoc;
 use crate::keyspace::{Db, Entry, Value, NO_EXPIRE};
 use crate::protocol::Reply;
-use crate::server::client::{Blocked, Client};
+use crate::server::client::Client;
 use crate::server::Server;
 use bytes::Bytes;
 
@@ -36,6 +36,14 @@ pub mod notify {
         GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 }
 
+/// What a blocking handler asks for when there is nothing to serve.
+#[derive(Debug)]
+pub struct BlockRequest {
+    pub keys: Vec<Bytes>,
+    /// Absolute unix ms, or None to wait forever.
+    pub deadline: Option<i64>,
+}
+
 pub struct Ctx<'a> {
     pub srv: &'a mut Server,
     pub client: &'a mut Client,
@@ -49,8 +57,8 @@ pub struct Ctx<'a> {
     pub dirty: u64,
     /// If set, propagate these commands instead of the original argv.
     pub propagate_as: Option<Vec<Vec<Bytes>>>,
-    /// Set by a handler that must wait (blocking commands, CLIENT PAUSE).
-    pub block: Option<Blocked>,
+    /// Set by a handler that must wait for keys (see `block_on_keys`).
+    pub block: Option<BlockRequest>,
 }
 
 impl<'a> Ctx<'a> {
@@ -65,6 +73,9 @@ impl<'a> Ctx<'a> {
 
     /// Deletes `key` from database `db` if its TTL has passed, propagating
     /// a DEL and firing the `expired` notification. True if it expired.
+    /// While clients are paused the key is reported expired but kept, so
+    /// the dataset stays still (the end of the pause or a failover settles
+    /// it), as Redis 7.0 does.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let expire = match self.srv.dbs[db].get(key) {
             Some(e) if e.expire != NO_EXPIRE => e.expire,
@@ -73,8 +84,15 @@ impl<'a> Ctx<'a> {
         if expire > self.now_ms {
             return false;
         }
-        self.srv.delete_expired(db, key);
+        if !self.expiry_paused() {
+            self.srv.delete_expired(db, key);
+        }
         true
+    }
+
+    /// Clients are paused: expired keys are hidden, not deleted.
+    fn expiry_paused(&self) -> bool {
+        crate::server::pause_active(self.srv, self.now_ms)
     }
 
     /// Where `key` lives in database `db`, if it exists and has not
@@ -87,18 +105,22 @@ impl<'a> Ctx<'a> {
         let loc = d.locate(key);
         let e = d.get_at(loc, key)?;
         if e.expire != NO_EXPIRE && e.expire <= self.now_ms {
-            self.srv.delete_expired(db, key);
+            if !self.expiry_paused() {
+                self.srv.delete_expired(db, key);
+            }
             return None;
         }
         Some(loc)
     }
 
     /// Looks a key up for reading: lazy expiry, hit/miss statistics and
-    /// access-time update, as Redis's lookupKeyRead.
+    /// access-time update, as Redis's lookupKeyRead. A miss fires the
+    /// `keymiss` event.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
         let Some(loc) = self.live_loc(db, key) else {
             self.srv.stats.keyspace_misses += 1;
+            self.notify_db(notify::KEY_MISS, "keymiss", key, db);
             return None;
         };
         self.srv.stats.keyspace_hits += 1;
@@ -126,8 +148,7 @@ impl<'a> Ctx<'a> {
     /// True if `key` exists (after lazy expiry), without touching stats.
     pub fn exists(&mut self, key: &[u8]) -> bool {
         let db = self.client.db;
-        self.expire_if_needed(db, key);
-        self.srv.dbs[db].contains(key)
+        !self.expire_if_needed(db, key) && self.srv.dbs[db].contains(key)
     }
 
     /// Stores a value (SET semantics: TTL dropped unless `keep_ttl`) and
@@ -137,8 +158,10 @@ impl<'a> Ctx<'a> {
         self.expire_if_needed(db, key);
         let lru = self.srv.new_lru();
         if self.srv.dbs[db].set(key, value, keep_ttl, lru) {
-            // Redis's dbAdd fires "new" for every key it creates.
+            // Redis's dbAdd fires "new" for every key it creates and
+            // signals it to clients blocked on it.
             self.notify_db(notify::NEW, "new", key, db);
+            self.srv.blocking.signal(db, key);
         }
         self.srv.touch_watched_key(db, key);
     }
@@ -158,6 +181,11 @@ impl<'a> Ctx<'a> {
     /// Marks the key as modified (WATCH) after an in-place change.
     pub fn key_modified(&mut self, key: &[u8]) {
         let db = self.client.db;
+        self.srv.touch_watched_key(db, key);
+    }
+
+    /// Redis's signalModifiedKey for a key of any database.
+    pub fn signal_modified_key(&mut self, db: usize, key: &[u8]) {
         self.srv.touch_watched_key(db, key);
     }
 
@@ -185,6 +213,25 @@ impl<'a> Ctx<'a> {
             self.out.error(super::err::WRONGTYPE);
         }
         !ok
+    }
+
+    /// False inside MULTI/EXEC, where a blocking command must answer at
+    /// once as if its timeout had expired.
+    pub fn may_block(&self) -> bool {
+        self.srv.exec_depth == 0
+    }
+
+    /// Blocks the client until one of `keys` is signalled ready or the
+    /// deadline passes; the handler must not write a reply. The command is
+    /// re-run from the start when a key is ready.
+    pub fn block_on_keys(&mut self, keys: Vec<Bytes>, deadline: Option<i64>) {
+        self.block = Some(BlockRequest { keys, deadline });
+    }
+
+    /// Wakes clients blocked on `key` (a key was created or grew).
+    pub fn signal_key_ready(&mut self, key: &[u8]) {
+        let db = self.client.db;
+        self.srv.blocking.signal(db, key);
     }
 
     pub fn propagate(&mut self, argv: Vec<Bytes>) {

@@ -142,13 +142,46 @@ pub fn process_command(
     client.last_interaction = now;
     out.last_error = None;
     let before_errors = out.errors;
+    // While the command runs, CLIENT LIST shows it in the query buffer
+    // and in argv-mem, as Redis does (its query buffer still holds it).
+    let (qbuf_extra, argv_mem) = command_sizes(&args);
+    client.qbuf += qbuf_extra;
+    client.argv_mem = argv_mem;
     let outcome = process_inner(srv, client, args, out, now_us);
+    client.qbuf = client.qbuf.saturating_sub(qbuf_extra);
+    client.argv_mem = 0;
+    if !srv.blocking.ready.is_empty() {
+        // Serve clients blocked on keys this command made ready, before
+        // anything else runs (handleClientsBlockedOnKeys).
+        let id = client.id;
+        let prev = srv.cur_client;
+        srv.cur_client = id;
+        crate::server::blocking::serve_ready_keys(srv);
+        srv.cur_client = prev;
+        srv.apply_cur_touches(client);
+    }
+    if !srv.detached_dirty_cas.is_empty() {
+        let id = client.id;
+        if srv.detached_dirty_cas.contains(&id) {
+            client.flags.dirty_cas = true;
+        }
+        srv.detached_dirty_cas.retain(|&c| c != id);
+    }
     if out.errors > before_errors {
         if let Some(code) = out.last_error.take() {
             srv.stats.record_error(&code);
         }
     }
     outcome
+}
+
+/// (size of the command in RESP form, sum of its argument lengths).
+fn command_sizes(args: &[Bytes]) -> (usize, usize) {
+    let digits = |n: usize| itoa::Buffer::new().format(n).len();
+    let argv: usize = args.iter().map(|a| a.len()).sum();
+    let resp =
+        3 + digits(args.len()) + args.iter().map(|a| 5 + digits(a.len())).sum::<usize>() + argv;
+    (resp, argv)
 }
 
 fn process_inner(
@@ -175,6 +208,9 @@ fn process_inner(
         is_exec,
     };
 
+    if cmd.has(flags::PROTECTED) && !super::debug::debug_allowed(srv, client) {
+        return reject(srv, client, out, rejection(super::debug::DEBUG_NOT_ALLOWED));
+    }
     if srv.config.requirepass.is_some() && !client.authenticated && !def.has(flags::NO_AUTH) {
         return reject(srv, client, out, rejection(super::err::NOAUTH));
     }
@@ -193,14 +229,35 @@ fn process_inner(
         );
         return reject(srv, client, out, rejection(&msg));
     }
-    // OOM: evict first, then refuse commands that may grow memory.
-    if srv.config.maxmemory > 0 && !client.flags.multi {
+    // OOM: evict first, then refuse commands that may grow memory. Inside
+    // MULTI every queued command counts (queuing itself uses memory),
+    // except the ones that end the transaction.
+    if srv.config.maxmemory > 0 {
         let res = evict::perform_evictions(srv);
+        let ends_multi = matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
         let deny = def.has(flags::DENYOOM)
+            || (client.flags.multi && !ends_multi)
             || (cmd.name == "exec" && client.multi_queue.iter().any(|a| queued_denyoom(srv, a)));
         if res == evict::EvictResult::Fail && deny {
             return reject(srv, client, out, rejection(super::err::OOM));
         }
+    }
+    // min-replicas-to-write: keel has no replicas yet, so no replica is
+    // "good" and writes are refused whenever the option is on, as Redis
+    // refuses them with too few good replicas.
+    let is_write = def.has(flags::WRITE)
+        || (is_exec
+            && client
+                .multi_queue
+                .iter()
+                .any(|a| queued_has(srv, a, flags::WRITE)));
+    if is_write && srv.config.min_replicas_to_write > 0 && srv.config.min_replicas_max_lag > 0 {
+        return reject(
+            srv,
+            client,
+            out,
+            rejection("NOREPLICAS Not enough good replicas to write."),
+        );
     }
     // Queue inside MULTI.
     if client.flags.multi
@@ -220,6 +277,7 @@ fn process_inner(
                 args,
                 deadline: Some(p.until),
                 reason: BlockReason::Pause,
+                keys: Vec::new(),
             });
             return Outcome::Blocked;
         }
@@ -228,8 +286,13 @@ fn process_inner(
 }
 
 fn queued_denyoom(srv: &Server, args: &[Bytes]) -> bool {
+    queued_has(srv, args, flags::DENYOOM)
+}
+
+/// True if a queued command has flag `f`.
+fn queued_has(srv: &Server, args: &[Bytes], f: u32) -> bool {
     match srv.commands.resolve(args) {
-        Resolved::Found(c, s) => s.unwrap_or(c).has(flags::DENYOOM),
+        Resolved::Found(c, s) => s.unwrap_or(c).has(f),
         _ => false,
     }
 }
@@ -260,6 +323,7 @@ pub fn call(
     let now = start_us / 1000;
     let outer_client = srv.cur_client;
     srv.cur_client = client.id;
+    let attributed_before = srv.stats.attributed_errors;
     let mut ctx = Ctx {
         srv,
         client,
@@ -280,20 +344,34 @@ pub fn call(
         block,
         ..
     } = ctx;
-    if srv.cur_client_dirty_cas {
-        srv.cur_client_dirty_cas = false;
-        client.flags.dirty_cas = true;
-    }
+    srv.apply_cur_touches(client);
     srv.cur_client = outer_client;
     let dur_us = (crate::server::now_us() - start_us).max(0) as u64;
+    let dur_ns = dur_us as i64 * 1000;
 
-    if let Some(b) = block {
-        client.blocked = Some(b);
+    if let Some(req) = block {
+        crate::server::blocking::register(srv, client, &req.keys);
+        client.blocked = Some(Blocked {
+            args: args.to_vec(),
+            deadline: req.deadline,
+            reason: BlockReason::Keys,
+            keys: req.keys,
+        });
         return Outcome::Blocked;
     }
 
     let name = full_name(cmd, sub);
-    let failed = out.errors > errors_before;
+    // Errors already charged to commands run inside this one (EXEC's
+    // queued commands) do not make this command fail too.
+    let new_errors = (out.errors - errors_before) as u64;
+    let nested = srv
+        .stats
+        .attributed_errors
+        .saturating_sub(attributed_before);
+    let failed = new_errors > nested;
+    if failed {
+        srv.stats.attributed_errors += new_errors - nested;
+    }
     let st = srv.stats.command_stat(&name);
     st.calls += 1;
     st.usec += dur_us;
@@ -301,19 +379,29 @@ pub fn call(
         st.failed_calls += 1;
     }
     srv.stats.total_commands_processed += 1;
+    if srv.config.latency_tracking {
+        srv.stats.record_latency(&name, dur_ns);
+    }
     client.tot_cmds += 1;
 
     if !def.has(flags::SKIP_SLOWLOG) && !def.has(flags::BLOCKING) {
         let thr = srv.config.slowlog_log_slower_than;
         if thr >= 0 && dur_us as i64 >= thr {
-            let peer = client.addr.clone();
+            let peer = super::client::peer_id(client);
             let cname = client
                 .name
                 .as_ref()
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .unwrap_or_default();
             let max = srv.config.slowlog_max_len;
-            srv.slowlog.push(args, dur_us, peer, cname, max);
+            // Secrets (AUTH passwords ...) never reach the slow log.
+            srv.slowlog.push(
+                &super::monitoring::redact_args(&name, args),
+                dur_us,
+                peer,
+                cname,
+                max,
+            );
         }
         let event = if def.has(flags::FAST) {
             "fast-command"
@@ -325,10 +413,18 @@ pub fn call(
     }
 
     if !srv.monitors.is_empty() && !def.has(flags::SKIP_MONITOR) && !def.has(flags::ADMIN) {
-        crate::server::conn::feed_monitors(srv, client, args, now);
+        crate::server::conn::feed_monitors(
+            srv,
+            client,
+            &super::monitoring::redact_args(&name, args),
+            now,
+        );
     }
 
-    if dirty > 0 {
+    // A handler that names what to propagate forces propagation even
+    // without changes (Redis's forceCommandPropagation: FLUSHALL on empty
+    // databases still reaches the AOF and replicas).
+    if dirty > 0 || propagate_as.is_some() {
         srv.dirty += dirty;
         let db = client.db;
         match propagate_as {

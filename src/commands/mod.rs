@@ -9,10 +9,23 @@ pub mod dispatch;
 pub mod table;
 
 pub mod bitops;
+pub mod cmdmeta;
+pub mod command;
 pub mod connection;
+pub mod db;
+pub mod debug;
+pub mod digest;
+pub mod expire;
 pub mod hashes;
+pub mod introspect;
+pub mod keys;
+pub mod latency_doctor;
+pub mod monitoring;
+pub mod object;
 pub mod sets;
 pub mod strings;
+#[cfg(test)]
+pub mod testutil;
 
 pub use ctx::Ctx;
 pub use table::{flags, CommandDef, CommandTable, KeyPos};
@@ -25,7 +38,16 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         bitops::COMMANDS,
         multi::COMMANDS,
         pubsub::COMMANDS,
+        keys::COMMANDS,
+        object::COMMANDS,
+        expire::COMMANDS,
+        db::COMMANDS,
         config::COMMANDS,
+        client::COMMANDS,
+        introspect::COMMANDS,
+        monitoring::COMMANDS,
+        command::COMMANDS,
+        debug::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
     ]

@@ -68,6 +68,7 @@ pub fn unregister(s: &mut Server, id: ClientId) {
     let Some(c) = s.clients.remove(&id) else {
         return;
     };
+    super::blocking::unregister(s, &c);
     crate::commands::pubsub::unsubscribe_all(s, &c);
     crate::commands::multi::unwatch_all(s, &c);
     s.monitors.retain(|&m| m != id);
@@ -101,6 +102,7 @@ pub async fn serve<S>(
         let s = shared.lock();
         parse_limits(&s, id)
     };
+    let mut reads: u64 = 0;
     loop {
         if proto_error.is_none() {
             loop {
@@ -123,6 +125,7 @@ pub async fn serve<S>(
             let Some(mut client) = s.clients.remove(&id) else {
                 break; // killed while we were away
             };
+            s.stats.total_reads_processed += std::mem::take(&mut reads);
             client.qbuf = pending_bytes;
             client.qbuf_peak = client.qbuf_peak.max(pending_bytes);
             if pending_bytes as u64 > s.config.client_query_buffer_limit {
@@ -140,15 +143,11 @@ pub async fn serve<S>(
                 if b.deadline.is_some_and(|d| d <= now)
                     || (b.reason == BlockReason::Pause && !super::pause_active(s, now))
                 {
-                    let b = client.blocked.take().unwrap();
-                    match b.reason {
-                        BlockReason::Pause => queue.push_front(b.args),
-                        BlockReason::Keys => {
-                            let mut r = Reply::new(client.resp);
-                            r.buf = std::mem::take(&mut client.out);
-                            r.null_array();
-                            client.out = r.buf;
-                        }
+                    if b.reason == BlockReason::Keys {
+                        super::blocking::timeout(s, &mut client);
+                    } else {
+                        let b = client.blocked.take().expect("checked above");
+                        queue.push_front(b.args);
                     }
                 }
             }
@@ -159,18 +158,21 @@ pub async fn serve<S>(
                 let Some(args) = queue.pop_front() else { break };
                 let mut r = Reply::new(client.resp);
                 r.buf = std::mem::take(&mut client.out);
-                let mark = r.buf.len();
-                let skip = client.flags.reply_off || client.flags.reply_skip;
-                client.flags.reply_skip = false;
-                if client.flags.reply_skip_next {
-                    client.flags.reply_skip_next = false;
-                    client.flags.reply_skip = true;
-                }
+                // CLIENT REPLY OFF/SKIP: replies written while the flags are
+                // set are dropped at the source (CLIENT REPLY ON clears it
+                // before answering), pushes still go through.
+                r.suppress = client.flags.reply_off || client.flags.reply_skip;
                 s.stats.total_net_input_bytes +=
                     args.iter().map(|a| a.len() as u64 + 16).sum::<u64>();
                 let outcome = process_command(s, &mut client, args, &mut r);
-                if skip && outcome == Outcome::Done {
-                    r.buf.truncate(mark);
+                if outcome == Outcome::Done {
+                    // Redis's resetClient: SKIP lasts one command, and a
+                    // SKIP_NEXT set by this command applies to the next one.
+                    client.flags.reply_skip = false;
+                    if client.flags.reply_skip_next {
+                        client.flags.reply_skip_next = false;
+                        client.flags.reply_skip = true;
+                    }
                 }
                 client.out = r.buf;
                 if s.shutdown.is_some() {
@@ -206,6 +208,9 @@ pub async fn serve<S>(
             std::mem::swap(&mut out, &mut client.out);
             client.tot_net_out += out.len() as u64;
             s.stats.total_net_output_bytes += out.len() as u64;
+            if !out.is_empty() {
+                s.stats.total_writes_processed += 1;
+            }
             let close = client.flags.close_after_reply || client.flags.close_asap;
             let deadline = client.blocked.as_ref().and_then(|b| b.deadline);
             let kill_now = client.flags.close_asap;
@@ -248,7 +253,7 @@ pub async fn serve<S>(
             r = stream.read_buf(&mut buf) => {
                 match r {
                     Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+                    Ok(_) => reads += 1,
                 }
             }
             _ = notify.notified() => {}

@@ -9,10 +9,14 @@
 //! the lock, and propagation (AOF, replicas) happens under the same lock,
 //! so nothing can reorder them.
 
+pub mod blocking;
 pub mod client;
 pub mod conn;
 pub mod cron;
 pub mod evict;
+pub mod histogram;
+pub mod info;
+pub mod info_memory;
 pub mod listen;
 pub mod log;
 pub mod pubsub;
@@ -23,7 +27,7 @@ use crate::commands::CommandTable;
 use crate::config::Config;
 use crate::keyspace::Db;
 use bytes::Bytes;
-use client::{Client, ClientId};
+use client::{Client, ClientId, WatchTouch};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -81,6 +85,8 @@ pub struct Server {
     pub shutdown: Option<ShutdownRequest>,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: bool,
+    /// DEBUG PAUSE-CRON: serverCron does nothing while set.
+    pub pause_cron: bool,
     /// True while a command must not update access times (OBJECT, TYPE...).
     pub no_touch: bool,
     pub slowlog: stats::SlowLog,
@@ -103,7 +109,13 @@ pub struct Server {
     /// The client whose command is running (it is out of `clients` while
     /// it runs), and whether that command touched a key it WATCHes.
     pub cur_client: ClientId,
-    pub cur_client_dirty_cas: bool,
+    /// Keys it WATCHes that the running command touched: (db, key, does
+    /// the key exist after the change), applied to it when it returns.
+    pub cur_touched: Vec<(usize, Bytes, bool)>,
+    /// Clients flagged dirty-CAS while out of the registry.
+    pub detached_dirty_cas: Vec<ClientId>,
+    /// Clients blocked on keys, and keys signalled ready.
+    pub blocking: blocking::BlockingState,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -122,6 +134,7 @@ impl Server {
         }
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
         let now = now_ms();
+        info::record_startup_memory();
         Server {
             port: config.port,
             config,
@@ -143,6 +156,7 @@ impl Server {
             pause: None,
             shutdown: None,
             active_expire: true,
+            pause_cron: false,
             no_touch: false,
             slowlog: stats::SlowLog::default(),
             latency: stats::LatencyMonitor::default(),
@@ -154,7 +168,9 @@ impl Server {
             exec_multi_emitted: false,
             cached_lru: evict::lru_clock(),
             cur_client: 0,
-            cur_client_dirty_cas: false,
+            cur_touched: Vec::new(),
+            detached_dirty_cas: Vec::new(),
+            blocking: blocking::BlockingState::default(),
         }
     }
 
@@ -172,7 +188,8 @@ impl Server {
         self.cached_lru
     }
 
-    /// Deletes a key whose TTL passed: propagates DEL, fires `expired`.
+    /// Deletes a key whose TTL passed: propagates DEL (UNLINK with
+    /// lazyfree-lazy-expire), fires `expired`.
     pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
         if self.dbs[db].remove(key).is_some() {
             self.stats.expired_keys += 1;
@@ -185,9 +202,16 @@ impl Server {
                 key,
                 db,
             );
+            // Redis's propagateDeletion: UNLINK when expired keys are
+            // freed lazily, so replicas free them the same way.
+            let cmd: &'static [u8] = if self.config.lazyfree_lazy_expire {
+                b"UNLINK"
+            } else {
+                b"DEL"
+            };
             self.propagate(
                 db,
-                vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
+                vec![Bytes::from_static(cmd), Bytes::copy_from_slice(key)],
             );
         }
     }
@@ -213,33 +237,38 @@ impl Server {
         if self.watched.is_empty() {
             return;
         }
-        if let Some(ids) = self.watched.get(&(db, Bytes::copy_from_slice(key))) {
-            for id in ids.clone() {
-                self.flag_dirty_cas(id);
+        let k = (db, Bytes::copy_from_slice(key));
+        let Some(ids) = self.watched.get(&k).cloned() else {
+            return;
+        };
+        let exists = self.dbs[db].contains(key);
+        for id in ids {
+            if id == self.cur_client {
+                self.cur_touched.push((db, k.1.clone(), exists));
+                continue;
+            }
+            let Some(c) = self.clients.get_mut(&id) else {
+                // Out of the registry because its own command is still
+                // running (it woke a blocked client that wrote this key).
+                self.detached_dirty_cas.push(id);
+                continue;
+            };
+            match c.watched_key_touched(db, key, exists) {
+                WatchTouch::Dirty => c.flags.dirty_cas = true,
+                WatchTouch::StaleDeleted => {}
+                // Redis stops at a key that was stale when watched and
+                // still exists (the `break` in touchWatchedKey).
+                WatchTouch::StaleKept => break,
             }
         }
     }
 
-    /// Makes the next EXEC of a client fail (a watched key changed).
-    fn flag_dirty_cas(&mut self, id: ClientId) {
-        if id == self.cur_client {
-            self.cur_client_dirty_cas = true;
-        } else if let Some(c) = self.clients.get_mut(&id) {
-            c.flags.dirty_cas = true;
-        }
-    }
-
-    /// Invalidates WATCHes on every key of a database that has keys
-    /// (FLUSHDB, FLUSHALL, SWAPDB).
-    pub fn touch_all_watched_in_db(&mut self, db: usize, only_existing: bool) {
-        let ids: Vec<ClientId> = self
-            .watched
-            .iter()
-            .filter(|((d, k), _)| *d == db && (!only_existing || self.dbs[db].contains(k)))
-            .flat_map(|(_, ids)| ids.iter().copied())
-            .collect();
-        for id in ids {
-            self.flag_dirty_cas(id);
+    /// Applies the WATCH touches recorded while `c` ran its command.
+    pub fn apply_cur_touches(&mut self, c: &mut Client) {
+        for (db, key, exists) in std::mem::take(&mut self.cur_touched) {
+            if c.watched_key_touched(db, &key, exists) == WatchTouch::Dirty {
+                c.flags.dirty_cas = true;
+            }
         }
     }
 

@@ -1,0 +1,196 @@
+//! Clients blocked on keys (BLPOP, BZPOPMIN, XREAD BLOCK, ...).
+//!
+//! A blocking handler that finds nothing to serve calls
+//! [`Ctx::block_on_keys`](crate::commands::Ctx::block_on_keys); the client
+//! is queued, first come first served, on each key. Commands that create
+//! or grow such a key signal it ready; after every top-level command the
+//! engine re-runs the queued commands of the clients waiting on ready
+//! keys, in FIFO order, exactly as Redis's handleClientsBlockedOnKeys. A
+//! re-run that still finds nothing leaves the client where it was in the
+//! queue. A served client's reply goes to its pending output and its
+//! connection task is woken; timeouts are handled by that task.
+//!
+//! Inside MULTI/EXEC a blocking command never blocks: it answers as if its
+//! timeout had expired (see `Ctx::may_block`).
+
+use super::client::{BlockReason, Client, ClientId};
+use super::Server;
+use crate::commands::dispatch::call;
+use crate::commands::table::Resolved;
+use crate::protocol::Reply;
+use bytes::Bytes;
+use std::collections::{HashMap, VecDeque};
+
+#[derive(Default)]
+pub struct BlockingState {
+    /// (db, key) -> clients blocked on it, oldest first.
+    pub by_key: HashMap<(usize, Bytes), VecDeque<ClientId>>,
+    /// Keys signalled since the last serving pass, in signal order.
+    pub ready: Vec<(usize, Bytes)>,
+    /// Number of clients blocked on keys (INFO blocked_clients).
+    pub blocked_clients: usize,
+}
+
+impl BlockingState {
+    /// Marks a key ready if some client waits on it.
+    pub fn signal(&mut self, db: usize, key: &[u8]) {
+        if self.by_key.is_empty() {
+            return;
+        }
+        let k = (db, Bytes::copy_from_slice(key));
+        if self.by_key.contains_key(&k) && !self.ready.contains(&k) {
+            self.ready.push(k);
+        }
+    }
+}
+
+/// Registers `client` as blocked on `keys` of its database.
+pub fn register(srv: &mut Server, client: &Client, keys: &[Bytes]) {
+    for k in keys {
+        let q = srv
+            .blocking
+            .by_key
+            .entry((client.db, k.clone()))
+            .or_default();
+        if !q.contains(&client.id) {
+            q.push_back(client.id);
+        }
+    }
+    srv.blocking.blocked_clients += 1;
+}
+
+/// Removes a client's registrations (served, timed out, unblocked, gone).
+pub fn unregister(srv: &mut Server, client: &Client) {
+    let Some(b) = &client.blocked else { return };
+    if b.reason != BlockReason::Keys {
+        return;
+    }
+    for k in &b.keys {
+        let key = (client.db, k.clone());
+        if let Some(q) = srv.blocking.by_key.get_mut(&key) {
+            q.retain(|&id| id != client.id);
+            if q.is_empty() {
+                srv.blocking.by_key.remove(&key);
+            }
+        }
+    }
+    srv.blocking.blocked_clients = srv.blocking.blocked_clients.saturating_sub(1);
+}
+
+/// Serves clients blocked on keys signalled ready, until no key is ready.
+pub fn serve_ready_keys(srv: &mut Server) {
+    while !srv.blocking.ready.is_empty() {
+        let ready = std::mem::take(&mut srv.blocking.ready);
+        for key in ready {
+            let waiting: Vec<ClientId> = match srv.blocking.by_key.get(&key) {
+                Some(q) => q.iter().copied().collect(),
+                None => continue,
+            };
+            for id in waiting {
+                serve_one(srv, id);
+            }
+        }
+    }
+}
+
+/// Re-runs the blocked command of one client.
+fn serve_one(srv: &mut Server, id: ClientId) {
+    let Some(mut client) = srv.clients.remove(&id) else {
+        return;
+    };
+    let still_blocked = client
+        .blocked
+        .as_ref()
+        .is_some_and(|b| b.reason == BlockReason::Keys);
+    if !still_blocked {
+        srv.clients.insert(id, client);
+        return;
+    }
+    let prev = client.blocked.take().expect("checked above");
+    let table = srv.commands.clone();
+    let Resolved::Found(cmd, sub) = table.resolve(&prev.args) else {
+        srv.clients.insert(id, client);
+        return;
+    };
+    let mut out = Reply::new(client.resp);
+    out.buf = std::mem::take(&mut client.out);
+    let args = prev.args.clone();
+    call(srv, &mut client, &mut out, cmd, sub, &args, super::now_us());
+    client.out = out.buf;
+    if client.blocked.is_some() {
+        // Nothing to serve yet: keep the original place in every queue.
+        client.blocked = Some(prev);
+    } else {
+        client.blocked = Some(prev);
+        unregister(srv, &client);
+        client.blocked = None;
+        client.notify.notify_one();
+    }
+    srv.clients.insert(id, client);
+}
+
+/// Ends the block of a client that timed out: removes its registrations
+/// and answers the null reply blocking commands give on timeout.
+pub fn timeout(srv: &mut Server, client: &mut Client) {
+    unregister(srv, client);
+    client.blocked = None;
+    let mut r = Reply::new(client.resp);
+    r.buf = std::mem::take(&mut client.out);
+    r.null_array();
+    client.out = r.buf;
+}
+
+/// CLIENT UNBLOCK: releases a client blocked on keys with the timeout
+/// reply, or with an UNBLOCKED error. False if it was not blocked on keys.
+pub fn unblock_by_request(srv: &mut Server, id: ClientId, with_error: bool) -> bool {
+    let Some(mut client) = srv.clients.remove(&id) else {
+        return false;
+    };
+    let blocked = client
+        .blocked
+        .as_ref()
+        .is_some_and(|b| b.reason == BlockReason::Keys);
+    if blocked {
+        if with_error {
+            unregister(srv, &client);
+            client.blocked = None;
+            let mut r = Reply::new(client.resp);
+            r.buf = std::mem::take(&mut client.out);
+            r.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+            client.out = r.buf;
+        } else {
+            timeout(srv, &mut client);
+        }
+        client.notify.notify_one();
+    }
+    srv.clients.insert(id, client);
+    blocked
+}
+
+/// Redis's getTimeoutFromObjectOrReply for blocking commands: seconds as
+/// a double, returned as an absolute deadline in unix ms (None: forever).
+pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, &'static str> {
+    let secs =
+        crate::util::num::parse_f64(arg).ok_or("ERR timeout is not a float or out of range")?;
+    if secs < 0.0 {
+        return Err("ERR timeout is negative");
+    }
+    if !secs.is_finite() || secs * 1000.0 > (i64::MAX / 2) as f64 {
+        return Err("ERR timeout is out of range");
+    }
+    let ms = (secs * 1000.0).ceil() as i64;
+    Ok(if ms == 0 { None } else { Some(now_ms + ms) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_timeout;
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout(b"0", 1000), Ok(None));
+        assert_eq!(parse_timeout(b"0.5", 1000), Ok(Some(1500)));
+        assert_eq!(parse_timeout(b"-1", 0), Err("ERR timeout is negative"));
+        assert!(parse_timeout(b"abc", 0).is_err());
+    }
+}
