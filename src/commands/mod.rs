@@ -16,11 +16,13 @@ pub mod db;
 pub mod debug;
 pub mod digest;
 pub mod expire;
+pub mod hashes;
 pub mod introspect;
 pub mod keys;
 pub mod latency_doctor;
 pub mod monitoring;
 pub mod object;
+pub mod sets;
 pub mod strings;
 #[cfg(test)]
 pub mod testutil;
@@ -46,6 +48,8 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         monitoring::COMMANDS,
         command::COMMANDS,
         debug::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
     ]
 }
 

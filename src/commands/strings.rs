@@ -176,6 +176,7 @@ pub(crate) fn bulk_value(out: &mut Reply, v: &Value) {
         Value::Int(n) => out.bulk_int(*n),
         Value::Emb(b) => out.bulk(b),
         Value::Raw(b) => out.bulk(b),
+        _ => unreachable!("callers check the type first"),
     }
 }
 

@@ -2,9 +2,12 @@
 //!
 //! Strings keep the encoding Redis would report (`int`, `embstr`, `raw`)
 //! because OBJECT ENCODING, DEBUG OBJECT and the RDB writer depend on it.
-//! The collection types join this enum in their own issues.
+//! Collection headers are 24 bytes (their payload is boxed), so they sit
+//! inside `Value` without an extra allocation and strings stay 32 bytes.
 
 use super::bytes::KBytes;
+use super::hash::HashValue;
+use super::set::SetValue;
 
 /// Longest string Redis stores as `embstr`.
 pub const EMBSTR_MAX: usize = 44;
@@ -18,6 +21,10 @@ pub enum Value {
     /// Any other string (encoding `raw`), growable in place by APPEND,
     /// SETRANGE and SETBIT.
     Raw(Box<Vec<u8>>),
+    /// A hash (encoding `listpack` or `hashtable`).
+    Hash(HashValue),
+    /// A set (encoding `intset` or `hashtable`).
+    Set(SetValue),
 }
 
 /// Redis's TYPE names.
@@ -80,6 +87,8 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Int(_) | Value::Emb(_) | Value::Raw(_) => ValueType::String,
+            Value::Hash(_) => ValueType::Hash,
+            Value::Set(_) => ValueType::Set,
         }
     }
 
@@ -89,6 +98,8 @@ impl Value {
             Value::Int(_) => "int",
             Value::Emb(_) => "embstr",
             Value::Raw(_) => "raw",
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -100,6 +111,7 @@ impl Value {
             )),
             Value::Emb(b) => Some(std::borrow::Cow::Borrowed(b.as_slice())),
             Value::Raw(v) => Some(std::borrow::Cow::Borrowed(v.as_slice())),
+            _ => None,
         }
     }
 
@@ -113,6 +125,7 @@ impl Value {
             Value::Int(n) => itoa::Buffer::new().format(*n).len(),
             Value::Emb(b) => b.len(),
             Value::Raw(v) => v.len(),
+            _ => 0,
         }
     }
 
