@@ -20,6 +20,7 @@ pub mod hashes;
 pub mod introspect;
 pub mod keys;
 pub mod latency_doctor;
+pub mod memory;
 pub mod monitoring;
 pub mod object;
 pub mod sets;
@@ -48,6 +49,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         monitoring::COMMANDS,
         command::COMMANDS,
         debug::COMMANDS,
+        memory::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
     ]

@@ -119,6 +119,18 @@ impl Value {
         self.value_type() == ValueType::String
     }
 
+    /// Heap bytes the value owns outside its slot in the entry (MEMORY
+    /// USAGE). Strings count their buffer; collections their storage.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Int(_) => 0,
+            Value::Emb(b) => b.heap_size(),
+            Value::Raw(v) => std::mem::size_of::<Vec<u8>>() + v.capacity(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
+        }
+    }
+
     /// Length in bytes of a string value.
     pub fn str_len(&self) -> usize {
         match self {
