@@ -76,8 +76,7 @@ impl Reply {
 
     fn header(&mut self, c: u8, n: i64) {
         self.w(&[c]);
-        self.buf
-            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        self.w(itoa::Buffer::new().format(n).as_bytes());
         self.w(b"\r\n");
     }
 
@@ -104,10 +103,11 @@ impl Reply {
         if !has_code {
             self.w(b"ERR ");
         }
-        for b in msg.bytes() {
-            self.buf
-                .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
-        }
+        let line: Vec<u8> = msg
+            .bytes()
+            .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+            .collect();
+        self.w(&line);
         self.w(b"\r\n");
         let code = if has_code {
             msg[..code_len].to_string()
@@ -198,8 +198,7 @@ impl Reply {
 
     pub fn bool(&mut self, b: bool) {
         if self.is_resp3() {
-            self.buf
-                .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+            self.w(if b { b"#t\r\n" } else { b"#f\r\n" });
         } else {
             self.int(b as i64);
         }
@@ -311,5 +310,29 @@ mod tests {
         r.bulk(b"x");
         r.fill(d, Agg::Map, 1);
         assert_eq!(r.buf, b":1\r\n*2\r\n$1\r\nx\r\n");
+    }
+}
+
+#[cfg(test)]
+mod suppress_tests {
+    use super::*;
+
+    #[test]
+    fn suppressed_replies_leave_nothing_but_pushes() {
+        let mut r = Reply::new(3);
+        r.suppress = true;
+        r.bulk(b"pong");
+        r.int(12);
+        r.error("ERR x\ny");
+        r.bool(true);
+        r.double(1.5);
+        let d = r.defer();
+        r.bulk(b"a");
+        r.fill(d, Agg::Array, 1);
+        assert!(r.buf.is_empty(), "{:?}", String::from_utf8_lossy(&r.buf));
+        r.pushing = true;
+        r.push_len(1);
+        r.bulk(b"m");
+        assert_eq!(r.buf, b">1\r\n$1\r\nm\r\n");
     }
 }
