@@ -10,6 +10,7 @@ pub mod table;
 
 pub mod bitops;
 pub mod connection;
+pub mod lists;
 pub mod strings;
 
 pub use ctx::Ctx;
@@ -21,6 +22,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         connection::COMMANDS,
         strings::COMMANDS,
         bitops::COMMANDS,
+        lists::COMMANDS,
         multi::COMMANDS,
         pubsub::COMMANDS,
         config::COMMANDS,

@@ -4,6 +4,7 @@
 
 pub mod bytes;
 pub mod db;
+pub mod list;
 pub mod slot;
 pub mod value;
 

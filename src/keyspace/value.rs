@@ -18,6 +18,8 @@ pub enum Value {
     /// Any other string (encoding `raw`), growable in place by APPEND,
     /// SETRANGE and SETBIT.
     Raw(Box<Vec<u8>>),
+    /// A list (encoding `quicklist`, see [`super::list`]).
+    List(Box<super::list::ListValue>),
 }
 
 /// Redis's TYPE names.
@@ -80,6 +82,7 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Int(_) | Value::Emb(_) | Value::Raw(_) => ValueType::String,
+            Value::List(_) => ValueType::List,
         }
     }
 
@@ -89,6 +92,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Emb(_) => "embstr",
             Value::Raw(_) => "raw",
+            Value::List(l) => l.encoding(),
         }
     }
 
@@ -100,6 +104,7 @@ impl Value {
             )),
             Value::Emb(b) => Some(std::borrow::Cow::Borrowed(b.as_slice())),
             Value::Raw(v) => Some(std::borrow::Cow::Borrowed(v.as_slice())),
+            _ => None,
         }
     }
 
@@ -113,6 +118,7 @@ impl Value {
             Value::Int(n) => itoa::Buffer::new().format(*n).len(),
             Value::Emb(b) => b.len(),
             Value::Raw(v) => v.len(),
+            _ => 0,
         }
     }
 

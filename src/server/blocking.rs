@@ -29,6 +29,10 @@ pub struct BlockingState {
     pub ready: Vec<(usize, Bytes)>,
     /// Number of clients blocked on keys (INFO blocked_clients).
     pub blocked_clients: usize,
+    /// The ready key whose waiting client is being re-run, if any. As in
+    /// Redis 7.0 (serveClientsBlockedOnListKey), a re-run serves from this
+    /// key only, and stays blocked if it is missing or of another type.
+    pub serving: Option<Bytes>,
 }
 
 impl BlockingState {
@@ -86,9 +90,11 @@ pub fn serve_ready_keys(srv: &mut Server) {
                 Some(q) => q.iter().copied().collect(),
                 None => continue,
             };
+            srv.blocking.serving = Some(key.1.clone());
             for id in waiting {
                 serve_one(srv, id);
             }
+            srv.blocking.serving = None;
         }
     }
 }
@@ -118,7 +124,10 @@ fn serve_one(srv: &mut Server, id: ClientId) {
     call(srv, &mut client, &mut out, cmd, sub, &args, super::now_us());
     client.out = out.buf;
     if client.blocked.is_some() {
-        // Nothing to serve yet: keep the original place in every queue.
+        // Nothing to serve yet: keep the original place in every queue
+        // (and the original deadline). `call` registered the client again,
+        // which found it queued already but counted it twice.
+        srv.blocking.blocked_clients = srv.blocking.blocked_clients.saturating_sub(1);
         client.blocked = Some(prev);
     } else {
         client.blocked = Some(prev);
@@ -172,14 +181,18 @@ pub fn unblock_by_request(srv: &mut Server, id: ClientId, with_error: bool) -> b
 pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, &'static str> {
     let secs =
         crate::util::num::parse_f64(arg).ok_or("ERR timeout is not a float or out of range")?;
-    if secs < 0.0 {
+    let ms = (secs * 1000.0).ceil();
+    // Redis casts to long long: values beyond its range (inf included)
+    // come out as LLONG_MIN on the machines Redis runs on, hence negative.
+    if ms < 0.0 || ms >= 9.223_372_036_854_775_807e18 || ms.is_nan() {
         return Err("ERR timeout is negative");
     }
-    if !secs.is_finite() || secs * 1000.0 > (i64::MAX / 2) as f64 {
-        return Err("ERR timeout is out of range");
-    }
-    let ms = (secs * 1000.0).ceil() as i64;
-    Ok(if ms == 0 { None } else { Some(now_ms + ms) })
+    let ms = ms as i64;
+    Ok(if ms == 0 {
+        None
+    } else {
+        Some(now_ms.saturating_add(ms))
+    })
 }
 
 #[cfg(test)]
@@ -192,5 +205,9 @@ mod tests {
         assert_eq!(parse_timeout(b"0.5", 1000), Ok(Some(1500)));
         assert_eq!(parse_timeout(b"-1", 0), Err("ERR timeout is negative"));
         assert!(parse_timeout(b"abc", 0).is_err());
+        assert_eq!(parse_timeout(b"inf", 0), Err("ERR timeout is negative"));
+        assert_eq!(parse_timeout(b"1e16", 0), Err("ERR timeout is negative"));
+        assert_eq!(parse_timeout(b"-0", 5), Ok(None));
+        assert_eq!(parse_timeout(b"0.0001", 5), Ok(Some(6)));
     }
 }
