@@ -37,11 +37,12 @@ impl End {
         }
     }
 
-    /// The argument naming this end, as Redis propagates it.
+    /// The argument naming this end, as Redis's served BLMOVE propagates
+    /// it (its shared `left` / `right` objects are lower-case).
     pub fn name(self) -> &'static str {
         match self {
-            End::Head => "LEFT",
-            End::Tail => "RIGHT",
+            End::Head => "left",
+            End::Tail => "right",
         }
     }
 }
