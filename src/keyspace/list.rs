@@ -15,6 +15,31 @@
 
 use super::bytes::KBytes;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Redis's quicklist `packed_threshold`: elements at least this large
+/// would get a "plain" node of their own. Process-wide, as in Redis, and
+/// only set by DEBUG QUICKLIST-PACKED-THRESHOLD; keel's ring buffer has
+/// no nodes, so it affects nothing observable but is kept for DEBUG.
+static PACKED_THRESHOLD: AtomicU64 = AtomicU64::new(1 << 30);
+
+/// DEBUG QUICKLIST-PACKED-THRESHOLD <size> (memtoull units: `1b`, `10k`,
+/// ...); 0 restores the default 1GB. Err carries Redis's error reply.
+pub fn set_packed_threshold(arg: &str) -> Result<(), &'static str> {
+    const ERR: &str = "ERR argument must be a memory value bigger than 1 and smaller than 4gb";
+    let sz = crate::config::spec::memtoull(arg).ok_or(ERR)?;
+    if sz > (1u64 << 32) - (1 << 20) {
+        return Err(ERR);
+    }
+    let sz = if sz == 0 { 1 << 30 } else { sz };
+    PACKED_THRESHOLD.store(sz, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The current packed threshold in bytes.
+pub fn packed_threshold() -> u64 {
+    PACKED_THRESHOLD.load(Ordering::Relaxed)
+}
 
 /// Which end of a list an operation works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -327,6 +352,16 @@ mod tests {
         assert_eq!(l.positions(b"c", 4, 0, 0), Vec::<usize>::new());
         assert_eq!(l.positions(b"c", i64::MIN, 0, 0), [7, 6, 2]);
         assert_eq!(l.positions(b"c", i64::MIN, 1, 2), [7, 6]);
+    }
+
+    #[test]
+    fn packed_threshold_setting() {
+        assert_eq!(set_packed_threshold("1b"), Ok(()));
+        assert_eq!(packed_threshold(), 1);
+        assert!(set_packed_threshold("4gb").is_err());
+        assert!(set_packed_threshold("abc").is_err());
+        assert_eq!(set_packed_threshold("0"), Ok(()));
+        assert_eq!(packed_threshold(), 1 << 30);
     }
 
     #[test]
