@@ -114,7 +114,11 @@ fn push_inside_multi_wakes_after_exec() {
     let srv = Server::keel();
     let mut p = Probe::new(&srv);
     let mut a = srv.conn();
-    p.block(&mut a, &["BLMPOP", "0", "2", "m1", "m2", "LEFT", "COUNT", "5"], 1);
+    p.block(
+        &mut a,
+        &["BLMPOP", "0", "2", "m1", "m2", "LEFT", "COUNT", "5"],
+        1,
+    );
     let mut w = srv.conn();
     assert_eq!(w.cmd_str(&["MULTI"]), "+OK\r\n");
     assert_eq!(w.cmd_str(&["RPUSH", "m2", "a", "b"]), "+QUEUED\r\n");
@@ -203,7 +207,10 @@ fn circular_brpoplpush_keeps_the_element() {
     w.cmd_str(&["RPUSH", "x1", "foo"]);
     assert_eq!(text(a.reply()), "$3\r\nfoo\r\n");
     assert_eq!(text(b.reply()), "$3\r\nfoo\r\n");
-    assert_eq!(w.cmd_str(&["LRANGE", "x1", "0", "-1"]), "*1\r\n$3\r\nfoo\r\n");
+    assert_eq!(
+        w.cmd_str(&["LRANGE", "x1", "0", "-1"]),
+        "*1\r\n$3\r\nfoo\r\n"
+    );
     assert_eq!(w.cmd_str(&["LLEN", "x2"]), ":0\r\n");
 }
 
@@ -240,7 +247,10 @@ fn disconnected_blocked_client_is_forgotten() {
     let mut w = srv.conn();
     w.cmd_str(&["RPUSH", "gone", "1", "2"]);
     assert_eq!(text(b.reply()), bulk_pair("gone", "1"));
-    assert_eq!(w.cmd_str(&["LRANGE", "gone", "0", "-1"]), "*1\r\n$1\r\n2\r\n");
+    assert_eq!(
+        w.cmd_str(&["LRANGE", "gone", "0", "-1"]),
+        "*1\r\n$1\r\n2\r\n"
+    );
     p.wait_blocked(0);
 }
 

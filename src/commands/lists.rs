@@ -48,7 +48,8 @@ const KBLMPOP: KeyPos = KeyPos::NumKeys {
 };
 
 const PUSH_DOC: &str = "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.";
-const MPOP_DOC: &str = "O(N+M) where N is the number of provided keys and M is the number of elements returned.";
+const MPOP_DOC: &str =
+    "O(N+M) where N is the number of provided keys and M is the number of elements returned.";
 
 pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("lpush", -3, WRITE | DENYOOM | FAST, K1, edit::lpush).doc(

@@ -243,11 +243,7 @@ impl ListValue {
         // Redis negates the rank in a C long: LONG_MIN stays negative, so
         // every match from the tail qualifies and COUNT never stops it.
         let min_rank = rank == i64::MIN;
-        let skip = if min_rank {
-            0
-        } else {
-            rank.unsigned_abs() - 1
-        };
+        let skip = if min_rank { 0 } else { rank.unsigned_abs() - 1 };
         let limit = if maxlen == 0 { len } else { maxlen.min(len) };
         let want = if count == 0 || min_rank {
             usize::MAX
@@ -367,7 +363,11 @@ mod tests {
     #[test]
     fn pop_many_order() {
         let mut l = list(&["a", "b", "c", "d"]);
-        let t: Vec<_> = l.pop_many(End::Tail, 3).iter().map(|k| k.to_vec()).collect();
+        let t: Vec<_> = l
+            .pop_many(End::Tail, 3)
+            .iter()
+            .map(|k| k.to_vec())
+            .collect();
         assert_eq!(t, [b"d".to_vec(), b"c".to_vec(), b"b".to_vec()]);
         let h = l.pop_many(End::Head, 10);
         assert_eq!(h.len(), 1);

@@ -48,6 +48,24 @@ impl BlockingState {
     }
 }
 
+/// Redis's scanDatabaseForReadyKeys, for SWAPDB: marks ready every key
+/// of database `db` that clients wait on and that now exists there (the
+/// waiting clients stay attached to the database index, not its data).
+pub fn signal_existing_keys(srv: &mut Server, db: usize) {
+    let waited: Vec<Bytes> = srv
+        .blocking
+        .by_key
+        .keys()
+        .filter(|(d, _)| *d == db)
+        .map(|(_, k)| k.clone())
+        .collect();
+    for k in waited {
+        if srv.dbs[db].contains(&k) {
+            srv.blocking.signal(db, &k);
+        }
+    }
+}
+
 /// Registers `client` as blocked on `keys` of its database.
 pub fn register(srv: &mut Server, client: &Client, keys: &[Bytes]) {
     for k in keys {
@@ -184,7 +202,8 @@ pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, &'static st
     let ms = (secs * 1000.0).ceil();
     // Redis casts to long long: values beyond its range (inf included)
     // come out as LLONG_MIN on the machines Redis runs on, hence negative.
-    if ms < 0.0 || ms >= 9.223_372_036_854_775_807e18 || ms.is_nan() {
+    // (NaN is outside every range too.)
+    if !(0.0..(i64::MAX as f64)).contains(&ms) {
         return Err("ERR timeout is negative");
     }
     let ms = ms as i64;

@@ -237,14 +237,26 @@ pub fn blpop(ctx: &mut Ctx, args: &[Bytes]) {
     let Some(deadline) = parse_deadline(ctx, &args[args.len() - 1]) else {
         return;
     };
-    bpop_generic(ctx, &args[1..args.len() - 1], End::Head, None, Some(deadline))
+    bpop_generic(
+        ctx,
+        &args[1..args.len() - 1],
+        End::Head,
+        None,
+        Some(deadline),
+    )
 }
 
 pub fn brpop(ctx: &mut Ctx, args: &[Bytes]) {
     let Some(deadline) = parse_deadline(ctx, &args[args.len() - 1]) else {
         return;
     };
-    bpop_generic(ctx, &args[1..args.len() - 1], End::Tail, None, Some(deadline))
+    bpop_generic(
+        ctx,
+        &args[1..args.len() - 1],
+        End::Tail,
+        None,
+        Some(deadline),
+    )
 }
 
 /// LMPOP/BLMPOP argument parsing (lmpopGenericCommand): numkeys at
@@ -256,7 +268,9 @@ fn mpop_args(ctx: &mut Ctx, args: &[Bytes], numkeys_at: usize) -> Option<(usize,
         1,
         "ERR numkeys should be greater than 0",
     )? as u64;
-    let where_at = (numkeys_at as u64).saturating_add(numkeys).saturating_add(1);
+    let where_at = (numkeys_at as u64)
+        .saturating_add(numkeys)
+        .saturating_add(1);
     if where_at >= args.len() as u64 {
         ctx.out.error(err::SYNTAX);
         return None;

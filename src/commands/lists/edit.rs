@@ -83,8 +83,7 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) {
         Some(a) => match crate::util::num::parse_i64(a) {
             Some(c) if c >= 0 => Some(c),
             _ => {
-                ctx.out
-                    .error("ERR value is out of range, must be positive");
+                ctx.out.error("ERR value is out of range, must be positive");
                 return;
             }
         },

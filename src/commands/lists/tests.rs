@@ -82,7 +82,10 @@ fn push_pop_replies_and_dirty() {
     assert_eq!(r.propagated, None);
     let r = run(&mut s, &mut c, "lpush l z");
     assert_eq!((r.reply.as_str(), r.dirty), (":4\r\n", 1));
-    assert_eq!(reply(&mut s, &mut c, "lrange l 0 -1"), "*4\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
+    assert_eq!(
+        reply(&mut s, &mut c, "lrange l 0 -1"),
+        "*4\r\n$1\r\nz\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"
+    );
     let r = run(&mut s, &mut c, "rpop l 2");
     assert_eq!(r.reply, "*2\r\n$1\r\nc\r\n$1\r\nb\r\n");
     assert_eq!(r.dirty, 2);
@@ -157,11 +160,20 @@ fn edits_notify_and_count() {
     assert_eq!((r.reply.as_str(), r.dirty), (":4\r\n", 1));
     assert_eq!(reply(&mut s, &mut c, "linsert l after zz x"), ":-1\r\n");
     assert_eq!(reply(&mut s, &mut c, "lset l -1 last"), "+OK\r\n");
-    assert_eq!(reply(&mut s, &mut c, "lset l 9 x"), "-ERR index out of range\r\n");
-    assert_eq!(reply(&mut s, &mut c, "lset nokey 9 x"), "-ERR no such key\r\n");
+    assert_eq!(
+        reply(&mut s, &mut c, "lset l 9 x"),
+        "-ERR index out of range\r\n"
+    );
+    assert_eq!(
+        reply(&mut s, &mut c, "lset nokey 9 x"),
+        "-ERR no such key\r\n"
+    );
     let r = run(&mut s, &mut c, "ltrim l 1 2");
     assert_eq!((r.reply.as_str(), r.dirty), ("+OK\r\n", 2));
-    assert_eq!(reply(&mut s, &mut c, "lrange l 0 -1"), "*2\r\n$1\r\nb\r\n$1\r\nx\r\n");
+    assert_eq!(
+        reply(&mut s, &mut c, "lrange l 0 -1"),
+        "*2\r\n$1\r\nb\r\n$1\r\nx\r\n"
+    );
     let r = run(&mut s, &mut c, "ltrim l 0 -1");
     assert_eq!(r.dirty, 0);
     assert_eq!(reply(&mut s, &mut c, "ltrim l 3 1"), "+OK\r\n");
@@ -189,7 +201,10 @@ fn lpos_options() {
         reply(&mut s, &mut c, "lpos l c maxlen x"),
         "-ERR MAXLEN can't be negative\r\n"
     );
-    assert_eq!(reply(&mut s, &mut c, "lpos l c rank"), "-ERR syntax error\r\n");
+    assert_eq!(
+        reply(&mut s, &mut c, "lpos l c rank"),
+        "-ERR syntax error\r\n"
+    );
 }
 
 #[test]
@@ -291,16 +306,28 @@ fn served_rerun_uses_the_ready_key_only() {
 fn argument_errors() {
     let (mut s, mut c) = new_server();
     for (line, want) in [
-        ("lmpop 0 l left", "-ERR numkeys should be greater than 0\r\n"),
+        (
+            "lmpop 0 l left",
+            "-ERR numkeys should be greater than 0\r\n",
+        ),
         ("lmpop 2 l left", "-ERR syntax error\r\n"),
         ("lmpop 1 l up", "-ERR syntax error\r\n"),
-        ("lmpop 1 l left count 0", "-ERR count should be greater than 0\r\n"),
+        (
+            "lmpop 1 l left count 0",
+            "-ERR count should be greater than 0\r\n",
+        ),
         ("lmpop 1 l left count 1 count 1", "-ERR syntax error\r\n"),
-        ("blpop l x", "-ERR timeout is not a float or out of range\r\n"),
+        (
+            "blpop l x",
+            "-ERR timeout is not a float or out of range\r\n",
+        ),
         ("blpop l -1", "-ERR timeout is negative\r\n"),
         ("blmove l d up left 0", "-ERR syntax error\r\n"),
         ("linsert l middle a b", "-ERR syntax error\r\n"),
-        ("lrange l x 1", "-ERR value is not an integer or out of range\r\n"),
+        (
+            "lrange l x 1",
+            "-ERR value is not an integer or out of range\r\n",
+        ),
     ] {
         assert_eq!(reply(&mut s, &mut c, line), want, "{line}");
     }
