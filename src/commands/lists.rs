@@ -11,6 +11,8 @@
 mod bpop;
 mod edit;
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;
 
 use super::ctx::notify;

@@ -9,14 +9,14 @@ use crate::server::client::Client;
 use crate::server::Server;
 use bytes::Bytes;
 
-struct Run {
-    reply: String,
+pub(super) struct Run {
+    pub(super) reply: String,
     propagated: Option<Vec<String>>,
     dirty: u64,
     blocked: Option<Vec<String>>,
 }
 
-fn new_server() -> (Server, Client) {
+pub(super) fn new_server() -> (Server, Client) {
     let srv = Server::new(Config::default());
     let client = Client::new(1, "127.0.0.1:1".into(), "127.0.0.1:2".into(), 1, 0, true);
     (srv, client)
@@ -70,7 +70,7 @@ fn run(srv: &mut Server, client: &mut Client, line: &str) -> Run {
     run_resp(srv, client, 2, line)
 }
 
-fn reply(srv: &mut Server, client: &mut Client, line: &str) -> String {
+pub(super) fn reply(srv: &mut Server, client: &mut Client, line: &str) -> String {
     run(srv, client, line).reply
 }
 
