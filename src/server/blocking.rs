@@ -139,7 +139,15 @@ fn serve_one(srv: &mut Server, id: ClientId) {
     let mut out = Reply::new(client.resp);
     out.buf = std::mem::take(&mut client.out);
     let args = prev.args.clone();
+    let errors_before = out.errors;
     call(srv, &mut client, &mut out, cmd, sub, &args, super::now_us());
+    if out.errors > errors_before {
+        // A served command that failed (BLMOVE to a key of another type)
+        // counts in the error stats as any reply would.
+        if let Some(code) = out.last_error.take() {
+            srv.stats.record_error(&code);
+        }
+    }
     client.out = out.buf;
     if client.blocked.is_some() {
         // Nothing to serve yet: keep the original place in every queue
@@ -156,9 +164,31 @@ fn serve_one(srv: &mut Server, id: ClientId) {
     srv.clients.insert(id, client);
 }
 
+/// Counts a blocked command that ends unserved (timeout, CLIENT
+/// UNBLOCK). Redis counts a blocking command's call when it blocks; keel's
+/// dispatcher counts calls when a command completes, which a served
+/// re-run does, so the unserved ones are counted here.
+fn count_unserved(srv: &mut Server, client: &mut Client, error: Option<&str>) {
+    let Some(b) = &client.blocked else { return };
+    if let Resolved::Found(cmd, sub) = srv.commands.clone().resolve(&b.args) {
+        let name = crate::commands::dispatch::full_name(cmd, sub);
+        let st = srv.stats.command_stat(&name);
+        st.calls += 1;
+        if error.is_some() {
+            st.failed_calls += 1;
+        }
+        srv.stats.total_commands_processed += 1;
+        client.tot_cmds += 1;
+    }
+    if let Some(code) = error {
+        srv.stats.record_error(code);
+    }
+}
+
 /// Ends the block of a client that timed out: removes its registrations
 /// and answers the null reply blocking commands give on timeout.
 pub fn timeout(srv: &mut Server, client: &mut Client) {
+    count_unserved(srv, client, None);
     unregister(srv, client);
     client.blocked = None;
     let mut r = Reply::new(client.resp);
@@ -179,6 +209,7 @@ pub fn unblock_by_request(srv: &mut Server, id: ClientId, with_error: bool) -> b
         .is_some_and(|b| b.reason == BlockReason::Keys);
     if blocked {
         if with_error {
+            count_unserved(srv, &mut client, Some("UNBLOCKED"));
             unregister(srv, &client);
             client.blocked = None;
             let mut r = Reply::new(client.resp);
@@ -216,7 +247,88 @@ pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, &'static st
 
 #[cfg(test)]
 mod tests {
-    use super::parse_timeout;
+    use super::*;
+    use crate::config::Config;
+    use crate::server::client::Blocked;
+
+    fn blocked_client(srv: &mut Server, id: ClientId, key: &str) {
+        let mut c = Client::new(id, "127.0.0.1:1".into(), "127.0.0.1:2".into(), 1, 0, true);
+        let keys = vec![Bytes::copy_from_slice(key.as_bytes())];
+        register(srv, &c, &keys);
+        c.blocked = Some(Blocked {
+            args: ["blpop", key, "0"]
+                .iter()
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect(),
+            deadline: None,
+            reason: BlockReason::Keys,
+            keys,
+        });
+        srv.clients.insert(id, Box::new(c));
+    }
+
+    #[test]
+    fn unblock_with_error_counts_the_call_and_forgets_the_client() {
+        let mut srv = Server::new(Config::default());
+        blocked_client(&mut srv, 7, "k");
+        blocked_client(&mut srv, 8, "k");
+        assert_eq!(srv.blocking.blocked_clients, 2);
+        assert!(unblock_by_request(&mut srv, 7, true));
+        assert!(!unblock_by_request(&mut srv, 7, true));
+        assert_eq!(srv.blocking.blocked_clients, 1);
+        let q: Vec<ClientId> = srv.blocking.by_key[&(0, Bytes::from_static(b"k"))]
+            .iter()
+            .copied()
+            .collect();
+        assert_eq!(q, [8]);
+        let st = srv.stats.command_stat("blpop");
+        assert_eq!((st.calls, st.failed_calls), (1, 1));
+        assert_eq!(srv.stats.errors.get("UNBLOCKED"), Some(&1));
+        let out = String::from_utf8_lossy(&srv.clients[&7].out).into_owned();
+        assert_eq!(out, "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
+        // TIMEOUT: the null array, counted as a call without failure.
+        assert!(unblock_by_request(&mut srv, 8, false));
+        assert_eq!(srv.clients[&8].out, b"*-1\r\n");
+        assert_eq!(srv.stats.command_stat("blpop").calls, 2);
+        assert_eq!(srv.blocking.blocked_clients, 0);
+        assert!(srv.blocking.by_key.is_empty());
+    }
+
+    #[test]
+    fn rerun_that_blocks_again_keeps_place_and_count() {
+        let mut srv = Server::new(Config::default());
+        blocked_client(&mut srv, 7, "k");
+        blocked_client(&mut srv, 8, "k");
+        // The key appears as a string: both stay blocked, in order.
+        srv.dbs[0].set(b"k", crate::keyspace::Value::string(b"v"), false, 0);
+        srv.blocking.signal(0, b"k");
+        serve_ready_keys(&mut srv);
+        assert_eq!(srv.blocking.blocked_clients, 2);
+        assert!(srv.clients[&7].blocked.is_some() && srv.clients[&7].out.is_empty());
+        // Now a one-element list: the first client is served, the second
+        // stays blocked after its re-run finds the list deleted.
+        let list: crate::keyspace::list::ListValue = [&b"x"[..]].into_iter().collect();
+        srv.dbs[0].remove(b"k");
+        srv.dbs[0].set(b"k", crate::keyspace::Value::List(Box::new(list)), false, 0);
+        srv.blocking.signal(0, b"k");
+        serve_ready_keys(&mut srv);
+        assert_eq!(srv.clients[&7].out, b"*2\r\n$1\r\nk\r\n$1\r\nx\r\n");
+        assert!(srv.clients[&7].blocked.is_none());
+        assert!(srv.clients[&8].blocked.is_some());
+        assert_eq!(srv.blocking.blocked_clients, 1);
+        assert!(srv.dbs[0].get(b"k").is_none());
+    }
+
+    #[test]
+    fn swapdb_scan_signals_only_existing_waited_keys() {
+        let mut srv = Server::new(Config::default());
+        blocked_client(&mut srv, 7, "here");
+        blocked_client(&mut srv, 8, "absent");
+        srv.dbs[0].set(b"here", crate::keyspace::Value::string(b"v"), false, 0);
+        srv.dbs[0].set(b"unwaited", crate::keyspace::Value::string(b"v"), false, 0);
+        signal_existing_keys(&mut srv, 0);
+        assert_eq!(srv.blocking.ready, vec![(0, Bytes::from_static(b"here"))]);
+    }
 
     #[test]
     fn timeouts() {
