@@ -194,6 +194,9 @@ fn swapdb(ctx: &mut Ctx, args: &[Bytes]) {
         touch_all_watched_in_db(ctx, a, Some(b));
         touch_all_watched_in_db(ctx, b, Some(a));
         ctx.srv.dbs.swap(a, b);
+        // Clients blocked on keys that now exist in either database wake.
+        crate::server::blocking::signal_existing_keys(ctx.srv, a);
+        crate::server::blocking::signal_existing_keys(ctx.srv, b);
     }
     ctx.dirty += 1;
     ctx.out.ok();

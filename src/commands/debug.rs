@@ -77,6 +77,9 @@ const HELP: &[&str] = &[
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
     "    default.",
+    "QUICKLIST-PACKED-THRESHOLD <size>",
+    "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+    "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
 ];
@@ -120,6 +123,12 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) {
             ctx.out.raw(b"\r\n");
         }
         (b"object", 3) => object(ctx, &args[2]),
+        (b"quicklist-packed-threshold", 3) => {
+            match crate::keyspace::list::set_packed_threshold(&String::from_utf8_lossy(&args[2])) {
+                Ok(()) => ctx.out.ok(),
+                Err(e) => ctx.out.error(e),
+            }
+        }
         (b"digest", 2) => {
             let d = dataset_digest(&ctx.srv.dbs);
             ctx.out.simple(&hex(&d));

@@ -53,6 +53,11 @@ pub fn object_digest(digest: &mut Digest, value: &Value, expire: i64) {
         }
         Value::Set(s) => s.digest_into(digest, xor_digest),
         Value::Hash(h) => h.digest_into(digest, mix_digest, xor_digest),
+        Value::List(l) => {
+            for e in l.iter() {
+                mix_digest(digest, e);
+            }
+        }
     }
     if expire != NO_EXPIRE {
         xor_digest(digest, b"!!expire!!");

@@ -142,6 +142,8 @@ pub(crate) fn add_entry(ctx: &mut Ctx, db: usize, mut entry: Entry, key: &[u8]) 
     entry.key = KBytes::new(key);
     ctx.srv.dbs[db].insert_new(entry);
     ctx.notify_db(notify::NEW, "new", key, db);
+    // Like dbAdd: a new key may be what blocked clients wait for.
+    ctx.srv.blocking.signal(db, key);
 }
 
 /// Redis's parseScanCursorOrReply (strtoul rules: an optional sign, decimal

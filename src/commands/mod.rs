@@ -20,6 +20,7 @@ pub mod hashes;
 pub mod introspect;
 pub mod keys;
 pub mod latency_doctor;
+pub mod lists;
 pub mod memory;
 pub mod monitoring;
 pub mod object;
@@ -37,6 +38,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         connection::COMMANDS,
         strings::COMMANDS,
         bitops::COMMANDS,
+        lists::COMMANDS,
         multi::COMMANDS,
         pubsub::COMMANDS,
         keys::COMMANDS,

@@ -176,7 +176,8 @@ pub(crate) fn bulk_value(out: &mut Reply, v: &Value) {
         Value::Int(n) => out.bulk_int(*n),
         Value::Emb(b) => out.bulk(b),
         Value::Raw(b) => out.bulk(b),
-        _ => unreachable!("callers check the type first"),
+        // Callers check the type first; a collection has no string form.
+        _ => out.null(),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod bytes;
 pub mod db;
 pub mod hash;
 pub mod intset;
+pub mod list;
 pub mod packed;
 pub mod scan_order;
 pub mod set;

@@ -25,6 +25,8 @@ pub enum Value {
     Hash(HashValue),
     /// A set (encoding `intset` or `hashtable`).
     Set(SetValue),
+    /// A list (encoding `quicklist`, see [`super::list`]).
+    List(Box<super::list::ListValue>),
 }
 
 /// Redis's TYPE names.
@@ -89,6 +91,7 @@ impl Value {
             Value::Int(_) | Value::Emb(_) | Value::Raw(_) => ValueType::String,
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
+            Value::List(_) => ValueType::List,
         }
     }
 
@@ -100,6 +103,7 @@ impl Value {
             Value::Raw(_) => "raw",
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
         }
     }
 
@@ -128,6 +132,7 @@ impl Value {
             Value::Raw(v) => std::mem::size_of::<Vec<u8>>() + v.capacity(),
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
+            Value::List(l) => std::mem::size_of::<super::list::ListValue>() + l.heap_size(),
         }
     }
 
