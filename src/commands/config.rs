@@ -349,6 +349,7 @@ mod tests {
         );
         let mut out = crate::protocol::Reply::new(2);
         let argv = args.iter().map(|a| Bytes::from(a.to_string())).collect();
+        srv.clock_us = crate::server::now_us();
         crate::commands::dispatch::process_command(srv, &mut client, argv, &mut out);
         String::from_utf8_lossy(&out.buf).into_owned()
     }

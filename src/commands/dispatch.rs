@@ -136,7 +136,9 @@ pub fn process_command(
     args: Vec<Bytes>,
     out: &mut Reply,
 ) -> Outcome {
-    let now_us = crate::server::now_us();
+    // The clock as of the end of the previous command of this batch (the
+    // connection refreshes it at every batch): one clock read per command.
+    let now_us = srv.clock_us;
     let now = now_us / 1000;
     srv.cached_lru = ((now / 1000) as u32) & evict::LRU_CLOCK_MAX;
     client.last_interaction = now;
@@ -346,7 +348,9 @@ pub fn call(
     } = ctx;
     srv.apply_cur_touches(client);
     srv.cur_client = outer_client;
-    let dur_us = (crate::server::now_us() - start_us).max(0) as u64;
+    let end_us = crate::server::now_us();
+    srv.clock_us = srv.clock_us.max(end_us);
+    let dur_us = (end_us - start_us).max(0) as u64;
     let dur_ns = dur_us as i64 * 1000;
 
     if let Some(req) = block {

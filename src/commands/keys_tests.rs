@@ -85,6 +85,7 @@ impl T {
             .map(|a| Bytes::copy_from_slice(a.as_bytes()))
             .collect();
         let mut out = Reply::new(2);
+        self.srv.clock_us = crate::server::now_us();
         crate::commands::dispatch::process_command(&mut self.srv, &mut self.client, args, &mut out);
         String::from_utf8_lossy(&out.buf).into_owned()
     }

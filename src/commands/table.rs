@@ -7,7 +7,7 @@
 
 use super::Ctx;
 use bytes::Bytes;
-use std::collections::HashMap;
+use hashbrown::HashMap;
 
 pub type Handler = fn(&mut Ctx, &[Bytes]);
 

@@ -33,6 +33,7 @@ pub fn run(srv: &mut Server, c: &mut Client, args: &[&str]) -> String {
         .map(|a| Bytes::copy_from_slice(a.as_bytes()))
         .collect();
     let mut out = Reply::new(c.resp);
+    srv.clock_us = crate::server::now_us();
     crate::commands::dispatch::process_command(srv, c, argv, &mut out);
     String::from_utf8_lossy(&out.buf).into_owned()
 }

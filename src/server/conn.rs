@@ -137,7 +137,8 @@ pub async fn serve<S>(
                 s.stats.client_qbuf_limit_disconnections += 1;
                 client.flags.close_asap = true;
             }
-            let now = now_ms();
+            s.clock_us = super::now_us();
+            let now = s.clock_us / 1000;
             // A blocked client whose time ran out.
             if let Some(b) = &client.blocked {
                 if b.deadline.is_some_and(|d| d <= now)

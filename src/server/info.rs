@@ -429,7 +429,7 @@ fn cpu_section(out: &mut String) {
     );
 }
 
-fn sorted_names<V>(m: &std::collections::HashMap<String, V>) -> Vec<&String> {
+fn sorted_names<V>(m: &hashbrown::HashMap<String, V>) -> Vec<&String> {
     let mut v: Vec<&String> = m.keys().collect();
     v.sort();
     v

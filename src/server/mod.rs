@@ -106,6 +106,8 @@ pub struct Server {
     /// LRU clock cached at the start of each command (Redis also caches
     /// it rather than reading the clock on every key access).
     pub cached_lru: u32,
+    /// Unix time in µs, refreshed at every batch and after every command.
+    pub clock_us: i64,
     /// The client whose command is running (it is out of `clients` while
     /// it runs), and whether that command touched a key it WATCHes.
     pub cur_client: ClientId,
@@ -167,6 +169,7 @@ impl Server {
             exec_depth: 0,
             exec_multi_emitted: false,
             cached_lru: evict::lru_clock(),
+            clock_us: now_us(),
             cur_client: 0,
             cur_touched: Vec::new(),
             detached_dirty_cas: Vec::new(),

@@ -1,7 +1,8 @@
 //! Counters behind INFO stats/commandstats/errorstats, the slow log and
 //! the latency monitor.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use hashbrown::HashMap;
+use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Debug, Default, Clone)]
 pub struct CommandStat {
