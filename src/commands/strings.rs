@@ -191,6 +191,8 @@ pub(crate) fn bulk_value(out: &mut Reply, v: &Value) {
         Value::Int(n) => out.bulk_int(*n),
         Value::Emb(b) => out.bulk(b),
         Value::Raw(b) => out.bulk(b),
+        // Callers check the type first (WRONGTYPE) before replying a value.
+        _ => unreachable!("bulk_value on a non-string value"),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod bytes;
 pub mod db;
 pub mod slot;
 pub mod value;
+pub mod zset;
 
 pub use self::bytes::KBytes;
 pub use db::{Db, Entry, NO_EXPIRE};

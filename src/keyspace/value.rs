@@ -18,6 +18,8 @@ pub enum Value {
     /// Any other string (encoding `raw`), growable in place by APPEND,
     /// SETRANGE and SETBIT.
     Raw(Box<Vec<u8>>),
+    /// A sorted set (encodings `listpack` and `skiplist`).
+    ZSet(Box<super::zset::ZSet>),
 }
 
 /// Redis's TYPE names.
@@ -80,6 +82,7 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Int(_) | Value::Emb(_) | Value::Raw(_) => ValueType::String,
+            Value::ZSet(_) => ValueType::ZSet,
         }
     }
 
@@ -89,6 +92,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Emb(_) => "embstr",
             Value::Raw(_) => "raw",
+            Value::ZSet(z) => match z.encoding() {
+                super::zset::ZEncoding::Listpack => "listpack",
+                super::zset::ZEncoding::Skiplist => "skiplist",
+            },
         }
     }
 
@@ -100,6 +107,7 @@ impl Value {
             )),
             Value::Emb(b) => Some(std::borrow::Cow::Borrowed(b.as_slice())),
             Value::Raw(v) => Some(std::borrow::Cow::Borrowed(v.as_slice())),
+            _ => None,
         }
     }
 
@@ -113,6 +121,7 @@ impl Value {
             Value::Int(n) => itoa::Buffer::new().format(*n).len(),
             Value::Emb(b) => b.len(),
             Value::Raw(v) => v.len(),
+            _ => 0,
         }
     }
 
