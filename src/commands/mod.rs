@@ -11,6 +11,7 @@ pub mod table;
 pub mod bitops;
 pub mod connection;
 pub mod strings;
+pub mod zsets;
 
 pub use ctx::Ctx;
 pub use table::{flags, CommandDef, CommandTable, KeyPos};
@@ -24,6 +25,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         multi::COMMANDS,
         pubsub::COMMANDS,
         config::COMMANDS,
+        zsets::COMMANDS,
     ]
 }
 
