@@ -292,6 +292,11 @@ impl ZSet {
             && self.max_member_len() <= lim.max_value
         {
             self.dict = None;
+            for c in &mut self.seq.chunks {
+                for e in c.iter_mut().filter(|e| e.0 == 0.0) {
+                    e.0 = 0.0;
+                }
+            }
         }
     }
 
@@ -306,6 +311,7 @@ impl ZSet {
         {
             self.convert_to_skiplist();
         }
+        let score = self.stored_score(score);
         if let Some(d) = &mut self.dict {
             d.insert(member.clone(), score);
         }
@@ -331,11 +337,22 @@ impl ZSet {
         if old == new {
             return;
         }
+        let new = self.stored_score(new);
         let m = self.take(member, old);
         if let Some(d) = &mut self.dict {
             d.insert(m.clone(), new);
         }
         self.seq.insert((new, m));
+    }
+
+    /// A listpack stores scores as strings and reads "-0" back as the
+    /// integer 0, so -0 survives only in the skiplist encoding.
+    fn stored_score(&self, score: f64) -> f64 {
+        if self.dict.is_none() && score == 0.0 {
+            0.0
+        } else {
+            score
+        }
     }
 
     /// Removes (score, member) from the sequence, returning the member's

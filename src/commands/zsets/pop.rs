@@ -342,7 +342,11 @@ fn randmember_count(ctx: &mut Ctx, key: &[u8], l: i64, withscores: bool) {
         return;
     }
     if count >= size {
-        let items = z.iter().map(|e| (e.1.as_ref(), e.0));
+        // zuiNext walks a sorted set from its tail.
+        let items = (0..size).rev().map(|r| {
+            let e = z.at(r);
+            (e.1.as_ref(), e.0)
+        });
         reply_elems(out, items, size, withscores);
         return;
     }
