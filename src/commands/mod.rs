@@ -11,6 +11,7 @@ pub mod table;
 pub mod bitops;
 pub mod connection;
 pub mod strings;
+pub mod geo;
 pub mod zsets;
 
 pub use ctx::Ctx;
@@ -26,6 +27,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         pubsub::COMMANDS,
         config::COMMANDS,
         zsets::COMMANDS,
+        geo::COMMANDS,
     ]
 }
 

@@ -220,7 +220,7 @@ fn zset_add(
     }
 }
 
-fn zadd(ctx: &mut Ctx, args: &[Bytes]) {
+pub(crate) fn zadd(ctx: &mut Ctx, args: &[Bytes]) {
     zadd_generic(ctx, args, false);
 }
 
