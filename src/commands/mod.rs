@@ -12,6 +12,7 @@ pub mod bitops;
 pub mod connection;
 pub mod strings;
 pub mod geo;
+pub mod sort;
 pub mod zsets;
 
 pub use ctx::Ctx;
@@ -28,6 +29,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         config::COMMANDS,
         zsets::COMMANDS,
         geo::COMMANDS,
+        sort::COMMANDS,
     ]
 }
 
