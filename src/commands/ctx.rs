@@ -73,6 +73,9 @@ impl<'a> Ctx<'a> {
 
     /// Deletes `key` from database `db` if its TTL has passed, propagating
     /// a DEL and firing the `expired` notification. True if it expired.
+    /// While clients are paused the key is reported expired but kept, so
+    /// the dataset stays still (the end of the pause or a failover settles
+    /// it), as Redis 7.0 does.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let expire = match self.srv.dbs[db].get(key) {
             Some(e) if e.expire != NO_EXPIRE => e.expire,
@@ -81,8 +84,15 @@ impl<'a> Ctx<'a> {
         if expire > self.now_ms {
             return false;
         }
-        self.srv.delete_expired(db, key);
+        if !self.expiry_paused() {
+            self.srv.delete_expired(db, key);
+        }
         true
+    }
+
+    /// Clients are paused: expired keys are hidden, not deleted.
+    fn expiry_paused(&self) -> bool {
+        crate::server::pause_active(self.srv, self.now_ms)
     }
 
     /// Where `key` lives in database `db`, if it exists and has not
@@ -95,18 +105,22 @@ impl<'a> Ctx<'a> {
         let loc = d.locate(key);
         let e = d.get_at(loc, key)?;
         if e.expire != NO_EXPIRE && e.expire <= self.now_ms {
-            self.srv.delete_expired(db, key);
+            if !self.expiry_paused() {
+                self.srv.delete_expired(db, key);
+            }
             return None;
         }
         Some(loc)
     }
 
     /// Looks a key up for reading: lazy expiry, hit/miss statistics and
-    /// access-time update, as Redis's lookupKeyRead.
+    /// access-time update, as Redis's lookupKeyRead. A miss fires the
+    /// `keymiss` event.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
         let Some(loc) = self.live_loc(db, key) else {
             self.srv.stats.keyspace_misses += 1;
+            self.notify_db(notify::KEY_MISS, "keymiss", key, db);
             return None;
         };
         self.srv.stats.keyspace_hits += 1;
@@ -134,8 +148,7 @@ impl<'a> Ctx<'a> {
     /// True if `key` exists (after lazy expiry), without touching stats.
     pub fn exists(&mut self, key: &[u8]) -> bool {
         let db = self.client.db;
-        self.expire_if_needed(db, key);
-        self.srv.dbs[db].contains(key)
+        !self.expire_if_needed(db, key) && self.srv.dbs[db].contains(key)
     }
 
     /// Stores a value (SET semantics: TTL dropped unless `keep_ttl`) and
@@ -168,6 +181,11 @@ impl<'a> Ctx<'a> {
     /// Marks the key as modified (WATCH) after an in-place change.
     pub fn key_modified(&mut self, key: &[u8]) {
         let db = self.client.db;
+        self.srv.touch_watched_key(db, key);
+    }
+
+    /// Redis's signalModifiedKey for a key of any database.
+    pub fn signal_modified_key(&mut self, db: usize, key: &[u8]) {
         self.srv.touch_watched_key(db, key);
     }
 

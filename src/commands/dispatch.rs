@@ -151,6 +151,17 @@ pub fn process_command(
         srv.cur_client = id;
         crate::server::blocking::serve_ready_keys(srv);
         srv.cur_client = prev;
+        if srv.cur_client_dirty_cas {
+            srv.cur_client_dirty_cas = false;
+            client.flags.dirty_cas = true;
+        }
+    }
+    if !srv.detached_dirty_cas.is_empty() {
+        let id = client.id;
+        if srv.detached_dirty_cas.contains(&id) {
+            client.flags.dirty_cas = true;
+        }
+        srv.detached_dirty_cas.retain(|&c| c != id);
     }
     if out.errors > before_errors {
         if let Some(code) = out.last_error.take() {
@@ -344,7 +355,10 @@ pub fn call(
         crate::server::conn::feed_monitors(srv, client, args, now);
     }
 
-    if dirty > 0 {
+    // A handler that names what to propagate forces propagation even
+    // without changes (Redis's forceCommandPropagation: FLUSHALL on empty
+    // databases still reaches the AOF and replicas).
+    if dirty > 0 || propagate_as.is_some() {
         srv.dirty += dirty;
         let db = client.db;
         match propagate_as {

@@ -10,6 +10,10 @@ pub mod table;
 
 pub mod bitops;
 pub mod connection;
+pub mod db;
+pub mod expire;
+pub mod keys;
+pub mod object;
 pub mod strings;
 pub mod geo;
 pub mod sort;
@@ -26,6 +30,10 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         bitops::COMMANDS,
         multi::COMMANDS,
         pubsub::COMMANDS,
+        keys::COMMANDS,
+        object::COMMANDS,
+        expire::COMMANDS,
+        db::COMMANDS,
         config::COMMANDS,
         zsets::COMMANDS,
         geo::COMMANDS,

@@ -93,6 +93,8 @@ pub struct Config {
     pub always_show_logo: bool,
     pub enable_debug_command: String,
     pub lazyfree_lazy_user_flush: bool,
+    /// Expired keys are freed lazily and propagated as UNLINK.
+    pub lazyfree_lazy_expire: bool,
     pub active_expire_enabled: bool,
     pub unixsocketperm: u32,
     // Persistence (stored now; used by the RDB/AOF work).
@@ -183,6 +185,7 @@ impl Default for Config {
             always_show_logo: false,
             enable_debug_command: "no".into(),
             lazyfree_lazy_user_flush: false,
+            lazyfree_lazy_expire: false,
             active_expire_enabled: true,
             unixsocketperm: 0,
             dbfilename: "dump.rdb".into(),

@@ -260,7 +260,7 @@ pub fn build() -> Vec<Directive> {
         boolean("set-proc-title", i, true),
         boolean("dynamic-hz", 0, true),
         boolean("lazyfree-lazy-eviction", 0, false),
-        boolean("lazyfree-lazy-expire", 0, false),
+        boolean("lazyfree-lazy-expire", 0, false).t(tbool!(lazyfree_lazy_expire)),
         boolean("lazyfree-lazy-server-del", 0, false),
         boolean("lazyfree-lazy-user-del", 0, false),
         boolean("lazyfree-lazy-user-flush", 0, false).t(tbool!(lazyfree_lazy_user_flush)),

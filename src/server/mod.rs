@@ -105,6 +105,8 @@ pub struct Server {
     /// it runs), and whether that command touched a key it WATCHes.
     pub cur_client: ClientId,
     pub cur_client_dirty_cas: bool,
+    /// Clients flagged dirty-CAS while out of the registry.
+    pub detached_dirty_cas: Vec<ClientId>,
     /// Clients blocked on keys, and keys signalled ready.
     pub blocking: blocking::BlockingState,
 }
@@ -158,6 +160,7 @@ impl Server {
             cached_lru: evict::lru_clock(),
             cur_client: 0,
             cur_client_dirty_cas: false,
+            detached_dirty_cas: Vec::new(),
             blocking: blocking::BlockingState::default(),
         }
     }
@@ -176,7 +179,8 @@ impl Server {
         self.cached_lru
     }
 
-    /// Deletes a key whose TTL passed: propagates DEL, fires `expired`.
+    /// Deletes a key whose TTL passed: propagates DEL (UNLINK with
+    /// lazyfree-lazy-expire), fires `expired`.
     pub fn delete_expired(&mut self, db: usize, key: &[u8]) {
         if self.dbs[db].remove(key).is_some() {
             self.stats.expired_keys += 1;
@@ -189,9 +193,16 @@ impl Server {
                 key,
                 db,
             );
+            // Redis's propagateDeletion: UNLINK when expired keys are
+            // freed lazily, so replicas free them the same way.
+            let cmd: &'static [u8] = if self.config.lazyfree_lazy_expire {
+                b"UNLINK"
+            } else {
+                b"DEL"
+            };
             self.propagate(
                 db,
-                vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
+                vec![Bytes::from_static(cmd), Bytes::copy_from_slice(key)],
             );
         }
     }
@@ -230,20 +241,10 @@ impl Server {
             self.cur_client_dirty_cas = true;
         } else if let Some(c) = self.clients.get_mut(&id) {
             c.flags.dirty_cas = true;
-        }
-    }
-
-    /// Invalidates WATCHes on every key of a database that has keys
-    /// (FLUSHDB, FLUSHALL, SWAPDB).
-    pub fn touch_all_watched_in_db(&mut self, db: usize, only_existing: bool) {
-        let ids: Vec<ClientId> = self
-            .watched
-            .iter()
-            .filter(|((d, k), _)| *d == db && (!only_existing || self.dbs[db].contains(k)))
-            .flat_map(|(_, ids)| ids.iter().copied())
-            .collect();
-        for id in ids {
-            self.flag_dirty_cas(id);
+        } else {
+            // Out of the registry because its own command is still running
+            // (e.g. it woke a blocked client that wrote a key it watches).
+            self.detached_dirty_cas.push(id);
         }
     }
 
