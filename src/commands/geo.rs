@@ -152,7 +152,12 @@ fn fmt_distance(d: f64) -> String {
     let v = (d * 10000.0).round_ties_even() as i64;
     let neg = v < 0;
     let a = v.unsigned_abs();
-    format!("{}{}.{:04}", if neg { "-" } else { "" }, a / 10000, a % 10000)
+    format!(
+        "{}{}.{:04}",
+        if neg { "-" } else { "" },
+        a / 10000,
+        a % 10000
+    )
 }
 
 /// addReplyHumanLongDouble: %.17Lf with trailing zeros removed.
@@ -190,7 +195,7 @@ fn geoadd(ctx: &mut Ctx, args: &[Bytes]) {
         }
         longidx += 1;
     }
-    if (args.len() - longidx) % 3 != 0 || (xx && nx) {
+    if !(args.len() - longidx).is_multiple_of(3) || (xx && nx) {
         ctx.out.error(err::SYNTAX);
         return;
     }

@@ -12,11 +12,11 @@ pub mod bitops;
 pub mod connection;
 pub mod db;
 pub mod expire;
+pub mod geo;
 pub mod keys;
 pub mod object;
-pub mod strings;
-pub mod geo;
 pub mod sort;
+pub mod strings;
 pub mod zsets;
 
 pub use ctx::Ctx;

@@ -143,7 +143,10 @@ fn parse_opts(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> Option<Opts> {
 /// strtod over the whole string, as SORT converts scores: leading blanks
 /// allowed, an empty string is 0, NaN and out-of-range values rejected.
 fn sort_score(b: &[u8]) -> Option<f64> {
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     let t = &b[start..];
     if t.is_empty() {
         return Some(0.0);

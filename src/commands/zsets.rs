@@ -251,7 +251,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) {
         }
     }
     let rest = args.len() - idx;
-    if rest % 2 == 1 || rest == 0 {
+    if !rest.is_multiple_of(2) || rest == 0 {
         ctx.out.error(err::SYNTAX);
         return;
     }
@@ -260,7 +260,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) {
             .error("ERR XX and NX options at the same time are not compatible");
         return;
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if ((f.gt || f.lt) && f.nx) || (f.gt && f.lt) {
         ctx.out
             .error("ERR GT, LT, and/or NX options at the same time are not compatible");
         return;
@@ -457,8 +457,7 @@ fn zcount(ctx: &mut Ctx, args: &[Bytes]) {
 
 fn zlexcount(ctx: &mut Ctx, args: &[Bytes]) {
     let Some(r) = parse_lex_range(&args[2], &args[3]) else {
-        ctx.out
-            .error("ERR min or max not valid string range item");
+        ctx.out.error("ERR min or max not valid string range item");
         return;
     };
     match read(ctx, &args[1]) {
@@ -515,8 +514,7 @@ fn zremrange(ctx: &mut Ctx, args: &[Bytes], by: RemBy) {
         RemBy::Lex => {
             lex = parse_lex_range(&args[2], &args[3]);
             if lex.is_none() {
-                ctx.out
-                    .error("ERR min or max not valid string range item");
+                ctx.out.error("ERR min or max not valid string range item");
                 return;
             }
             "zremrangebylex"

@@ -358,7 +358,9 @@ impl ZSet {
     /// Removes (score, member) from the sequence, returning the member's
     /// shared bytes.
     fn take(&mut self, member: &[u8], score: f64) -> Bytes {
-        let r = self.seq.partition_point(|e| cmp_elem(e, score, member) == Ordering::Less);
+        let r = self
+            .seq
+            .partition_point(|e| cmp_elem(e, score, member) == Ordering::Less);
         self.seq.drain(r, r + 1).pop().expect("member present").1
     }
 
@@ -471,7 +473,10 @@ pub fn parse_score_bound(s: &[u8]) -> Option<(f64, bool)> {
         _ => (false, s),
     };
     // strtod: leading spaces allowed, an empty string reads as 0.
-    let start = body.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(body.len());
+    let start = body
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(body.len());
     let body = &body[start..];
     if body.is_empty() {
         return Some((0.0, ex));

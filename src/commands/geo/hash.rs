@@ -302,7 +302,12 @@ pub fn areas_for_shape(s: &Shape) -> SearchArea {
     } * s.conversion;
     let mut steps = estimate_steps(radius_meters, lat);
     let (lo, la) = wgs84();
-    let enc = |steps| encode(lo, la, lon, lat, steps).unwrap_or(Bits { bits: 0, step: steps });
+    let enc = |steps| {
+        encode(lo, la, lon, lat, steps).unwrap_or(Bits {
+            bits: 0,
+            step: steps,
+        })
+    };
     let mut hash = enc(steps);
     let mut nb = neighbors(hash);
     let dec = |h: Bits| decode(lo, la, h).unwrap_or_default();
@@ -342,9 +347,7 @@ pub fn areas_for_shape(s: &Shape) -> SearchArea {
         }
     }
     SearchArea {
-        boxes: [
-            hash, nb[0], nb[1], nb[2], nb[3], nb[4], nb[5], nb[6], nb[7],
-        ],
+        boxes: [hash, nb[0], nb[1], nb[2], nb[3], nb[4], nb[5], nb[6], nb[7]],
     }
 }
 

@@ -209,7 +209,8 @@ pub(super) fn generic(ctx: &mut Ctx, args: &[Bytes], v: Variant, may_store: bool
         return;
     }
     if any && count == 0 {
-        ctx.out.error("ERR the ANY argument requires COUNT argument");
+        ctx.out
+            .error("ERR the ANY argument requires COUNT argument");
         return;
     }
     if !exists {

@@ -208,7 +208,9 @@ fn zmpop_generic(ctx: &mut Ctx, args: &[Bytes], numkeys_idx: usize, block: bool)
     ) else {
         return;
     };
-    let where_idx = (numkeys_idx as i64).saturating_add(numkeys).saturating_add(1);
+    let where_idx = (numkeys_idx as i64)
+        .saturating_add(numkeys)
+        .saturating_add(1);
     if where_idx >= args.len() as i64 {
         ctx.out.error(err::SYNTAX);
         return;

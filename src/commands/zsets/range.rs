@@ -173,8 +173,7 @@ pub(crate) fn generic(
         By::Lex => match parse_lex_range(&args[minidx], &args[maxidx]) {
             Some(r) => Spec::Lex(r),
             None => {
-                ctx.out
-                    .error("ERR min or max not valid string range item");
+                ctx.out.error("ERR min or max not valid string range item");
                 return;
             }
         },

@@ -109,14 +109,7 @@ pub(super) fn zintercard(ctx: &mut Ctx, args: &[Bytes]) {
     generic(ctx, args, 1, None, Op::Inter, true);
 }
 
-fn generic(
-    ctx: &mut Ctx,
-    args: &[Bytes],
-    nk: usize,
-    dst: Option<&Bytes>,
-    op: Op,
-    card_only: bool,
-) {
+fn generic(ctx: &mut Ctx, args: &[Bytes], nk: usize, dst: Option<&Bytes>, op: Op, card_only: bool) {
     let Some(setnum) = parse_long(ctx, &args[nk], None) else {
         return;
     };
@@ -351,7 +344,9 @@ pub(super) fn zscan(ctx: &mut Ctx, args: &[Bytes]) {
             }
             count = c;
         } else if args[i].eq_ignore_ascii_case(b"match") && left >= 2 {
-            pattern = Some(&args[i + 1]).filter(|p| p.as_ref() != b"*").map(|p| p.as_ref());
+            pattern = Some(&args[i + 1])
+                .filter(|p| p.as_ref() != b"*")
+                .map(|p| p.as_ref());
         } else {
             ctx.out.error(err::SYNTAX);
             return;
