@@ -142,7 +142,14 @@ pub fn process_command(
     client.last_interaction = now;
     out.last_error = None;
     let before_errors = out.errors;
+    // While the command runs, CLIENT LIST shows it in the query buffer
+    // and in argv-mem, as Redis does (its query buffer still holds it).
+    let (qbuf_extra, argv_mem) = command_sizes(&args);
+    client.qbuf += qbuf_extra;
+    client.argv_mem = argv_mem;
     let outcome = process_inner(srv, client, args, out, now_us);
+    client.qbuf = client.qbuf.saturating_sub(qbuf_extra);
+    client.argv_mem = 0;
     if !srv.blocking.ready.is_empty() {
         // Serve clients blocked on keys this command made ready, before
         // anything else runs (handleClientsBlockedOnKeys).
@@ -171,6 +178,15 @@ pub fn process_command(
     outcome
 }
 
+/// (size of the command in RESP form, sum of its argument lengths).
+fn command_sizes(args: &[Bytes]) -> (usize, usize) {
+    let digits = |n: usize| itoa::Buffer::new().format(n).len();
+    let argv: usize = args.iter().map(|a| a.len()).sum();
+    let resp =
+        3 + digits(args.len()) + args.iter().map(|a| 5 + digits(a.len())).sum::<usize>() + argv;
+    (resp, argv)
+}
+
 fn process_inner(
     srv: &mut Server,
     client: &mut Client,
@@ -195,6 +211,9 @@ fn process_inner(
         is_exec,
     };
 
+    if cmd.has(flags::PROTECTED) && !super::debug::debug_allowed(srv, client) {
+        return reject(srv, client, out, rejection(super::debug::DEBUG_NOT_ALLOWED));
+    }
     if srv.config.requirepass.is_some() && !client.authenticated && !def.has(flags::NO_AUTH) {
         return reject(srv, client, out, rejection(super::err::NOAUTH));
     }
@@ -213,10 +232,14 @@ fn process_inner(
         );
         return reject(srv, client, out, rejection(&msg));
     }
-    // OOM: evict first, then refuse commands that may grow memory.
-    if srv.config.maxmemory > 0 && !client.flags.multi {
+    // OOM: evict first, then refuse commands that may grow memory. Inside
+    // MULTI every queued command counts (queuing itself uses memory),
+    // except the ones that end the transaction.
+    if srv.config.maxmemory > 0 {
         let res = evict::perform_evictions(srv);
+        let ends_multi = matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
         let deny = def.has(flags::DENYOOM)
+            || (client.flags.multi && !ends_multi)
             || (cmd.name == "exec" && client.multi_queue.iter().any(|a| queued_denyoom(srv, a)));
         if res == evict::EvictResult::Fail && deny {
             return reject(srv, client, out, rejection(super::err::OOM));
@@ -281,6 +304,7 @@ pub fn call(
     let now = start_us / 1000;
     let outer_client = srv.cur_client;
     srv.cur_client = client.id;
+    let attributed_before = srv.stats.attributed_errors;
     let mut ctx = Ctx {
         srv,
         client,
@@ -307,6 +331,7 @@ pub fn call(
     }
     srv.cur_client = outer_client;
     let dur_us = (crate::server::now_us() - start_us).max(0) as u64;
+    let dur_ns = dur_us as i64 * 1000;
 
     if let Some(req) = block {
         crate::server::blocking::register(srv, client, &req.keys);
@@ -320,7 +345,17 @@ pub fn call(
     }
 
     let name = full_name(cmd, sub);
-    let failed = out.errors > errors_before;
+    // Errors already charged to commands run inside this one (EXEC's
+    // queued commands) do not make this command fail too.
+    let new_errors = (out.errors - errors_before) as u64;
+    let nested = srv
+        .stats
+        .attributed_errors
+        .saturating_sub(attributed_before);
+    let failed = new_errors > nested;
+    if failed {
+        srv.stats.attributed_errors += new_errors - nested;
+    }
     let st = srv.stats.command_stat(&name);
     st.calls += 1;
     st.usec += dur_us;
@@ -328,19 +363,29 @@ pub fn call(
         st.failed_calls += 1;
     }
     srv.stats.total_commands_processed += 1;
+    if srv.config.latency_tracking {
+        srv.stats.record_latency(&name, dur_ns);
+    }
     client.tot_cmds += 1;
 
     if !def.has(flags::SKIP_SLOWLOG) && !def.has(flags::BLOCKING) {
         let thr = srv.config.slowlog_log_slower_than;
         if thr >= 0 && dur_us as i64 >= thr {
-            let peer = client.addr.clone();
+            let peer = super::client::peer_id(client);
             let cname = client
                 .name
                 .as_ref()
                 .map(|n| String::from_utf8_lossy(n).into_owned())
                 .unwrap_or_default();
             let max = srv.config.slowlog_max_len;
-            srv.slowlog.push(args, dur_us, peer, cname, max);
+            // Secrets (AUTH passwords ...) never reach the slow log.
+            srv.slowlog.push(
+                &super::monitoring::redact_args(&name, args),
+                dur_us,
+                peer,
+                cname,
+                max,
+            );
         }
         let event = if def.has(flags::FAST) {
             "fast-command"
@@ -352,7 +397,12 @@ pub fn call(
     }
 
     if !srv.monitors.is_empty() && !def.has(flags::SKIP_MONITOR) && !def.has(flags::ADMIN) {
-        crate::server::conn::feed_monitors(srv, client, args, now);
+        crate::server::conn::feed_monitors(
+            srv,
+            client,
+            &super::monitoring::redact_args(&name, args),
+            now,
+        );
     }
 
     // A handler that names what to propagate forces propagation even

@@ -9,14 +9,23 @@ pub mod dispatch;
 pub mod table;
 
 pub mod bitops;
+pub mod cmdmeta;
+pub mod command;
 pub mod connection;
 pub mod db;
+pub mod debug;
+pub mod digest;
 pub mod expire;
 pub mod geo;
+pub mod introspect;
 pub mod keys;
+pub mod latency_doctor;
+pub mod monitoring;
 pub mod object;
 pub mod sort;
 pub mod strings;
+#[cfg(test)]
+pub mod testutil;
 pub mod zsets;
 
 pub use ctx::Ctx;
@@ -38,6 +47,11 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         zsets::COMMANDS,
         geo::COMMANDS,
         sort::COMMANDS,
+        client::COMMANDS,
+        introspect::COMMANDS,
+        monitoring::COMMANDS,
+        command::COMMANDS,
+        debug::COMMANDS,
     ]
 }
 

@@ -102,6 +102,7 @@ pub async fn serve<S>(
         let s = shared.lock();
         parse_limits(&s, id)
     };
+    let mut reads: u64 = 0;
     loop {
         if proto_error.is_none() {
             loop {
@@ -124,6 +125,7 @@ pub async fn serve<S>(
             let Some(mut client) = s.clients.remove(&id) else {
                 break; // killed while we were away
             };
+            s.stats.total_reads_processed += std::mem::take(&mut reads);
             client.qbuf = pending_bytes;
             client.qbuf_peak = client.qbuf_peak.max(pending_bytes);
             if pending_bytes as u64 > s.config.client_query_buffer_limit {
@@ -157,17 +159,23 @@ pub async fn serve<S>(
                 let mut r = Reply::new(client.resp);
                 r.buf = std::mem::take(&mut client.out);
                 let mark = r.buf.len();
-                let skip = client.flags.reply_off || client.flags.reply_skip;
-                client.flags.reply_skip = false;
-                if client.flags.reply_skip_next {
-                    client.flags.reply_skip_next = false;
-                    client.flags.reply_skip = true;
-                }
                 s.stats.total_net_input_bytes +=
                     args.iter().map(|a| a.len() as u64 + 16).sum::<u64>();
                 let outcome = process_command(s, &mut client, args, &mut r);
-                if skip && outcome == Outcome::Done {
+                // CLIENT REPLY: the flags are looked at after the command,
+                // as Redis checks them when the reply is added, so that
+                // CLIENT REPLY ON itself answers.
+                if (client.flags.reply_skip || client.flags.reply_off) && outcome == Outcome::Done {
                     r.buf.truncate(mark);
+                }
+                if outcome == Outcome::Done {
+                    // Redis's resetClient: SKIP lasts one command, and a
+                    // SKIP_NEXT set by this command applies to the next one.
+                    client.flags.reply_skip = false;
+                    if client.flags.reply_skip_next {
+                        client.flags.reply_skip_next = false;
+                        client.flags.reply_skip = true;
+                    }
                 }
                 client.out = r.buf;
                 if s.shutdown.is_some() {
@@ -203,6 +211,9 @@ pub async fn serve<S>(
             std::mem::swap(&mut out, &mut client.out);
             client.tot_net_out += out.len() as u64;
             s.stats.total_net_output_bytes += out.len() as u64;
+            if !out.is_empty() {
+                s.stats.total_writes_processed += 1;
+            }
             let close = client.flags.close_after_reply || client.flags.close_asap;
             let deadline = client.blocked.as_ref().and_then(|b| b.deadline);
             let kill_now = client.flags.close_asap;
@@ -245,7 +256,7 @@ pub async fn serve<S>(
             r = stream.read_buf(&mut buf) => {
                 match r {
                     Ok(0) | Err(_) => break,
-                    Ok(_) => {}
+                    Ok(_) => reads += 1,
                 }
             }
             _ = notify.notified() => {}

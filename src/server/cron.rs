@@ -21,7 +21,15 @@ static TIMELIMIT_EXIT: AtomicBool = AtomicBool::new(false);
 
 /// One cron tick.
 pub fn tick(s: &mut Server) {
+    if s.pause_cron {
+        return;
+    }
     let now = now_ms();
+    super::info_memory::update_peak(s);
+    // Instantaneous metrics are sampled every 100ms whatever hz is.
+    if now - s.stats.inst[0].last_time >= 100 {
+        s.stats.track_instantaneous(now);
+    }
     if let Some(p) = s.pause {
         if p.until <= now {
             super::end_pause(s);
@@ -30,7 +38,9 @@ pub fn tick(s: &mut Server) {
     // Keys do not expire while clients are paused, so that a paused
     // primary's dataset stays still for a failover.
     if s.active_expire && s.config.active_expire_enabled && !super::pause_active(s, now) {
+        let t = Instant::now();
         active_expire_cycle(s);
+        s.stats.expire_cycle_time_used_us += t.elapsed().as_micros() as u64;
     }
     close_timed_out_clients(s, now);
 }

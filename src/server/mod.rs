@@ -14,6 +14,9 @@ pub mod client;
 pub mod conn;
 pub mod cron;
 pub mod evict;
+pub mod histogram;
+pub mod info;
+pub mod info_memory;
 pub mod listen;
 pub mod log;
 pub mod pubsub;
@@ -82,6 +85,8 @@ pub struct Server {
     pub shutdown: Option<ShutdownRequest>,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: bool,
+    /// DEBUG PAUSE-CRON: serverCron does nothing while set.
+    pub pause_cron: bool,
     /// True while a command must not update access times (OBJECT, TYPE...).
     pub no_touch: bool,
     pub slowlog: stats::SlowLog,
@@ -127,6 +132,7 @@ impl Server {
         }
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
         let now = now_ms();
+        info::record_startup_memory();
         Server {
             port: config.port,
             config,
@@ -148,6 +154,7 @@ impl Server {
             pause: None,
             shutdown: None,
             active_expire: true,
+            pause_cron: false,
             no_touch: false,
             slowlog: stats::SlowLog::default(),
             latency: stats::LatencyMonitor::default(),

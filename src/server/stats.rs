@@ -32,17 +32,84 @@ pub struct Stats {
     pub client_outbuf_limit_disconnections: u64,
     pub total_eviction_exceeded_time_us: u64,
     pub propagated_cmds: u64,
+    /// Error replies already charged to a command's failed_calls, so that
+    /// a command running others (EXEC) is not charged for their errors.
+    pub attributed_errors: u64,
+    /// Time spent in the active expire cycle (expire_cycle_cpu_milliseconds).
+    pub expire_cycle_time_used_us: u64,
+    /// Socket reads / writes done by connection tasks.
+    pub total_reads_processed: u64,
+    pub total_writes_processed: u64,
     pub io_threaded_reads_processed: u64,
     /// Full command name ("client|list") -> stats.
     pub commands: HashMap<String, CommandStat>,
     /// Error code ("ERR", "WRONGTYPE") -> count.
     pub errors: BTreeMap<String, u64>,
+    /// Full command name -> latency histogram (INFO latencystats); only
+    /// fed while latency-tracking is on.
+    pub latency: HashMap<String, super::histogram::LatencyHistogram>,
+    /// Highest used_memory seen (INFO used_memory_peak), sampled by cron.
+    pub peak_memory: u64,
+    /// Instantaneous metrics: commands, net input bytes, net output bytes.
+    pub inst: [InstMetric; 3],
+}
+
+/// Samples behind an `instantaneous_*` INFO field: a rate computed every
+/// 100ms, averaged over the last 16 samples (Redis's trackInstantaneousMetric).
+#[derive(Debug, Default, Clone)]
+pub struct InstMetric {
+    pub last_time: i64,
+    pub last_count: u64,
+    pub samples: [u64; 16],
+    pub idx: usize,
+}
+
+impl InstMetric {
+    pub fn track(&mut self, now_ms: i64, reading: u64) {
+        let t = now_ms - self.last_time;
+        let ops = reading.saturating_sub(self.last_count);
+        self.samples[self.idx] = if t > 0 { ops * 1000 / t as u64 } else { 0 };
+        self.idx = (self.idx + 1) % self.samples.len();
+        self.last_time = now_ms;
+        self.last_count = reading;
+    }
+
+    pub fn value(&self) -> u64 {
+        self.samples.iter().sum::<u64>() / self.samples.len() as u64
+    }
 }
 
 impl Stats {
     /// CONFIG RESETSTAT.
     pub fn reset(&mut self) {
+        // The memory peak survives CONFIG RESETSTAT, as in Redis.
+        let peak = self.peak_memory;
         *self = Stats::default();
+        self.peak_memory = peak;
+    }
+
+    /// Feeds the instantaneous metrics (called by cron every 100ms).
+    pub fn track_instantaneous(&mut self, now_ms: i64) {
+        let (c, i, o) = (
+            self.total_commands_processed,
+            self.total_net_input_bytes,
+            self.total_net_output_bytes,
+        );
+        self.inst[0].track(now_ms, c);
+        self.inst[1].track(now_ms, i);
+        self.inst[2].track(now_ms, o);
+    }
+
+    /// Records a command's duration for INFO latencystats.
+    pub fn record_latency(&mut self, name: &str, ns: i64) {
+        match self.latency.get_mut(name) {
+            Some(h) => h.record(ns),
+            None => {
+                let mut h = super::histogram::LatencyHistogram::default();
+                h.record(ns);
+                self.latency.insert(name.to_string(), h);
+            }
+        }
     }
 
     /// The stats of a command by full name, created on first use
