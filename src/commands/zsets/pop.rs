@@ -160,7 +160,22 @@ fn blocking_pop(
             return;
         }
     };
+    // Re-run for a client already queued on these keys (serving a ready
+    // key): as Redis, a key now holding another type is skipped, not an
+    // error, and the client stays blocked.
+    let db = ctx.client.db;
+    let id = ctx.client.id;
+    let rerun = keys.first().is_some_and(|k| {
+        ctx.srv
+            .blocking
+            .by_key
+            .get(&(db, k.clone()))
+            .is_some_and(|q| q.contains(&id))
+    });
     for key in keys {
+        if rerun && read_len(ctx, key).is_none() {
+            continue;
+        }
         let len = match write(ctx, key) {
             Err(()) => return,
             Ok(None) => continue,
