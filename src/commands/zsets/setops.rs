@@ -317,7 +317,8 @@ fn member_hash(m: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     m.hash(&mut h);
-    h.finish()
+    // Cursors stay below 2^63, like the ones Redis prints.
+    h.finish() >> 1
 }
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]. A listpack set is
