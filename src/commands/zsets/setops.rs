@@ -44,10 +44,11 @@ impl<'a> Source<'a> {
         }
     }
 
-    fn members(&self) -> Box<dyn Iterator<Item = (&'a Bytes, f64)> + 'a> {
+    /// Members with their scores (a plain set's members score 1).
+    fn members(&self) -> Box<dyn Iterator<Item = (Bytes, f64)> + 'a> {
         match self {
             Source::Missing => Box::new(std::iter::empty()),
-            Source::ZSet(z) => Box::new(z.iter().map(|e| (&e.1, e.0))),
+            Source::ZSet(z) => Box::new(z.iter().map(|e| (e.1.clone(), e.0))),
         }
     }
 }
@@ -209,7 +210,7 @@ fn generic(ctx: &mut Ctx, args: &[Bytes], nk: usize, dst: Option<&Bytes>, op: Op
                         score = 0.0;
                     }
                     for (src, w) in &srcs[1..] {
-                        match src.score(m) {
+                        match src.score(&m) {
                             Some(v) => {
                                 let mut v = w * v;
                                 if v.is_nan() {
@@ -226,7 +227,7 @@ fn generic(ctx: &mut Ctx, args: &[Bytes], nk: usize, dst: Option<&Bytes>, op: Op
                             break;
                         }
                     } else {
-                        result.insert(m.clone(), score);
+                        result.insert(m, score);
                     }
                 }
             }
@@ -238,10 +239,10 @@ fn generic(ctx: &mut Ctx, args: &[Bytes], nk: usize, dst: Option<&Bytes>, op: Op
                     if score.is_nan() {
                         score = 0.0;
                     }
-                    match result.get_mut(m) {
+                    match result.get_mut(&m) {
                         Some(t) => aggregate(t, score, aggr),
                         None => {
-                            result.insert(m.clone(), score);
+                            result.insert(m, score);
                         }
                     }
                 }
@@ -249,8 +250,8 @@ fn generic(ctx: &mut Ctx, args: &[Bytes], nk: usize, dst: Option<&Bytes>, op: Op
         }
         Op::Diff => {
             for (m, s) in srcs[0].0.members() {
-                if srcs[1..].iter().all(|(src, _)| src.score(m).is_none()) {
-                    result.insert(m.clone(), s);
+                if srcs[1..].iter().all(|(src, _)| src.score(&m).is_none()) {
+                    result.insert(m, s);
                 }
             }
         }
