@@ -25,24 +25,24 @@ const K1: KeyPos = KeyPos::Range {
     step: 1,
 };
 
-/// SORT's keys: the input and the STORE destination, if any.
+/// SORT's keys (sortGetKeys): the input and the last STORE destination.
+/// LIMIT, GET and BY skip their arguments; STORE does not.
 fn sort_keys(args: &[Bytes]) -> Vec<usize> {
-    let mut v = vec![1];
-    let mut j = 2;
-    while j < args.len() {
-        let a = &args[j];
+    let mut store = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
         if a.eq_ignore_ascii_case(b"limit") {
-            j += 2;
-        } else if (a.eq_ignore_ascii_case(b"by") || a.eq_ignore_ascii_case(b"get"))
-            && j + 1 < args.len()
-        {
-            j += 1;
-        } else if a.eq_ignore_ascii_case(b"store") && j + 1 < args.len() {
-            v.push(j + 1);
-            j += 1;
+            i += 2;
+        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"store") && i + 1 < args.len() {
+            store = Some(i + 1);
         }
-        j += 1;
+        i += 1;
     }
+    let mut v = vec![1];
+    v.extend(store);
     v
 }
 
@@ -391,7 +391,22 @@ fn make_list(items: Vec<Bytes>) -> Option<Value> {
 
 #[cfg(test)]
 mod tests {
-    use super::sort_score;
+    use super::{sort_keys, sort_score};
+    use bytes::Bytes;
+
+    #[test]
+    fn keys_take_the_last_store() {
+        let a: Vec<Bytes> = "sort abc store invalid store stillbad store def"
+            .split(' ')
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect();
+        assert_eq!(sort_keys(&a), vec![1, 7]);
+        let b: Vec<Bytes> = "sort abc get store by store limit store 1 2"
+            .split(' ')
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect();
+        assert_eq!(sort_keys(&b), vec![1]);
+    }
 
     #[test]
     fn strtod_rules() {

@@ -32,15 +32,18 @@ const NK2: KeyPos = KeyPos::NumKeys {
 };
 const KSTORE: KeyPos = KeyPos::Custom(store_keys);
 
-/// ZUNIONSTORE-style keys: the destination, then `numkeys` inputs.
+/// ZUNIONSTORE-style keys: the destination, then `numkeys` inputs
+/// (none when numkeys is out of range, as zunionInterDiffStoreGetKeys).
 fn store_keys(args: &[Bytes]) -> Vec<usize> {
     let n = args
         .get(2)
         .and_then(|a| crate::util::num::parse_i64(a))
-        .unwrap_or(0)
-        .max(0) as usize;
+        .unwrap_or(0);
+    if n < 1 || n > args.len() as i64 - 3 {
+        return Vec::new();
+    }
     let mut v = vec![1];
-    v.extend((3..args.len()).take(n));
+    v.extend(3..3 + n as usize);
     v
 }
 
