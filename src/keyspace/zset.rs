@@ -410,10 +410,55 @@ impl ZSet {
     }
 
     /// Rank range [start, end) of the elements inside a lex range.
+    ///
+    /// When all scores are equal (the only case Redis defines) this is a
+    /// binary search. Otherwise it follows Redis's listpack walk: from
+    /// the first member >= min while members are <= max (or, for `rev`,
+    /// from the last member <= max backwards while members are >= min).
+    pub fn lex_span_dir(&self, r: &LexRange, rev: bool) -> (usize, usize) {
+        let n = self.len();
+        if n == 0 {
+            return (0, 0);
+        }
+        if self.at(0).0 == self.at(n - 1).0 {
+            let start = self.seq.partition_point(|e| !lex_gte_min(&e.1, &r.min));
+            let end = self.seq.partition_point(|e| lex_lte_max(&e.1, &r.max));
+            return (start, end.max(start));
+        }
+        if lex_range_empty(r)
+            || !lex_gte_min(&self.at(n - 1).1, &r.min)
+            || !lex_lte_max(&self.at(0).1, &r.max)
+        {
+            return (0, 0);
+        }
+        let v: Vec<&Elem> = self.iter().collect();
+        if rev {
+            let Some(j) = v.iter().rposition(|e| lex_lte_max(&e.1, &r.max)) else {
+                return (0, 0);
+            };
+            if !lex_gte_min(&v[j].1, &r.min) {
+                return (0, 0);
+            }
+            let mut i = j;
+            while i > 0 && lex_gte_min(&v[i - 1].1, &r.min) {
+                i -= 1;
+            }
+            (i, j + 1)
+        } else {
+            let Some(i) = v.iter().position(|e| lex_gte_min(&e.1, &r.min)) else {
+                return (0, 0);
+            };
+            let mut j = i;
+            while j < n && lex_lte_max(&v[j].1, &r.max) {
+                j += 1;
+            }
+            (i, j)
+        }
+    }
+
+    /// Forward lex span (see [`ZSet::lex_span_dir`]).
     pub fn lex_span(&self, r: &LexRange) -> (usize, usize) {
-        let start = self.seq.partition_point(|e| !lex_gte_min(&e.1, &r.min));
-        let end = self.seq.partition_point(|e| lex_lte_max(&e.1, &r.max));
-        (start, end.max(start))
+        self.lex_span_dir(r, false)
     }
 
     /// Removes ranks [start, end) and returns them in order.
@@ -432,6 +477,18 @@ impl ZSet {
     pub fn member_at(&self, r: usize) -> (&Bytes, f64) {
         let e = self.at(r);
         (&e.1, e.0)
+    }
+}
+
+/// zslLexRangeIsEmpty-style check of the range itself (min above max).
+fn lex_range_empty(r: &LexRange) -> bool {
+    use LexBound::*;
+    match (&r.min, &r.max) {
+        (PosInf, _) | (_, NegInf) => true,
+        (NegInf, _) | (_, PosInf) => false,
+        (Incl(a) | Excl(a), Incl(b) | Excl(b)) => {
+            a > b || (a == b && (matches!(r.min, Excl(_)) || matches!(r.max, Excl(_))))
+        }
     }
 }
 

@@ -85,7 +85,7 @@ fn select(z: &ZSet, spec: &Spec, rev: bool, offset: i64, limit: i64) -> Vec<usiz
             };
         }
         Spec::Score(r) => z.score_span(r),
-        Spec::Lex(r) => z.lex_span(r),
+        Spec::Lex(r) => z.lex_span_dir(r, rev),
     };
     // A negative offset skips everything; a negative limit means no limit.
     if offset < 0 || (offset > 0 && offset >= len) {

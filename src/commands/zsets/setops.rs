@@ -211,13 +211,10 @@ fn generic(ctx: &mut Ctx, args: &[Bytes], nk: usize, dst: Option<&Bytes>, op: Op
                     }
                     for (src, w) in &srcs[1..] {
                         match src.score(&m) {
-                            Some(v) => {
-                                let mut v = w * v;
-                                if v.is_nan() {
-                                    v = 0.0;
-                                }
-                                aggregate(&mut score, v, aggr);
-                            }
+                            // Unlike the first input's score, a NaN product is
+                            // not zeroed here: SUM zeroes a NaN total, MIN and
+                            // MAX ignore it (zunionInterAggregate).
+                            Some(v) => aggregate(&mut score, w * v, aggr),
                             None => continue 'outer,
                         }
                     }
