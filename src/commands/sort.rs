@@ -123,7 +123,11 @@ fn parse_opts(ctx: &mut Ctx, args: &[Bytes], readonly: bool) -> Option<Opts> {
             }
             b"by" if left >= 1 => {
                 o.by = Some(args[j + 1].clone());
-                o.dontsort = !args[j + 1].contains(&b'*');
+                // A BY without '*' disables sorting for good: a later
+                // BY pattern does not turn it back on (as sort.c).
+                if !args[j + 1].contains(&b'*') {
+                    o.dontsort = true;
+                }
                 j += 1;
             }
             b"get" if left >= 1 => {
