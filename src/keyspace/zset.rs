@@ -471,13 +471,6 @@ impl ZSet {
         }
         out
     }
-
-    /// The member's entry in the hash map (skiplist encoding), for random
-    /// sampling helpers that need an element by position.
-    pub fn member_at(&self, r: usize) -> (&Bytes, f64) {
-        let e = self.at(r);
-        (&e.1, e.0)
-    }
 }
 
 /// zslLexRangeIsEmpty-style check of the range itself (min above max).
