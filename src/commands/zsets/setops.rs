@@ -2,8 +2,10 @@
 //! and ZINTERCARD) as t_zset.c's zunionInterDiffGenericCommand, and ZSCAN.
 //!
 //! Inputs may be sorted sets or plain sets (members scored 1). The input
-//! view is [`Source`]; plain sets are added there when `Value::Set`
-//! exists (see `Source::of`).
+//! view is [`Source`]. When `Value::Set` exists, plain sets take one arm
+//! in each of its four methods: `of` (`Some(Value::Set(s)) =>
+//! Some(Source::Set(s))`), `len`, `score` (`contains(m).then_some(1.0)`)
+//! and `members` (each member with score 1.0).
 
 use super::range::store_result;
 use super::{limits, parse_double, parse_long, reply_elems};
