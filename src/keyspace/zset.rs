@@ -84,11 +84,19 @@ struct Chunks {
     len: usize,
     /// prefix[i] = number of elements before chunk i; empty when stale.
     prefix: RefCell<Vec<usize>>,
+    /// ZSCAN's view, (scan hash, member) sorted by hash; built by the
+    /// first ZSCAN call after a change, dropped by any change or when a
+    /// scan completes.
+    scan: RefCell<Vec<(u64, Bytes)>>,
 }
 
 impl Chunks {
     fn invalidate(&mut self) {
         self.prefix.get_mut().clear();
+        let scan = self.scan.get_mut();
+        if !scan.is_empty() {
+            *scan = Vec::new();
+        }
     }
 
     fn chunk_start(&self, ci: usize) -> usize {
@@ -461,6 +469,35 @@ impl ZSet {
         self.lex_span_dir(r, false)
     }
 
+    /// One ZSCAN step: at least `count` members (all those sharing the
+    /// last hash) whose scan hash is at or after `cursor`, in hash order,
+    /// and the next cursor (0 when done). A member present for a whole
+    /// scan is returned once, whatever changes in between, because the
+    /// cursor is a hash, not a position. O(count + log n) per call while
+    /// the set does not change.
+    pub fn scan_step(&self, cursor: u64, count: usize) -> (Vec<Bytes>, u64) {
+        let mut cache = self.seq.scan.borrow_mut();
+        if cache.len() != self.len() {
+            *cache = self
+                .iter()
+                .map(|e| (scan_hash(&e.1), e.1.clone()))
+                .collect();
+            cache.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        }
+        let start = cache.partition_point(|e| e.0 < cursor);
+        let mut end = (start + count.max(1)).min(cache.len());
+        while end > start && end < cache.len() && cache[end].0 == cache[end - 1].0 {
+            end += 1;
+        }
+        let out = cache[start..end].iter().map(|e| e.1.clone()).collect();
+        if end >= cache.len() {
+            *cache = Vec::new();
+            (out, 0)
+        } else {
+            (out, cache[end].0)
+        }
+    }
+
     /// Removes ranks [start, end) and returns them in order.
     pub fn remove_ranks(&mut self, start: usize, end: usize) -> Vec<Elem> {
         let out = self.seq.drain(start, end.min(self.len()));
@@ -483,6 +520,15 @@ fn lex_range_empty(r: &LexRange) -> bool {
             a > b || (a == b && (matches!(r.min, Excl(_)) || matches!(r.max, Excl(_))))
         }
     }
+}
+
+/// The order ZSCAN walks a skiplist-encoded set in: a fixed hash of the
+/// member, below 2^63 so cursors print as Redis's do.
+pub fn scan_hash(m: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    m.hash(&mut h);
+    h.finish() >> 1
 }
 
 /// True if `m` is at or above the lower bound.

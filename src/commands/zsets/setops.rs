@@ -313,14 +313,6 @@ pub(crate) fn parse_cursor(arg: &[u8]) -> Option<u64> {
     Some(if neg { v.wrapping_neg() } else { v })
 }
 
-fn member_hash(m: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    m.hash(&mut h);
-    // Cursors stay below 2^63, like the ones Redis prints.
-    h.finish() >> 1
-}
-
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]. A listpack set is
 /// returned whole with cursor 0; a skiplist set is walked in order of a
 /// fixed member hash, the cursor being the next hash to visit, so every
@@ -365,36 +357,28 @@ pub(super) fn zscan(ctx: &mut Ctx, args: &[Bytes]) {
         Ok(Some(x)) => x,
     };
     let keep = |m: &[u8]| pattern.is_none_or(|p| crate::util::glob::glob_match(p, m, false));
-    let mut found: Vec<(&Bytes, f64)>;
+    let mut found: Vec<(Bytes, f64)>;
     let next;
     if z.encoding() == ZEncoding::Listpack {
-        found = z.iter().map(|e| (&e.1, e.0)).collect();
+        found = z.iter().map(|e| (e.1.clone(), e.0)).collect();
         next = 0;
     } else {
-        let mut cands: Vec<(u64, &Bytes, f64)> = z
-            .iter()
-            .map(|e| (member_hash(&e.1), &e.1, e.0))
-            .filter(|c| c.0 >= cursor)
+        let (members, n) = z.scan_step(cursor, count as usize);
+        found = members
+            .into_iter()
+            .map(|m| {
+                let s = z.score(&m).unwrap_or(0.0);
+                (m, s)
+            })
             .collect();
-        let n = count as usize;
-        if cands.len() > n {
-            cands.select_nth_unstable_by_key(n - 1, |c| c.0);
-            let cut = cands[n - 1].0;
-            // Keep every member sharing the last hash, so none is skipped.
-            cands.retain(|c| c.0 <= cut);
-            next = cut.wrapping_add(1);
-        } else {
-            next = 0;
-        }
-        cands.sort_by_key(|c| c.0);
-        found = cands.into_iter().map(|c| (c.1, c.2)).collect();
+        next = n;
     }
     found.retain(|(m, _)| keep(m));
     out.array_len(2);
     out.bulk(next.to_string().as_bytes());
     out.array_len(found.len() * 2);
     for (m, s) in found {
-        out.bulk(m);
+        out.bulk(&m);
         out.bulk(d2string(s).as_bytes());
     }
 }

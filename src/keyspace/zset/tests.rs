@@ -163,3 +163,35 @@ fn negative_zero_in_listpack() {
     s.set(b"a", -0.0, lim);
     assert!(s.score(b"a").unwrap().is_sign_negative());
 }
+
+#[test]
+fn scan_returns_every_stable_member_despite_changes() {
+    let lim = ZLimits {
+        max_entries: 0,
+        max_value: 64,
+    };
+    let mut z = ZSet::new(ZEncoding::Skiplist);
+    for i in 0..2000u32 {
+        z.insert_new(Bytes::from(format!("s{i}")), i as f64, lim);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = 0;
+    let mut round = 0u32;
+    loop {
+        let (got, next) = z.scan_step(cursor, 7);
+        seen.extend(got);
+        // Churn: add and remove other members between calls.
+        z.insert_new(Bytes::from(format!("t{round}")), 0.5, lim);
+        if round % 2 == 0 {
+            z.remove(format!("t{}", round / 2).as_bytes());
+        }
+        round += 1;
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    for i in 0..2000u32 {
+        assert!(seen.contains(format!("s{i}").as_bytes()), "s{i} missing");
+    }
+}
