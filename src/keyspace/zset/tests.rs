@@ -182,7 +182,7 @@ fn scan_returns_every_stable_member_despite_changes() {
         seen.extend(got);
         // Churn: add and remove other members between calls.
         z.insert_new(Bytes::from(format!("t{round}")), 0.5, lim);
-        if round % 2 == 0 {
+        if round.is_multiple_of(2) {
             z.remove(format!("t{}", round / 2).as_bytes());
         }
         round += 1;
