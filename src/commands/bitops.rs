@@ -10,17 +10,12 @@
 mod bitfield;
 
 use super::ctx::notify;
-use super::table::{flags::*, CommandDef, KeyPos};
+use super::table::{flags::*, CommandDef, KeyPos, K1};
 use super::{err, Ctx};
 use crate::keyspace::Value;
 use crate::util::num::parse_i64;
 use bytes::Bytes;
 
-const K1: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
 const KBITOP: KeyPos = KeyPos::Range {
     first: 2,
     last: -1,

@@ -426,7 +426,7 @@ fn pause(ctx: &mut Ctx, args: &[Bytes]) {
             }
         }
     } else if args.len() > 4 {
-        super::monitoring::subcommand_syntax_error(ctx, args);
+        super::subcommand_syntax_error(ctx, args);
         return;
     }
     let Some(ms) = parse_i64(&args[2]) else {
@@ -462,9 +462,13 @@ fn reply(ctx: &mut Ctx, args: &[Bytes]) {
         b"on" => {
             f.reply_off = false;
             f.reply_skip = false;
+            ctx.out.suppress = false;
             ctx.out.ok();
         }
-        b"off" => f.reply_off = true,
+        b"off" => {
+            f.reply_off = true;
+            ctx.out.suppress = true;
+        }
         b"skip" => {
             if !f.reply_off {
                 f.reply_skip_next = true;
@@ -488,7 +492,7 @@ fn no_evict(ctx: &mut Ctx, args: &[Bytes]) {
 
 fn unblock(ctx: &mut Ctx, args: &[Bytes]) {
     if args.len() > 4 {
-        super::monitoring::subcommand_syntax_error(ctx, args);
+        super::subcommand_syntax_error(ctx, args);
         return;
     }
     let mut as_error = false;

@@ -22,7 +22,7 @@ pub static COMMANDS: &[CommandDef] = &[
         "Swaps two Redis databases",
         "O(N) where N is the count of clients watching or blocking on keys from both databases.",
     ),
-    CommandDef::new("move", 3, WRITE | FAST, super::keys::K1, move_cmd).doc(
+    CommandDef::new("move", 3, WRITE | FAST, super::table::K1, move_cmd).doc(
         "generic",
         "1.0.0",
         "Move a key to another database",

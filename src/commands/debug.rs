@@ -138,7 +138,7 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) {
         }
         (b"populate", 3..=5) => populate(ctx, args),
         (b"protocol", 3) => protocol(ctx, &args[2]),
-        _ => super::monitoring::subcommand_syntax_error(ctx, args),
+        _ => super::subcommand_syntax_error(ctx, args),
     }
 }
 

@@ -61,6 +61,8 @@ pub fn object_digest(digest: &mut Digest, value: &Value, expire: i64) {
                 xor_digest(digest, &ele);
             }
         }
+        Value::Set(s) => s.digest_into(digest, xor_digest),
+        Value::Hash(h) => h.digest_into(digest, mix_digest, xor_digest),
     }
     if expire != NO_EXPIRE {
         xor_digest(digest, b"!!expire!!");

@@ -158,10 +158,7 @@ pub fn process_command(
         srv.cur_client = id;
         crate::server::blocking::serve_ready_keys(srv);
         srv.cur_client = prev;
-        if srv.cur_client_dirty_cas {
-            srv.cur_client_dirty_cas = false;
-            client.flags.dirty_cas = true;
-        }
+        srv.apply_cur_touches(client);
     }
     if !srv.detached_dirty_cas.is_empty() {
         let id = client.id;
@@ -245,6 +242,23 @@ fn process_inner(
             return reject(srv, client, out, rejection(super::err::OOM));
         }
     }
+    // min-replicas-to-write: keel has no replicas yet, so no replica is
+    // "good" and writes are refused whenever the option is on, as Redis
+    // refuses them with too few good replicas.
+    let is_write = def.has(flags::WRITE)
+        || (is_exec
+            && client
+                .multi_queue
+                .iter()
+                .any(|a| queued_has(srv, a, flags::WRITE)));
+    if is_write && srv.config.min_replicas_to_write > 0 && srv.config.min_replicas_max_lag > 0 {
+        return reject(
+            srv,
+            client,
+            out,
+            rejection("NOREPLICAS Not enough good replicas to write."),
+        );
+    }
     // Queue inside MULTI.
     if client.flags.multi
         && !matches!(
@@ -272,8 +286,13 @@ fn process_inner(
 }
 
 fn queued_denyoom(srv: &Server, args: &[Bytes]) -> bool {
+    queued_has(srv, args, flags::DENYOOM)
+}
+
+/// True if a queued command has flag `f`.
+fn queued_has(srv: &Server, args: &[Bytes], f: u32) -> bool {
     match srv.commands.resolve(args) {
-        Resolved::Found(c, s) => s.unwrap_or(c).has(flags::DENYOOM),
+        Resolved::Found(c, s) => s.unwrap_or(c).has(f),
         _ => false,
     }
 }
@@ -325,10 +344,7 @@ pub fn call(
         block,
         ..
     } = ctx;
-    if srv.cur_client_dirty_cas {
-        srv.cur_client_dirty_cas = false;
-        client.flags.dirty_cas = true;
-    }
+    srv.apply_cur_touches(client);
     srv.cur_client = outer_client;
     let dur_us = (crate::server::now_us() - start_us).max(0) as u64;
     let dur_ns = dur_us as i64 * 1000;

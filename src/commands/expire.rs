@@ -8,7 +8,8 @@
 //! once and is propagated as DEL (UNLINK with lazyfree-lazy-expire).
 
 use super::ctx::notify;
-use super::keys::{lookup_notouch, K1};
+use super::keys::lookup_notouch;
+use super::table::K1;
 use super::table::{flags::*, CommandDef};
 use super::{err, Ctx};
 use crate::keyspace::NO_EXPIRE;

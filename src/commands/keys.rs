@@ -9,29 +9,13 @@
 //! and database families.
 
 use super::ctx::notify;
-use super::table::{flags::*, CommandDef, KeyPos};
+use super::table::{flags::*, CommandDef, KeyPos, K1, K12, KALL};
 use super::{err, Ctx};
 use crate::keyspace::{Entry, KBytes, NO_EXPIRE};
 use crate::protocol::Agg;
 use crate::util::glob::glob_match;
 use crate::util::num::parse_i64;
 use bytes::Bytes;
-
-pub(crate) const K1: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-const K12: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 2,
-    step: 1,
-};
-const KALL: KeyPos = KeyPos::Range {
-    first: 1,
-    last: -1,
-    step: 1,
-};
 
 pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("del", -2, WRITE, KALL, del).doc(

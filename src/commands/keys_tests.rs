@@ -70,9 +70,7 @@ impl T {
                 .collect()
         });
         let dirty = ctx.dirty;
-        if std::mem::take(&mut self.srv.cur_client_dirty_cas) {
-            self.client.flags.dirty_cas = true;
-        }
+        self.srv.apply_cur_touches(&mut self.client);
         Ran {
             reply: String::from_utf8_lossy(&out.buf).into_owned(),
             propagated,

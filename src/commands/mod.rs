@@ -17,11 +17,14 @@ pub mod debug;
 pub mod digest;
 pub mod expire;
 pub mod geo;
+pub mod hashes;
 pub mod introspect;
 pub mod keys;
 pub mod latency_doctor;
+pub mod memory;
 pub mod monitoring;
 pub mod object;
+pub mod sets;
 pub mod sort;
 pub mod strings;
 #[cfg(test)]
@@ -52,6 +55,9 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         monitoring::COMMANDS,
         command::COMMANDS,
         debug::COMMANDS,
+        memory::COMMANDS,
+        hashes::COMMANDS,
+        sets::COMMANDS,
     ]
 }
 

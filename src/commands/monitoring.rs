@@ -112,7 +112,7 @@ pub static COMMANDS: &[CommandDef] = &[
 fn slowlog_get(ctx: &mut Ctx, args: &[Bytes]) {
     const MSG: &str = "ERR count should be greater than or equal to -1";
     if args.len() > 3 {
-        subcommand_syntax_error(ctx, args);
+        super::subcommand_syntax_error(ctx, args);
         return;
     }
     let mut count = 10usize;
@@ -175,19 +175,6 @@ fn slowlog_help(ctx: &mut Ctx, _args: &[Bytes]) {
             "    Reset the slowlog.",
         ],
     );
-}
-
-/// Redis's addReplySubcommandSyntaxError.
-pub fn subcommand_syntax_error(ctx: &mut Ctx, args: &[Bytes]) {
-    let sub: String = String::from_utf8_lossy(&args[1])
-        .chars()
-        .take(128)
-        .collect();
-    ctx.out.error(&format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        sub,
-        String::from_utf8_lossy(&args[0]).to_ascii_uppercase()
-    ));
 }
 
 /// The arguments as the slow log and MONITOR may show them: passwords

@@ -47,6 +47,8 @@ fn count_for(c: &Client, kind: Kind) -> usize {
 }
 
 fn reply_sub(ctx: &mut Ctx, kind_name: &[u8], target: Option<&[u8]>, count: usize) {
+    // Subscription confirmations are pushes: CLIENT REPLY OFF keeps them.
+    let was_pushing = std::mem::replace(&mut ctx.out.pushing, true);
     ctx.out.push_len(3);
     ctx.out.bulk(kind_name);
     match target {
@@ -54,6 +56,7 @@ fn reply_sub(ctx: &mut Ctx, kind_name: &[u8], target: Option<&[u8]>, count: usiz
         None => ctx.out.null(),
     }
     ctx.out.int(count as i64);
+    ctx.out.pushing = was_pushing;
 }
 
 fn do_subscribe(ctx: &mut Ctx, args: &[Bytes], kind: Kind, name: &[u8]) {

@@ -4,10 +4,8 @@
 //! `GET data_*`), take a LIMIT window, and reply or STORE a list.
 //!
 //! Integration seams (each one small function at the bottom of this file):
-//! * [`source`]: the elements of each sortable type. Sorted sets are here;
-//!   lists and sets add one arm each when `Value::List` / `Value::Set` exist.
-//! * [`hash_field`]: the `->field` lookup of BY/GET patterns; it answers
-//!   None for every value until `Value::Hash` exists (then: the field).
+//! * [`source`]: the elements of each sortable type. Sorted sets and sets
+//!   are here; lists add one arm when `Value::List` exists.
 //! * [`make_list`]: the list value STORE writes (None until lists exist,
 //!   in which case STORE answers an error instead of writing).
 
@@ -371,19 +369,25 @@ fn compare(a: &Item, b: &Item, alpha: bool, bypattern: bool) -> Ordering {
 
 /// The elements of a sortable value in its natural order (list order,
 /// set iteration order, sorted set ascending), or None for other types.
-/// Integrator: add `Value::List` and `Value::Set` arms here.
+/// Integrator: add the `Value::List` arm here when lists exist.
 pub(crate) fn source(v: &Value) -> Option<(Kind, Vec<Bytes>)> {
     match v {
         Value::ZSet(z) => Some((Kind::ZSet, z.iter().map(|e| e.1.clone()).collect())),
+        Value::Set(s) => Some((
+            Kind::Set,
+            s.iter().map(|m| Bytes::copy_from_slice(&m)).collect(),
+        )),
         _ => None,
     }
 }
 
 /// The value of `field` in a hash value (BY/GET `key->field`); None when
-/// the value is not a hash. Integrator: add the `Value::Hash` arm.
+/// the value is not a hash.
 fn hash_field(v: &Value, field: &[u8]) -> Option<Vec<u8>> {
-    let _ = (v, field);
-    None
+    match v {
+        Value::Hash(h) => h.get(field).map(|x| x.to_vec()),
+        _ => None,
+    }
 }
 
 /// The list value SORT ... STORE writes. Integrator: build a `Value::List`

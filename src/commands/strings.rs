@@ -14,27 +14,12 @@ mod lcs;
 mod propagation_tests;
 
 use super::ctx::notify;
-use super::table::{flags::*, CommandDef, KeyPos};
+use super::table::{flags::*, CommandDef, KeyPos, K1, K12, KALL};
 use super::{err, Ctx};
 use crate::keyspace::Value;
 use crate::protocol::Reply;
 use bytes::Bytes;
 
-const K1: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-const K12: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 2,
-    step: 1,
-};
-const KALL: KeyPos = KeyPos::Range {
-    first: 1,
-    last: -1,
-    step: 1,
-};
 const KPAIRS: KeyPos = KeyPos::Range {
     first: 1,
     last: -1,
@@ -191,8 +176,7 @@ pub(crate) fn bulk_value(out: &mut Reply, v: &Value) {
         Value::Int(n) => out.bulk_int(*n),
         Value::Emb(b) => out.bulk(b),
         Value::Raw(b) => out.bulk(b),
-        // Callers check the type first (WRONGTYPE) before replying a value.
-        _ => unreachable!("bulk_value on a non-string value"),
+        _ => unreachable!("callers check the type first"),
     }
 }
 

@@ -81,6 +81,25 @@ pub enum KeyPos {
     Custom(fn(&[Bytes]) -> Vec<usize>),
 }
 
+/// The key of a single-key command (argument 1).
+pub const K1: KeyPos = KeyPos::Range {
+    first: 1,
+    last: 1,
+    step: 1,
+};
+/// Two keys at arguments 1 and 2 (RENAME, SMOVE, ...).
+pub const K12: KeyPos = KeyPos::Range {
+    first: 1,
+    last: 2,
+    step: 1,
+};
+/// Every argument from 1 on is a key (DEL, MGET, ...).
+pub const KALL: KeyPos = KeyPos::Range {
+    first: 1,
+    last: -1,
+    step: 1,
+};
+
 pub struct CommandDef {
     /// Lower-case name (for subcommands: the subcommand alone).
     pub name: &'static str,

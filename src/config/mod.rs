@@ -95,6 +95,9 @@ pub struct Config {
     pub lazyfree_lazy_user_flush: bool,
     /// Expired keys are freed lazily and propagated as UNLINK.
     pub lazyfree_lazy_expire: bool,
+    /// min-replicas-to-write / min-replicas-max-lag.
+    pub min_replicas_to_write: u32,
+    pub min_replicas_max_lag: u32,
     pub active_expire_enabled: bool,
     pub unixsocketperm: u32,
     // Persistence (stored now; used by the RDB/AOF work).
@@ -186,6 +189,8 @@ impl Default for Config {
             enable_debug_command: "no".into(),
             lazyfree_lazy_user_flush: false,
             lazyfree_lazy_expire: false,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 10,
             active_expire_enabled: true,
             unixsocketperm: 0,
             dbfilename: "dump.rdb".into(),

@@ -449,8 +449,12 @@ pub fn build() -> Vec<Directive> {
             // Redis accepts any value and caps it to 1..500 (updateHZ).
             |c: &mut Config, v: Val| c.hz = v.as_int().clamp(1, 500) as u32,
         )),
-        num("min-replicas-to-write", 0, 0, I32, 0, 0).alias("min-slaves-to-write"),
-        num("min-replicas-max-lag", 0, 0, I32, 10, 0).alias("min-slaves-max-lag"),
+        num("min-replicas-to-write", 0, 0, I32, 0, 0)
+            .alias("min-slaves-to-write")
+            .t(tint!(min_replicas_to_write, u32)),
+        num("min-replicas-max-lag", 0, 0, I32, 10, 0)
+            .alias("min-slaves-max-lag")
+            .t(tint!(min_replicas_max_lag, u32)),
         num("watchdog-period", h, 0, I32, 0, 0),
         num("shutdown-timeout", 0, 0, I32, 10, 0),
         num("repl-diskless-sync-max-replicas", 0, 0, I32, 0, 0),

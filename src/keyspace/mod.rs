@@ -4,6 +4,11 @@
 
 pub mod bytes;
 pub mod db;
+pub mod hash;
+pub mod intset;
+pub mod packed;
+pub mod scan_order;
+pub mod set;
 pub mod slot;
 pub mod value;
 pub mod zset;

@@ -2,9 +2,12 @@
 //!
 //! Strings keep the encoding Redis would report (`int`, `embstr`, `raw`)
 //! because OBJECT ENCODING, DEBUG OBJECT and the RDB writer depend on it.
-//! The collection types join this enum in their own issues.
+//! Collection headers are 24 bytes (their payload is boxed), so they sit
+//! inside `Value` without an extra allocation and strings stay 32 bytes.
 
 use super::bytes::KBytes;
+use super::hash::HashValue;
+use super::set::SetValue;
 
 /// Longest string Redis stores as `embstr`.
 pub const EMBSTR_MAX: usize = 44;
@@ -20,6 +23,10 @@ pub enum Value {
     Raw(Box<Vec<u8>>),
     /// A sorted set (encodings `listpack` and `skiplist`).
     ZSet(Box<super::zset::ZSet>),
+    /// A hash (encoding `listpack` or `hashtable`).
+    Hash(HashValue),
+    /// A set (encoding `intset` or `hashtable`).
+    Set(SetValue),
 }
 
 /// Redis's TYPE names.
@@ -83,6 +90,8 @@ impl Value {
         match self {
             Value::Int(_) | Value::Emb(_) | Value::Raw(_) => ValueType::String,
             Value::ZSet(_) => ValueType::ZSet,
+            Value::Hash(_) => ValueType::Hash,
+            Value::Set(_) => ValueType::Set,
         }
     }
 
@@ -96,6 +105,8 @@ impl Value {
                 super::zset::ZEncoding::Listpack => "listpack",
                 super::zset::ZEncoding::Skiplist => "skiplist",
             },
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -113,6 +124,19 @@ impl Value {
 
     pub fn is_string(&self) -> bool {
         self.value_type() == ValueType::String
+    }
+
+    /// Heap bytes the value owns outside its slot in the entry (MEMORY
+    /// USAGE). Strings count their buffer; collections their storage.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Int(_) => 0,
+            Value::Emb(b) => b.heap_size(),
+            Value::Raw(v) => std::mem::size_of::<Vec<u8>>() + v.capacity(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => std::mem::size_of::<super::zset::ZSet>() + z.heap_size(),
+        }
     }
 
     /// Length in bytes of a string value.

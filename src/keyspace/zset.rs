@@ -282,6 +282,25 @@ impl ZSet {
         }
     }
 
+    /// Heap bytes owned by the set (MEMORY USAGE): the ordered chunks,
+    /// the member bytes (shared with the map), and the map's table.
+    pub fn heap_size(&self) -> usize {
+        let elem = std::mem::size_of::<Elem>();
+        let chunks: usize = self
+            .seq
+            .chunks
+            .iter()
+            .map(|c| std::mem::size_of::<Vec<Elem>>() + c.capacity() * elem)
+            .sum();
+        let members: usize = self.iter().map(|e| e.1.len()).sum();
+        let dict = self.dict.as_ref().map_or(0, |d| {
+            // A shared Bytes adds its refcount block; each slot holds a
+            // key, a score and a control byte.
+            d.capacity() * (std::mem::size_of::<(Bytes, f64)>() + 1) + d.len() * 24
+        });
+        chunks + members + dict
+    }
+
     /// Converts to the skiplist encoding.
     pub fn convert_to_skiplist(&mut self) {
         if self.dict.is_none() {

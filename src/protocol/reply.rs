@@ -19,6 +19,11 @@ pub struct Reply {
     pub last_error: Option<String>,
     /// Number of errors written since the last reset.
     pub errors: u32,
+    /// CLIENT REPLY OFF/SKIP: replies are dropped...
+    pub suppress: bool,
+    /// ...except while this is set (Redis's CLIENT_PUSHING: pub/sub
+    /// messages and subscription confirmations always reach the client).
+    pub pushing: bool,
 }
 
 /// A length header reserved before the element count is known; see
@@ -43,6 +48,17 @@ impl Reply {
             resp,
             last_error: None,
             errors: 0,
+            suppress: false,
+            pushing: false,
+        }
+    }
+
+    /// The one place bytes are appended, so that suppression applies to
+    /// every kind of reply.
+    #[inline]
+    fn w(&mut self, b: &[u8]) {
+        if !self.suppress || self.pushing {
+            self.buf.extend_from_slice(b);
         }
     }
 
@@ -59,21 +75,20 @@ impl Reply {
     }
 
     fn header(&mut self, c: u8, n: i64) {
-        self.buf.push(c);
-        self.buf
-            .extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-        self.buf.extend_from_slice(b"\r\n");
+        self.w(&[c]);
+        self.w(itoa::Buffer::new().format(n).as_bytes());
+        self.w(b"\r\n");
     }
 
     pub fn ok(&mut self) {
-        self.buf.extend_from_slice(b"+OK\r\n");
+        self.w(b"+OK\r\n");
     }
 
     /// `+text`: the text must not contain CR or LF.
     pub fn simple(&mut self, s: &str) {
-        self.buf.push(b'+');
-        self.buf.extend_from_slice(s.as_bytes());
-        self.buf.extend_from_slice(b"\r\n");
+        self.w(b"+");
+        self.w(s.as_bytes());
+        self.w(b"\r\n");
     }
 
     /// Writes an error. `msg` is the full text after `-`, code included
@@ -84,15 +99,16 @@ impl Reply {
         let msg = msg.strip_prefix('-').unwrap_or(msg);
         let code_len = msg.find(' ').unwrap_or(msg.len());
         let has_code = code_len > 0 && msg[..code_len].bytes().all(|b| b.is_ascii_uppercase());
-        self.buf.push(b'-');
+        self.w(b"-");
         if !has_code {
-            self.buf.extend_from_slice(b"ERR ");
+            self.w(b"ERR ");
         }
-        for b in msg.bytes() {
-            self.buf
-                .push(if b == b'\r' || b == b'\n' { b' ' } else { b });
-        }
-        self.buf.extend_from_slice(b"\r\n");
+        let line: Vec<u8> = msg
+            .bytes()
+            .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b })
+            .collect();
+        self.w(&line);
+        self.w(b"\r\n");
         let code = if has_code {
             msg[..code_len].to_string()
         } else {
@@ -108,8 +124,8 @@ impl Reply {
 
     pub fn bulk(&mut self, b: &[u8]) {
         self.header(b'$', b.len() as i64);
-        self.buf.extend_from_slice(b);
-        self.buf.extend_from_slice(b"\r\n");
+        self.w(b);
+        self.w(b"\r\n");
     }
 
     pub fn bulk_str(&mut self, s: &str) {
@@ -123,18 +139,18 @@ impl Reply {
     /// A missing string: `$-1` in RESP2.
     pub fn null(&mut self) {
         if self.is_resp3() {
-            self.buf.extend_from_slice(b"_\r\n");
+            self.w(b"_\r\n");
         } else {
-            self.buf.extend_from_slice(b"$-1\r\n");
+            self.w(b"$-1\r\n");
         }
     }
 
     /// A missing array: `*-1` in RESP2.
     pub fn null_array(&mut self) {
         if self.is_resp3() {
-            self.buf.extend_from_slice(b"_\r\n");
+            self.w(b"_\r\n");
         } else {
-            self.buf.extend_from_slice(b"*-1\r\n");
+            self.w(b"*-1\r\n");
         }
     }
 
@@ -172,9 +188,9 @@ impl Reply {
     pub fn double(&mut self, d: f64) {
         let s = fmt_double(d);
         if self.is_resp3() {
-            self.buf.push(b',');
-            self.buf.extend_from_slice(s.as_bytes());
-            self.buf.extend_from_slice(b"\r\n");
+            self.w(b",");
+            self.w(s.as_bytes());
+            self.w(b"\r\n");
         } else {
             self.bulk(s.as_bytes());
         }
@@ -182,8 +198,7 @@ impl Reply {
 
     pub fn bool(&mut self, b: bool) {
         if self.is_resp3() {
-            self.buf
-                .extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+            self.w(if b { b"#t\r\n" } else { b"#f\r\n" });
         } else {
             self.int(b as i64);
         }
@@ -193,10 +208,10 @@ impl Reply {
     pub fn verbatim(&mut self, s: &[u8], format: &str) {
         if self.is_resp3() {
             self.header(b'=', (s.len() + 4) as i64);
-            self.buf.extend_from_slice(format.as_bytes());
-            self.buf.push(b':');
-            self.buf.extend_from_slice(s);
-            self.buf.extend_from_slice(b"\r\n");
+            self.w(format.as_bytes());
+            self.w(b":");
+            self.w(s);
+            self.w(b"\r\n");
         } else {
             self.bulk(s);
         }
@@ -205,9 +220,9 @@ impl Reply {
     /// Big number (`(`) in RESP3, bulk in RESP2.
     pub fn big_number(&mut self, s: &str) {
         if self.is_resp3() {
-            self.buf.push(b'(');
-            self.buf.extend_from_slice(s.as_bytes());
-            self.buf.extend_from_slice(b"\r\n");
+            self.w(b"(");
+            self.w(s.as_bytes());
+            self.w(b"\r\n");
         } else {
             self.bulk(s.as_bytes());
         }
@@ -215,7 +230,7 @@ impl Reply {
 
     /// Appends already-encoded protocol.
     pub fn raw(&mut self, b: &[u8]) {
-        self.buf.extend_from_slice(b);
+        self.w(b);
     }
 
     /// Reserves room for an aggregate header whose length is not known yet.
@@ -238,7 +253,9 @@ impl Reply {
         h.push(c);
         h.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
         h.extend_from_slice(b"\r\n");
-        self.buf.splice(d.pos..d.pos, h);
+        if !self.suppress || self.pushing {
+            self.buf.splice(d.pos..d.pos, h);
+        }
     }
 
     /// Array of bulk strings.
@@ -293,5 +310,29 @@ mod tests {
         r.bulk(b"x");
         r.fill(d, Agg::Map, 1);
         assert_eq!(r.buf, b":1\r\n*2\r\n$1\r\nx\r\n");
+    }
+}
+
+#[cfg(test)]
+mod suppress_tests {
+    use super::*;
+
+    #[test]
+    fn suppressed_replies_leave_nothing_but_pushes() {
+        let mut r = Reply::new(3);
+        r.suppress = true;
+        r.bulk(b"pong");
+        r.int(12);
+        r.error("ERR x\ny");
+        r.bool(true);
+        r.double(1.5);
+        let d = r.defer();
+        r.bulk(b"a");
+        r.fill(d, Agg::Array, 1);
+        assert!(r.buf.is_empty(), "{:?}", String::from_utf8_lossy(&r.buf));
+        r.pushing = true;
+        r.push_len(1);
+        r.bulk(b"m");
+        assert_eq!(r.buf, b">1\r\n$1\r\nm\r\n");
     }
 }

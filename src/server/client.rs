@@ -31,6 +31,17 @@ pub struct ClientFlags {
     pub unix_socket: bool,
 }
 
+/// How a change to a watched key affects the watching client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchTouch {
+    /// EXEC will fail.
+    Dirty,
+    /// The key was stale when watched and is now deleted: no change.
+    StaleDeleted,
+    /// The key was stale when watched and still exists.
+    StaleKept,
+}
+
 /// Why a client is blocked, and what it waits for.
 #[derive(Debug)]
 pub struct Blocked {
@@ -132,6 +143,27 @@ impl Client {
             tot_net_out: 0,
             tot_cmds: 0,
             obuf_soft_since: None,
+        }
+    }
+
+    /// Redis's touchWatchedKey rule for this client's WATCH on `key`: a
+    /// key that was already expired when watched and is now gone is no
+    /// logical change (its expired mark is cleared).
+    pub fn watched_key_touched(&mut self, db: usize, key: &[u8], exists: bool) -> WatchTouch {
+        match self
+            .watched
+            .iter_mut()
+            .find(|(d, k, _)| *d == db && k == key)
+        {
+            Some(w) if w.2 => {
+                if exists {
+                    WatchTouch::StaleKept
+                } else {
+                    w.2 = false;
+                    WatchTouch::StaleDeleted
+                }
+            }
+            _ => WatchTouch::Dirty,
         }
     }
 

@@ -158,16 +158,13 @@ pub async fn serve<S>(
                 let Some(args) = queue.pop_front() else { break };
                 let mut r = Reply::new(client.resp);
                 r.buf = std::mem::take(&mut client.out);
-                let mark = r.buf.len();
+                // CLIENT REPLY OFF/SKIP: replies written while the flags are
+                // set are dropped at the source (CLIENT REPLY ON clears it
+                // before answering), pushes still go through.
+                r.suppress = client.flags.reply_off || client.flags.reply_skip;
                 s.stats.total_net_input_bytes +=
                     args.iter().map(|a| a.len() as u64 + 16).sum::<u64>();
                 let outcome = process_command(s, &mut client, args, &mut r);
-                // CLIENT REPLY: the flags are looked at after the command,
-                // as Redis checks them when the reply is added, so that
-                // CLIENT REPLY ON itself answers.
-                if (client.flags.reply_skip || client.flags.reply_off) && outcome == Outcome::Done {
-                    r.buf.truncate(mark);
-                }
                 if outcome == Outcome::Done {
                     // Redis's resetClient: SKIP lasts one command, and a
                     // SKIP_NEXT set by this command applies to the next one.

@@ -27,7 +27,7 @@ use crate::commands::CommandTable;
 use crate::config::Config;
 use crate::keyspace::Db;
 use bytes::Bytes;
-use client::{Client, ClientId};
+use client::{Client, ClientId, WatchTouch};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -109,7 +109,9 @@ pub struct Server {
     /// The client whose command is running (it is out of `clients` while
     /// it runs), and whether that command touched a key it WATCHes.
     pub cur_client: ClientId,
-    pub cur_client_dirty_cas: bool,
+    /// Keys it WATCHes that the running command touched: (db, key, does
+    /// the key exist after the change), applied to it when it returns.
+    pub cur_touched: Vec<(usize, Bytes, bool)>,
     /// Clients flagged dirty-CAS while out of the registry.
     pub detached_dirty_cas: Vec<ClientId>,
     /// Clients blocked on keys, and keys signalled ready.
@@ -166,7 +168,7 @@ impl Server {
             exec_multi_emitted: false,
             cached_lru: evict::lru_clock(),
             cur_client: 0,
-            cur_client_dirty_cas: false,
+            cur_touched: Vec::new(),
             detached_dirty_cas: Vec::new(),
             blocking: blocking::BlockingState::default(),
         }
@@ -235,23 +237,38 @@ impl Server {
         if self.watched.is_empty() {
             return;
         }
-        if let Some(ids) = self.watched.get(&(db, Bytes::copy_from_slice(key))) {
-            for id in ids.clone() {
-                self.flag_dirty_cas(id);
+        let k = (db, Bytes::copy_from_slice(key));
+        let Some(ids) = self.watched.get(&k).cloned() else {
+            return;
+        };
+        let exists = self.dbs[db].contains(key);
+        for id in ids {
+            if id == self.cur_client {
+                self.cur_touched.push((db, k.1.clone(), exists));
+                continue;
+            }
+            let Some(c) = self.clients.get_mut(&id) else {
+                // Out of the registry because its own command is still
+                // running (it woke a blocked client that wrote this key).
+                self.detached_dirty_cas.push(id);
+                continue;
+            };
+            match c.watched_key_touched(db, key, exists) {
+                WatchTouch::Dirty => c.flags.dirty_cas = true,
+                WatchTouch::StaleDeleted => {}
+                // Redis stops at a key that was stale when watched and
+                // still exists (the `break` in touchWatchedKey).
+                WatchTouch::StaleKept => break,
             }
         }
     }
 
-    /// Makes the next EXEC of a client fail (a watched key changed).
-    fn flag_dirty_cas(&mut self, id: ClientId) {
-        if id == self.cur_client {
-            self.cur_client_dirty_cas = true;
-        } else if let Some(c) = self.clients.get_mut(&id) {
-            c.flags.dirty_cas = true;
-        } else {
-            // Out of the registry because its own command is still running
-            // (e.g. it woke a blocked client that wrote a key it watches).
-            self.detached_dirty_cas.push(id);
+    /// Applies the WATCH touches recorded while `c` ran its command.
+    pub fn apply_cur_touches(&mut self, c: &mut Client) {
+        for (db, key, exists) in std::mem::take(&mut self.cur_touched) {
+            if c.watched_key_touched(db, &key, exists) == WatchTouch::Dirty {
+                c.flags.dirty_cas = true;
+            }
         }
     }
 

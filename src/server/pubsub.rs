@@ -61,10 +61,12 @@ pub fn publish(
     for id in direct {
         let c = cur.as_mut().map(|(i, r)| (*i, &mut **r));
         srv.write_to_client(id, c, |r| {
+            let was = std::mem::replace(&mut r.pushing, true);
             r.push_len(3);
             r.bulk(kind);
             r.bulk(channel);
             r.bulk(msg);
+            r.pushing = was;
         });
         receivers += 1;
     }
@@ -80,11 +82,13 @@ pub fn publish(
             for id in ids {
                 let c = cur.as_mut().map(|(i, r)| (*i, &mut **r));
                 srv.write_to_client(id, c, |r| {
+                    let was = std::mem::replace(&mut r.pushing, true);
                     r.push_len(4);
                     r.bulk(b"pmessage");
                     r.bulk(&pat);
                     r.bulk(channel);
                     r.bulk(msg);
+                    r.pushing = was;
                 });
                 receivers += 1;
             }

@@ -48,11 +48,24 @@ pub fn run(config: Config, config_loaded: bool, warnings: Vec<String>) -> i32 {
     for w in &warnings {
         log_warning!("{}", w);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    // One event-loop thread by default, Redis's own model: commands run
+    // in arrival order with no lock contention. KEEL_THREADS=N runs N
+    // tokio workers instead (the engine lock keeps the order either way).
+    let threads: usize = std::env::var("KEEL_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let built = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    };
+    let rt = match built {
         Ok(rt) => rt,
         Err(e) => {
             log_warning!("Failed creating the runtime: {}", e);

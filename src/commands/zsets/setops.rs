@@ -1,15 +1,13 @@
 //! Multi-key sorted set algebra (ZUNION, ZINTER, ZDIFF, their STORE forms
 //! and ZINTERCARD) as t_zset.c's zunionInterDiffGenericCommand, and ZSCAN.
 //!
-//! Inputs may be sorted sets or plain sets (members scored 1). The input
-//! view is [`Source`]. When `Value::Set` exists, plain sets take one arm
-//! in each of its four methods: `of` (`Some(Value::Set(s)) =>
-//! Some(Source::Set(s))`), `len`, `score` (`contains(m).then_some(1.0)`)
-//! and `members` (each member with score 1.0).
+//! Inputs may be sorted sets or plain sets (members scored 1, as
+//! zuiNext does); [`Source`] is the common view of both.
 
 use super::range::store_result;
 use super::{limits, parse_double, parse_long, reply_elems};
 use crate::commands::{err, Ctx};
+use crate::keyspace::set::SetValue;
 use crate::keyspace::zset::{ZEncoding, ZSet};
 use crate::keyspace::Value;
 use bytes::Bytes;
@@ -19,6 +17,7 @@ use std::collections::HashMap;
 pub(crate) enum Source<'a> {
     Missing,
     ZSet(&'a ZSet),
+    Set(&'a SetValue),
 }
 
 impl<'a> Source<'a> {
@@ -28,6 +27,7 @@ impl<'a> Source<'a> {
         match v {
             None => Some(Source::Missing),
             Some(Value::ZSet(z)) => Some(Source::ZSet(z)),
+            Some(Value::Set(s)) => Some(Source::Set(s)),
             Some(_) => None,
         }
     }
@@ -36,6 +36,7 @@ impl<'a> Source<'a> {
         match self {
             Source::Missing => 0,
             Source::ZSet(z) => z.len(),
+            Source::Set(s) => s.len(),
         }
     }
 
@@ -43,6 +44,7 @@ impl<'a> Source<'a> {
         match self {
             Source::Missing => None,
             Source::ZSet(z) => z.score(m),
+            Source::Set(s) => s.contains(m).then_some(1.0),
         }
     }
 
@@ -51,6 +53,7 @@ impl<'a> Source<'a> {
         match self {
             Source::Missing => Box::new(std::iter::empty()),
             Source::ZSet(z) => Box::new(z.iter().map(|e| (e.1.clone(), e.0))),
+            Source::Set(s) => Box::new(s.iter().map(|m| (Bytes::copy_from_slice(&m), 1.0))),
         }
     }
 }
