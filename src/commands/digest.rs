@@ -51,6 +51,16 @@ pub fn object_digest(digest: &mut Digest, value: &Value, expire: i64) {
             let bytes = value.as_bytes().unwrap_or_default();
             mix_digest(digest, &bytes);
         }
+        Value::ZSet(z) => {
+            // Each (member, %.17g score) pair is mixed on its own, then
+            // xored in, so member order does not matter.
+            for (score, member) in z.iter() {
+                let mut ele = [0u8; 20];
+                mix_digest(&mut ele, member);
+                mix_digest(&mut ele, crate::util::num::fmt_double(*score).as_bytes());
+                xor_digest(digest, &ele);
+            }
+        }
         Value::Set(s) => s.digest_into(digest, xor_digest),
         Value::Hash(h) => h.digest_into(digest, mix_digest, xor_digest),
         Value::List(l) => {

@@ -16,6 +16,7 @@ pub mod db;
 pub mod debug;
 pub mod digest;
 pub mod expire;
+pub mod geo;
 pub mod hashes;
 pub mod introspect;
 pub mod keys;
@@ -25,9 +26,11 @@ pub mod memory;
 pub mod monitoring;
 pub mod object;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 #[cfg(test)]
 pub mod testutil;
+pub mod zsets;
 
 pub use ctx::Ctx;
 pub use table::{flags, CommandDef, CommandTable, KeyPos};
@@ -46,6 +49,9 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         expire::COMMANDS,
         db::COMMANDS,
         config::COMMANDS,
+        zsets::COMMANDS,
+        geo::COMMANDS,
+        sort::COMMANDS,
         client::COMMANDS,
         introspect::COMMANDS,
         monitoring::COMMANDS,

@@ -12,6 +12,7 @@ pub mod scan_order;
 pub mod set;
 pub mod slot;
 pub mod value;
+pub mod zset;
 
 pub use self::bytes::KBytes;
 pub use db::{Db, Entry, NO_EXPIRE};

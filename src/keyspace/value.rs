@@ -21,6 +21,8 @@ pub enum Value {
     /// Any other string (encoding `raw`), growable in place by APPEND,
     /// SETRANGE and SETBIT.
     Raw(Box<Vec<u8>>),
+    /// A sorted set (encodings `listpack` and `skiplist`).
+    ZSet(Box<super::zset::ZSet>),
     /// A hash (encoding `listpack` or `hashtable`).
     Hash(HashValue),
     /// A set (encoding `intset` or `hashtable`).
@@ -89,6 +91,7 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Int(_) | Value::Emb(_) | Value::Raw(_) => ValueType::String,
+            Value::ZSet(_) => ValueType::ZSet,
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::List(_) => ValueType::List,
@@ -101,6 +104,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Emb(_) => "embstr",
             Value::Raw(_) => "raw",
+            Value::ZSet(z) => match z.encoding() {
+                super::zset::ZEncoding::Listpack => "listpack",
+                super::zset::ZEncoding::Skiplist => "skiplist",
+            },
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::List(l) => l.encoding(),
@@ -133,6 +140,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::List(l) => std::mem::size_of::<super::list::ListValue>() + l.heap_size(),
+            Value::ZSet(z) => std::mem::size_of::<super::zset::ZSet>() + z.heap_size(),
         }
     }
 
