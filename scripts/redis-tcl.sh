@@ -22,10 +22,13 @@ tree=$(cd "$1" && pwd)
 shift
 units=("$@")
 if [ ${#units[@]} -eq 0 ]; then
-    units=(unit/protocol unit/keyspace unit/type/string unit/type/incr unit/expire
-           unit/bitops unit/bitfield unit/multi unit/pubsub unit/pubsubshard unit/auth
-           unit/info-command unit/info unit/introspection unit/introspection-2 unit/querybuf
-           unit/quit)
+    # The units of the foundation and collections issues.
+    units=(unit/keyspace unit/info unit/info-command unit/type/string unit/type/incr
+           unit/expire unit/multi unit/pubsub unit/pubsubshard unit/protocol unit/bitops
+           unit/bitfield unit/scan unit/auth unit/quit unit/introspection unit/introspection-2
+           unit/latency-monitor unit/slowlog unit/limits unit/querybuf unit/maxmemory
+           unit/type/list unit/type/list-2 unit/type/list-3 unit/type/hash unit/type/set
+           unit/type/zset unit/sort unit/geo)
 fi
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
