@@ -173,7 +173,7 @@ pub fn info_line(_s: &Server, c: &Client) -> String {
         c.shard_channels.len(),
         if c.flags.multi { c.multi_queue.len() as i64 } else { -1 },
         c.qbuf,
-        c.qbuf_peak.saturating_sub(c.qbuf),
+        c.qbuf_cap.saturating_sub(c.qbuf),
         c.argv_mem,
         c.out.len(),
         omem,

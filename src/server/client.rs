@@ -31,6 +31,17 @@ pub struct ClientFlags {
     pub unix_socket: bool,
 }
 
+/// A query-buffer resize the cron asks a connection to make.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QbufResize {
+    #[default]
+    None,
+    /// Idle for more than 2 seconds: free the buffer.
+    Release,
+    /// Much bigger than recent use: back to the base size.
+    Shrink,
+}
+
 /// How a change to a watched key affects the watching client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatchTouch {
@@ -96,6 +107,10 @@ pub struct Client {
     /// Query buffer figures, refreshed by the connection task.
     pub qbuf: usize,
     pub qbuf_peak: usize,
+    /// Allocated size of the connection's read buffer (qbuf + qbuf-free).
+    pub qbuf_cap: usize,
+    /// Set by the cron: resize the read buffer (done by the connection).
+    pub qbuf_resize: QbufResize,
     pub argv_mem: usize,
     pub tot_net_in: u64,
     pub tot_net_out: u64,
@@ -138,6 +153,8 @@ impl Client {
             last_cmd: "NULL".into(),
             qbuf: 0,
             qbuf_peak: 0,
+            qbuf_cap: 0,
+            qbuf_resize: QbufResize::None,
             argv_mem: 0,
             tot_net_in: 0,
             tot_net_out: 0,

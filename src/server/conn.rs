@@ -5,7 +5,7 @@
 //! commands queued here until whoever releases it writes its reply and
 //! wakes the task through `Client::notify`.
 
-use super::client::{BlockReason, Client, ClientId};
+use super::client::{BlockReason, Client, ClientId, QbufResize};
 use super::{now_ms, Server, Shared};
 use crate::commands::dispatch::{process_command, Outcome};
 use crate::protocol::{ParseLimits, Reply, RequestParser};
@@ -83,7 +83,7 @@ pub async fn serve<S>(
     fd: i64,
     unix: bool,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + ReadReady,
 {
     let (id, notify) = match register(&shared, addr, laddr, fd, unix) {
         Ok(r) => r,
@@ -92,7 +92,7 @@ pub async fn serve<S>(
             return;
         }
     };
-    let mut buf = BytesMut::with_capacity(16 * 1024);
+    let mut buf = BytesMut::with_capacity(IOBUF_LEN);
     let mut parser = RequestParser::new();
     let mut queue: VecDeque<Vec<Bytes>> = VecDeque::new();
     let mut proto_error: Option<String> = None;
@@ -127,6 +127,15 @@ pub async fn serve<S>(
             };
             s.stats.total_reads_processed += std::mem::take(&mut reads);
             client.qbuf = pending_bytes;
+            client.qbuf_peak = client.qbuf_peak.max(pending_bytes);
+            // Redis's clientsCronResizeQueryBuffer, asked for by the cron:
+            // an idle client's empty buffer is released (the next read
+            // allocates one), a buffer grown by a big argument shrinks.
+            match std::mem::take(&mut client.qbuf_resize) {
+                QbufResize::Release if buf.is_empty() => buf = BytesMut::new(),
+                QbufResize::Shrink if buf.is_empty() => buf = BytesMut::with_capacity(IOBUF_LEN),
+                _ => {}
+            }
             client.qbuf_peak = client.qbuf_peak.max(pending_bytes);
             if pending_bytes as u64 > s.config.client_query_buffer_limit {
                 crate::log_warning!(
@@ -206,6 +215,10 @@ pub async fn serve<S>(
                 );
                 client.flags.close_asap = true;
             }
+            if buf.capacity() > 0 {
+                manage_read_buffer(&mut buf);
+            }
+            client.qbuf_cap = buf.capacity();
             std::mem::swap(&mut out, &mut client.out);
             client.tot_net_out += out.len() as u64;
             s.stats.total_net_output_bytes += out.len() as u64;
@@ -238,9 +251,6 @@ pub async fn serve<S>(
         if !queue.is_empty() && deadline.is_none() && !is_blocked(&shared, id) {
             continue; // commands left after a shutdown check or similar
         }
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(16 * 1024);
-        }
         let sleep = async {
             match deadline {
                 Some(d) => {
@@ -251,7 +261,14 @@ pub async fn serve<S>(
             }
         };
         tokio::select! {
-            r = stream.read_buf(&mut buf) => {
+            r = async {
+                if buf.capacity() == 0 {
+                    // Released while idle: allocate only once data is here.
+                    stream.read_ready().await?;
+                    buf.reserve(IOBUF_LEN);
+                }
+                stream.read_buf(&mut buf).await
+            } => {
                 match r {
                     Ok(0) | Err(_) => break,
                     Ok(_) => reads += 1,
@@ -263,6 +280,39 @@ pub async fn serve<S>(
     }
     let mut s = shared.lock();
     unregister(&mut s, id);
+}
+
+/// Waiting for a stream to have data without reading it.
+pub trait ReadReady {
+    fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+}
+
+impl ReadReady for tokio::net::TcpStream {
+    fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        self.readable()
+    }
+}
+
+impl ReadReady for tokio::net::UnixStream {
+    fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        self.readable()
+    }
+}
+
+/// Redis's PROTO_IOBUF_LEN and PROTO_RESIZE_THRESHOLD.
+pub const IOBUF_LEN: usize = 16 * 1024;
+pub const RESIZE_THRESHOLD: usize = 32 * 1024;
+
+/// Keeps the read buffer the way Redis keeps its query buffer: 16 KiB to
+/// read into, and the space left by parsed arguments reclaimed once they
+/// are dropped (shrinking is the cron's call, see QbufResize).
+fn manage_read_buffer(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < IOBUF_LEN / 4 {
+        // Reclaims the front of the allocation when nothing else holds it.
+        buf.reserve(IOBUF_LEN);
+    } else if buf.is_empty() && buf.capacity() < IOBUF_LEN {
+        buf.reserve(IOBUF_LEN);
+    }
 }
 
 fn parse_limits(s: &Server, id: ClientId) -> ParseLimits {

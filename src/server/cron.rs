@@ -1,6 +1,7 @@
 //! serverCron: the periodic work Redis does `hz` times a second: active
 //! expiry, idle-client timeouts, output-buffer soft limits.
 
+use super::client::QbufResize;
 use super::{now_ms, Server};
 use crate::keyspace::NO_EXPIRE;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,6 +44,7 @@ pub fn tick(s: &mut Server) {
         s.stats.expire_cycle_time_used_us += t.elapsed().as_micros() as u64;
     }
     close_timed_out_clients(s, now);
+    resize_query_buffers(s, now);
 }
 
 /// Redis's activeExpireCycle (slow mode): samples keys with a TTL in each
@@ -138,6 +140,30 @@ pub fn active_expire_cycle(s: &mut Server) {
 
 /// Closes clients idle longer than `timeout` seconds (not subscribers,
 /// not blocked clients, not MONITOR).
+/// Redis's clientsCronResizeQueryBuffer: a buffer wasting more than 4 KiB
+/// is released when its client has been idle for over 2 seconds, or
+/// shrunk when it is over 32 KiB and more than twice the recent peak. The
+/// connection task owns the buffer, so it is asked to do it.
+fn resize_query_buffers(s: &mut Server, now: i64) {
+    for c in s.clients.values_mut() {
+        let free = c.qbuf_cap.saturating_sub(c.qbuf);
+        let peak = std::mem::replace(&mut c.qbuf_peak, c.qbuf);
+        if free <= 4096 || c.qbuf_resize != QbufResize::None {
+            continue;
+        }
+        let idle = (now - c.last_interaction) / 1000 > 2;
+        let want = if idle {
+            QbufResize::Release
+        } else if c.qbuf_cap > super::conn::RESIZE_THRESHOLD && c.qbuf_cap / 2 > peak {
+            QbufResize::Shrink
+        } else {
+            continue;
+        };
+        c.qbuf_resize = want;
+        c.notify.notify_one();
+    }
+}
+
 fn close_timed_out_clients(s: &mut Server, now: i64) {
     let timeout = s.config.timeout;
     if timeout == 0 {
