@@ -37,6 +37,54 @@ pub struct Entry {
 
 type Table = HashTable<Box<Entry>>;
 
+/// The per-slot tables of a database, created as slots get their first
+/// key: an empty database costs nothing, a database with a few keys a
+/// 32 KiB index plus one small table per used slot.
+#[derive(Default)]
+struct SlotTables {
+    /// For each slot, 1 + its position in `tables` (0: no table yet);
+    /// empty until the database gets its first key.
+    index: Vec<u16>,
+    tables: Vec<Table>,
+}
+
+impl SlotTables {
+    fn get(&self, slot: usize) -> Option<&Table> {
+        match *self.index.get(slot)? {
+            0 => None,
+            i => Some(&self.tables[i as usize - 1]),
+        }
+    }
+
+    fn get_mut(&mut self, slot: usize) -> Option<&mut Table> {
+        match *self.index.get(slot)? {
+            0 => None,
+            i => Some(&mut self.tables[i as usize - 1]),
+        }
+    }
+
+    fn get_or_create(&mut self, slot: usize) -> &mut Table {
+        if self.index.is_empty() {
+            self.index = vec![0; SLOTS];
+        }
+        if self.index[slot] == 0 {
+            self.tables.push(Table::new());
+            // At most 16384 tables, so the position fits in a u16.
+            self.index[slot] = self.tables.len() as u16;
+        }
+        let i = self.index[slot] as usize - 1;
+        &mut self.tables[i]
+    }
+
+    /// The tables in slot order.
+    fn in_slot_order(&self) -> impl Iterator<Item = &Table> {
+        self.index
+            .iter()
+            .filter(|&&i| i != 0)
+            .map(|&i| &self.tables[i as usize - 1])
+    }
+}
+
 /// Where a key lives: its hash and slot (see [`Db::locate`]).
 #[derive(Clone, Copy, Debug)]
 pub struct KeyLoc {
@@ -46,7 +94,7 @@ pub struct KeyLoc {
 
 pub struct Db {
     /// One table per slot; empty until the first key is stored.
-    slots: Vec<Table>,
+    slots: SlotTables,
     len: usize,
     pub expires: IndexSet<KBytes, hashbrown::DefaultHashBuilder>,
     hasher: hashbrown::DefaultHashBuilder,
@@ -63,7 +111,7 @@ impl Default for Db {
 impl Db {
     pub fn new() -> Self {
         Db {
-            slots: Vec::new(),
+            slots: SlotTables::default(),
             len: 0,
             expires: IndexSet::default(),
             hasher: hashbrown::DefaultHashBuilder::default(),
@@ -130,36 +178,45 @@ impl Db {
     /// Stores `value` under `key`. An existing key keeps its expiry only if
     /// `keep_ttl`; its LRU is reset. Returns true if the key was new.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) -> bool {
-        if let Some(e) = self.get_mut(key) {
-            e.value = value;
-            e.lru = lru;
-            if !keep_ttl && e.expire != NO_EXPIRE {
-                e.expire = NO_EXPIRE;
-                self.expires.swap_remove(key);
+        // One probe: hash and slot are computed once for both outcomes.
+        let h = self.hash(key);
+        let hasher = &self.hasher;
+        let table = self.slots.get_or_create(key_slot(key));
+        match table.entry(h, |e| &*e.key == key, |e| hasher.hash_one(&*e.key)) {
+            hashbrown::hash_table::Entry::Occupied(mut occ) => {
+                let e = occ.get_mut();
+                e.value = value;
+                e.lru = lru;
+                if !keep_ttl && e.expire != NO_EXPIRE {
+                    e.expire = NO_EXPIRE;
+                    self.expires.swap_remove(key);
+                }
+                false
             }
-            return false;
+            hashbrown::hash_table::Entry::Vacant(vac) => {
+                vac.insert(Box::new(Entry {
+                    key: KBytes::new(key),
+                    value,
+                    expire: NO_EXPIRE,
+                    lru,
+                }));
+                self.len += 1;
+                true
+            }
         }
-        self.insert_new(Entry {
-            key: KBytes::new(key),
-            value,
-            expire: NO_EXPIRE,
-            lru,
-        });
-        true
     }
 
     /// Inserts an entry whose key must not exist yet.
     pub fn insert_new(&mut self, entry: Entry) {
-        if self.slots.is_empty() {
-            self.slots = (0..SLOTS).map(|_| Table::new()).collect();
-        }
         if entry.expire != NO_EXPIRE {
             self.expires.insert(entry.key.clone());
         }
         let h = self.hash(&entry.key);
         let hasher = &self.hasher;
         let slot = key_slot(&entry.key);
-        self.slots[slot].insert_unique(h, Box::new(entry), |e| hasher.hash_one(&*e.key));
+        self.slots
+            .get_or_create(slot)
+            .insert_unique(h, Box::new(entry), |e| hasher.hash_one(&*e.key));
         self.len += 1;
     }
 
@@ -169,7 +226,7 @@ impl Db {
         }
         let h = self.hash(key);
         let slot = key_slot(key);
-        let table = &mut self.slots[slot];
+        let table = self.slots.get_mut(slot)?;
         let entry = match table.find_entry(h, |e| &*e.key == key) {
             Ok(occ) => occ.remove().0,
             Err(_) => return None,
@@ -219,7 +276,7 @@ impl Db {
 
     /// Drops every key.
     pub fn clear(&mut self) {
-        self.slots = Vec::new();
+        self.slots = SlotTables::default();
         self.len = 0;
         self.expires = IndexSet::default();
         self.avg_ttl = 0;
@@ -238,7 +295,9 @@ impl Db {
 
     /// Every entry, slot by slot.
     pub fn iter(&self) -> impl Iterator<Item = &Entry> {
-        self.slots.iter().flat_map(|t| t.iter().map(|b| &**b))
+        self.slots
+            .in_slot_order()
+            .flat_map(|t| t.iter().map(|b| &**b))
     }
 
     /// Calls `f` on whole slots starting at `cursor` until at least `count`
@@ -250,7 +309,7 @@ impl Db {
         let mut slot = cursor as usize;
         let mut seen = 0;
         while slot < SLOTS && seen < count.max(1) {
-            for e in self.slots[slot].iter() {
+            for e in self.slots.get(slot).into_iter().flat_map(|t| t.iter()) {
                 f(e);
                 seen += 1;
             }
@@ -269,9 +328,10 @@ impl Db {
             return None;
         }
         let mut rng = rand::thread_rng();
-        let start = rng.gen_range(0..SLOTS);
-        for i in 0..SLOTS {
-            let t = &self.slots[(start + i) % SLOTS];
+        let tables = &self.slots.tables;
+        let start = rng.gen_range(0..tables.len());
+        for i in 0..tables.len() {
+            let t = &tables[(start + i) % tables.len()];
             if !t.is_empty() {
                 let n = rng.gen_range(0..t.len());
                 return t.iter().nth(n).map(|b| &**b);
@@ -296,7 +356,7 @@ impl Db {
 
     /// Mutable access to every entry (used by DEBUG and LFU decay).
     pub fn for_each_mut(&mut self, mut f: impl FnMut(&mut Entry)) {
-        for t in self.slots.iter_mut() {
+        for t in self.slots.tables.iter_mut() {
             for e in t.iter_mut() {
                 f(e);
             }
@@ -344,6 +404,21 @@ mod tests {
         let slot = key_slot(b"k1");
         assert!(db.slot_entries(slot).any(|e| &*e.key == b"k1"));
         assert_eq!(db.slot_entries(slot).count(), db.count_in_slot(slot));
+    }
+
+    #[test]
+    fn slot_tables_are_created_on_use() {
+        let mut db = Db::new();
+        assert!(db.slots.tables.is_empty() && db.slots.index.is_empty());
+        db.set(b"{a}1", Value::Int(1), false, 0);
+        db.set(b"{a}2", Value::Int(2), false, 0);
+        db.set(b"b", Value::Int(3), false, 0);
+        assert_eq!(db.slots.tables.len(), 2);
+        assert_eq!(db.count_in_slot(key_slot(b"a")), 2);
+        assert_eq!(db.iter().count(), 3);
+        assert!(db.random_entry().is_some());
+        db.clear();
+        assert!(db.slots.tables.is_empty());
     }
 
     #[test]
