@@ -4,8 +4,65 @@
 use keel::config::{load, Config};
 use std::io::Read;
 
+/// jemalloc, counting the usable size of every live block into
+/// `keel::server::evict::ALLOCATED` (Redis's zmalloc used_memory), so that
+/// INFO used_memory and maxmemory see exact figures at every instant.
+struct CountingJemalloc;
+
+use keel::server::evict::ALLOCATED;
+use std::alloc::{GlobalAlloc, Layout};
+use std::sync::atomic::Ordering::Relaxed;
+use tikv_jemallocator::{usable_size, Jemalloc};
+
+// SAFETY: every method forwards to jemalloc with the caller's arguments
+// unchanged, so the GlobalAlloc contract holds as it does for Jemalloc;
+// `usable_size` is only called on pointers jemalloc returned and that are
+// still live (before dealloc, after alloc/realloc succeeded).
+unsafe impl GlobalAlloc for CountingJemalloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { Jemalloc.alloc(layout) };
+        if !p.is_null() {
+            // SAFETY: p is a live jemalloc block.
+            ALLOCATED.fetch_add(unsafe { usable_size(p) }, Relaxed);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { Jemalloc.alloc_zeroed(layout) };
+        if !p.is_null() {
+            // SAFETY: p is a live jemalloc block.
+            ALLOCATED.fetch_add(unsafe { usable_size(p) }, Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: ptr is live until the dealloc below.
+        ALLOCATED.fetch_sub(unsafe { usable_size(ptr) }, Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { Jemalloc.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: ptr is live until realloc succeeds.
+        let old = unsafe { usable_size(ptr) };
+        // SAFETY: same contract as the caller's.
+        let p = unsafe { Jemalloc.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            // SAFETY: p is the live block that replaced ptr.
+            let new = unsafe { usable_size(p) };
+            ALLOCATED.fetch_add(new, Relaxed);
+            ALLOCATED.fetch_sub(old, Relaxed);
+        }
+        p
+    }
+}
+
 #[global_allocator]
-static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static ALLOC: CountingJemalloc = CountingJemalloc;
 
 fn usage() -> ! {
     eprintln!("Usage: ./keel-server [/path/to/redis.conf] [options] [-]");
