@@ -163,23 +163,25 @@ fn op_at(s: &[u8], p: usize) -> Op {
 }
 
 /// Calls `f(first, len, value)` for each VAL run of a sparse HLL, as
-/// Redis's hllSparseToDense / hllMerge walk it; Err if the runs do not
-/// cover exactly 16384 registers.
+/// Redis's hllSparseToDense / hllMerge walk it; Err if a run goes past
+/// the last register or the runs do not cover exactly 16384 registers.
 fn walk_sparse(s: &[u8], mut f: impl FnMut(usize, usize, u8)) -> Result<(), Corrupt> {
     let mut p = HDR_SIZE;
     let mut idx = 0usize;
     while p < s.len() {
         let op = op_at(s, p);
-        match op {
-            Op::Zero(n) | Op::XZero(n) => idx += n,
-            Op::Val(v, n) => {
-                if idx + n > REGISTERS {
-                    break;
-                }
-                f(idx, n, v);
-                idx += n;
-            }
+        let n = match op {
+            Op::Zero(n) | Op::XZero(n) | Op::Val(_, n) => n,
+        };
+        // Any run past the last register is corruption (the rule of the
+        // CVE-2025-32023 fix shipped in Redis 7.0.15 builds).
+        if idx + n > REGISTERS {
+            return Err(Corrupt);
         }
+        if let Op::Val(v, _) = op {
+            f(idx, n, v);
+        }
+        idx += n;
         p += op.bytes();
     }
     if idx == REGISTERS {

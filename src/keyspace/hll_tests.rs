@@ -157,9 +157,10 @@ fn corrupted_inputs_are_errors() {
     let mut s = new_sparse();
     s.extend_from_slice(&[0x83, 0x83]);
     assert_eq!(count(&s), Err(Corrupt));
-    // Redis's conversion stops at the first overflowing VAL run and, with
-    // exactly 16384 registers seen, accepts it; so does ours.
-    assert_eq!(sparse_to_dense(&mut s.clone()), Ok(()));
+    // Redis 7.0.15 (with the CVE-2025-32023 fix) rejects a run past the
+    // last register even when exactly 16384 registers came before it.
+    assert_eq!(sparse_to_dense(&mut s.clone()), Err(Corrupt));
+    assert_eq!(merge_into(&mut [0u8; REGISTERS], &s), Err(Corrupt));
     // Truncated XZERO reads a zero byte, like Redis's sds terminator.
     let mut s = new_sparse();
     s.pop();
