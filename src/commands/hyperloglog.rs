@@ -89,10 +89,7 @@ fn lookup_hll(ctx: &mut Ctx, key: &[u8], write: bool) -> Result<bool, ()> {
 /// Runs `f` on the raw (unshared) buffer of an existing string key, as
 /// after Redis's dbUnshareStringValue.
 fn with_buf<R>(ctx: &mut Ctx, key: &[u8], f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-    let e = ctx
-        .db()
-        .get_mut(key)
-        .expect("key checked by the caller");
+    let e = ctx.db().get_mut(key).expect("key checked by the caller");
     let buf = e.value.make_raw().expect("string checked by the caller");
     f(buf)
 }

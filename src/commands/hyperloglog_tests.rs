@@ -24,7 +24,10 @@ fn bulk(b: &[u8]) -> Vec<u8> {
 #[test]
 fn pfadd_get_bytes_and_count_cache() {
     let (mut srv, mut c) = setup();
-    assert_eq!(run(&mut srv, &mut c, &["PFADD", "h", "a", "b", "c"]), ":1\r\n");
+    assert_eq!(
+        run(&mut srv, &mut c, &["PFADD", "h", "a", "b", "c"]),
+        ":1\r\n"
+    );
     let body = b"HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80`\xf3\x80P\xb1\x84K\xfb\x80BZ";
     assert_eq!(raw(&mut srv, &mut c, &[b"GET", b"h"]), bulk(body));
     assert_eq!(run(&mut srv, &mut c, &["PFADD", "h", "a"]), ":0\r\n");
@@ -37,7 +40,10 @@ fn pfadd_get_bytes_and_count_cache() {
     assert_eq!(raw(&mut srv, &mut c, &[b"GET", b"h"]), bulk(&cached));
     assert_eq!(run(&mut srv, &mut c, &["PFCOUNT", "h"]), ":3\r\n");
     assert_eq!(srv.dirty, dirty + 1, "a cached count changes nothing");
-    assert_eq!(run(&mut srv, &mut c, &["OBJECT", "ENCODING", "h"]), "$3\r\nraw\r\n");
+    assert_eq!(
+        run(&mut srv, &mut c, &["OBJECT", "ENCODING", "h"]),
+        "$3\r\nraw\r\n"
+    );
 }
 
 #[test]
@@ -52,7 +58,11 @@ fn type_errors_and_corruption() {
     assert_eq!(run(&mut srv, &mut c, &["PFMERGE", "d", "s"]), not_hll);
     assert!(run(&mut srv, &mut c, &["PFADD", "l", "a"]).starts_with("-WRONGTYPE Operation"));
     // A sparse HLL whose runs stop short.
-    raw(&mut srv, &mut c, &[b"SET", b"bad", b"HYLL\x01\0\0\0\0\0\0\x80\0\0\0\x80\x00"]);
+    raw(
+        &mut srv,
+        &mut c,
+        &[b"SET", b"bad", b"HYLL\x01\0\0\0\0\0\0\x80\0\0\0\x80\x00"],
+    );
     let inv = "-INVALIDOBJ Corrupted HLL object detected\r\n";
     assert_eq!(run(&mut srv, &mut c, &["PFCOUNT", "bad"]), inv);
     assert_eq!(run(&mut srv, &mut c, &["PFCOUNT", "bad", "s2"]), inv);
@@ -66,19 +76,40 @@ fn pfmerge_and_pfdebug() {
     let (mut srv, mut c) = setup();
     run(&mut srv, &mut c, &["PFADD", "a", "1", "2", "3"]);
     run(&mut srv, &mut c, &["PFADD", "b", "3", "4", "5"]);
-    assert_eq!(run(&mut srv, &mut c, &["PFMERGE", "u", "a", "b"]), "+OK\r\n");
+    assert_eq!(
+        run(&mut srv, &mut c, &["PFMERGE", "u", "a", "b"]),
+        "+OK\r\n"
+    );
     assert_eq!(run(&mut srv, &mut c, &["PFCOUNT", "u"]), ":5\r\n");
-    assert_eq!(run(&mut srv, &mut c, &["PFCOUNT", "a", "b", "nosuch"]), ":5\r\n");
-    assert_eq!(run(&mut srv, &mut c, &["PFDEBUG", "ENCODING", "u"]), "+sparse\r\n");
-    assert_eq!(run(&mut srv, &mut c, &["PFDEBUG", "TODENSE", "a"]), ":1\r\n");
-    assert_eq!(run(&mut srv, &mut c, &["PFDEBUG", "TODENSE", "a"]), ":0\r\n");
+    assert_eq!(
+        run(&mut srv, &mut c, &["PFCOUNT", "a", "b", "nosuch"]),
+        ":5\r\n"
+    );
+    assert_eq!(
+        run(&mut srv, &mut c, &["PFDEBUG", "ENCODING", "u"]),
+        "+sparse\r\n"
+    );
+    assert_eq!(
+        run(&mut srv, &mut c, &["PFDEBUG", "TODENSE", "a"]),
+        ":1\r\n"
+    );
+    assert_eq!(
+        run(&mut srv, &mut c, &["PFDEBUG", "TODENSE", "a"]),
+        ":0\r\n"
+    );
     assert_eq!(
         run(&mut srv, &mut c, &["PFDEBUG", "DECODE", "a"]),
         "-ERR HLL encoding is not sparse\r\n"
     );
     // Any dense input makes the target dense.
-    assert_eq!(run(&mut srv, &mut c, &["PFMERGE", "v", "a", "b"]), "+OK\r\n");
-    assert_eq!(run(&mut srv, &mut c, &["PFDEBUG", "ENCODING", "v"]), "+dense\r\n");
+    assert_eq!(
+        run(&mut srv, &mut c, &["PFMERGE", "v", "a", "b"]),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        run(&mut srv, &mut c, &["PFDEBUG", "ENCODING", "v"]),
+        "+dense\r\n"
+    );
     assert_eq!(run(&mut srv, &mut c, &["PFCOUNT", "v"]), ":5\r\n");
     assert_eq!(
         run(&mut srv, &mut c, &["PFDEBUG", "FOO", "v"]),
@@ -90,5 +121,8 @@ fn pfmerge_and_pfdebug() {
     );
     let regs = run(&mut srv, &mut c, &["PFDEBUG", "GETREG", "b"]);
     assert!(regs.starts_with("*16384\r\n"));
-    assert_eq!(run(&mut srv, &mut c, &["PFDEBUG", "ENCODING", "b"]), "+dense\r\n");
+    assert_eq!(
+        run(&mut srv, &mut c, &["PFDEBUG", "ENCODING", "b"]),
+        "+dense\r\n"
+    );
 }

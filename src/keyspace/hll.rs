@@ -212,7 +212,12 @@ pub fn sparse_to_dense(s: &mut Vec<u8>) -> Result<(), Corrupt> {
 /// Raises register `index` of a sparse HLL to `count` (Redis's
 /// hllSparseSet), promoting to dense when the value does not fit a VAL
 /// opcode or the string would grow beyond `max_bytes`.
-pub fn sparse_set(s: &mut Vec<u8>, index: usize, count: u8, max_bytes: u64) -> Result<bool, Corrupt> {
+pub fn sparse_set(
+    s: &mut Vec<u8>,
+    index: usize,
+    count: u8,
+    max_bytes: u64,
+) -> Result<bool, Corrupt> {
     if count > VAL_MAX_VALUE {
         return promote(s, index, count);
     }
@@ -344,7 +349,12 @@ pub fn add(s: &mut Vec<u8>, ele: &[u8], max_bytes: u64) -> Result<bool, Corrupt>
 }
 
 /// Raises one register whatever the encoding.
-pub fn set_register(s: &mut Vec<u8>, index: usize, count: u8, max_bytes: u64) -> Result<bool, Corrupt> {
+pub fn set_register(
+    s: &mut Vec<u8>,
+    index: usize,
+    count: u8,
+    max_bytes: u64,
+) -> Result<bool, Corrupt> {
     match s[4] {
         DENSE => Ok(dense_set(&mut s[HDR_SIZE..], index, count)),
         SPARSE => sparse_set(s, index, count, max_bytes),
@@ -491,7 +501,9 @@ pub fn decode_sparse(s: &[u8]) -> String {
 /// Every register of a valid HLL, converting a sparse one to dense
 /// first (PFDEBUG GETREG).
 pub fn registers(s: &[u8]) -> Vec<u8> {
-    (0..REGISTERS).map(|i| dense_get(&s[HDR_SIZE..], i)).collect()
+    (0..REGISTERS)
+        .map(|i| dense_get(&s[HDR_SIZE..], i))
+        .collect()
 }
 
 /// PFSELFTEST: register access and estimation error checks, with dense
@@ -532,7 +544,11 @@ pub fn selftest(rng: &mut impl rand::Rng, max_bytes: u64) -> Result<(), String> 
             return Err("TESTFAILED dense/sparse disagree".into());
         }
         let abserr = (checkpoint as i64 - card as i64).unsigned_abs();
-        let maxerr = if j == 10 { 1 } else { (relerr * 6.0 * checkpoint as f64).ceil() as u64 };
+        let maxerr = if j == 10 {
+            1
+        } else {
+            (relerr * 6.0 * checkpoint as f64).ceil() as u64
+        };
         if abserr > maxerr {
             return Err(format!(
                 "TESTFAILED Too big error. card:{checkpoint} abserr:{abserr}"

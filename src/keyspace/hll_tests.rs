@@ -25,7 +25,8 @@ fn pfadd_abc_matches_redis() {
     let mut s = new_sparse();
     add_all(&mut s, ["a", "b", "c"].map(String::from));
     invalidate_cache(&mut s);
-    let expect = b"HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80`\xf3\x80P\xb1\x84K\xfb\x80BZ";
+    let expect =
+        b"HYLL\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80`\xf3\x80P\xb1\x84K\xfb\x80BZ";
     assert_eq!(s, expect);
     assert_eq!(count(&s), Ok(3));
 }
