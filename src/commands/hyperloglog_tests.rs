@@ -126,3 +126,35 @@ fn pfmerge_and_pfdebug() {
         "+dense\r\n"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(8))]
+
+    /// Through the commands: PFCOUNT of one key, of two keys and of their
+    /// PFMERGE stay within 5 standard errors (0.81%) of the true union.
+    #[test]
+    fn pfcount_within_error_bound(a in 1usize..6000, b in 1usize..6000, overlap in 0usize..3000) {
+        let (mut srv, mut c) = setup();
+        let add = |srv: &mut Server, c: &mut Client, key: &str, range: std::ops::Range<usize>| {
+            let elems: Vec<String> = range.map(|i| format!("el:{i}")).collect();
+            for chunk in elems.chunks(500) {
+                let mut args = vec!["PFADD", key];
+                args.extend(chunk.iter().map(|s| s.as_str()));
+                run(srv, c, &args);
+            }
+        };
+        let overlap = overlap.min(a);
+        add(&mut srv, &mut c, "x", 0..a);
+        add(&mut srv, &mut c, "y", a - overlap..a - overlap + b);
+        let union = (a - overlap + b).max(a);
+        let int = |s: String| s.trim_start_matches(':').trim_end().parse::<f64>().unwrap();
+        let within = |got: f64, truth: usize| (got - truth as f64).abs() <= (truth as f64 * 0.0405).max(2.0);
+        let x = int(run(&mut srv, &mut c, &["PFCOUNT", "x"]));
+        proptest::prop_assert!(within(x, a), "x {} vs {}", x, a);
+        let u = int(run(&mut srv, &mut c, &["PFCOUNT", "x", "y"]));
+        proptest::prop_assert!(within(u, union), "union {} vs {}", u, union);
+        run(&mut srv, &mut c, &["PFMERGE", "m", "x", "y"]);
+        let m = int(run(&mut srv, &mut c, &["PFCOUNT", "m"]));
+        proptest::prop_assert_eq!(m, u);
+    }
+}
