@@ -99,7 +99,8 @@ fn dense_set(regs: &mut [u8], i: usize, count: u8) -> bool {
     }
 }
 
-/// Why a string is not an HLL (Redis's isHLLObjectOrReply).
+/// True if a string's header makes it an HLL (Redis's isHLLObjectOrReply:
+/// magic, known encoding, exact length when dense).
 pub fn is_valid_header(s: &[u8]) -> bool {
     s.len() >= HDR_SIZE
         && &s[..4] == b"HYLL"
@@ -498,8 +499,7 @@ pub fn decode_sparse(s: &[u8]) -> String {
     out.trim_matches(' ').to_string()
 }
 
-/// Every register of a valid HLL, converting a sparse one to dense
-/// first (PFDEBUG GETREG).
+/// Every register of a dense HLL (PFDEBUG GETREG converts first).
 pub fn registers(s: &[u8]) -> Vec<u8> {
     (0..REGISTERS)
         .map(|i| dense_get(&s[HDR_SIZE..], i))
