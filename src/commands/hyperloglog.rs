@@ -176,6 +176,10 @@ fn pfcount(ctx: &mut Ctx, args: &[Bytes]) {
             if wrote {
                 ctx.key_modified(key);
                 ctx.dirty += 1;
+                // Redis propagates any command that made a change, even a
+                // read-only one; keel's dispatcher only propagates argv of
+                // WRITE commands, so name it explicitly.
+                ctx.propagate(args.to_vec());
             }
             ctx.out.int(card as i64);
         }

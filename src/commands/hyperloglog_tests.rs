@@ -32,14 +32,17 @@ fn pfadd_get_bytes_and_count_cache() {
     assert_eq!(raw(&mut srv, &mut c, &[b"GET", b"h"]), bulk(body));
     assert_eq!(run(&mut srv, &mut c, &["PFADD", "h", "a"]), ":0\r\n");
     let dirty = srv.dirty;
+    let propagated = srv.stats.propagated_cmds;
     assert_eq!(run(&mut srv, &mut c, &["PFCOUNT", "h"]), ":3\r\n");
     assert_eq!(srv.dirty, dirty + 1, "cache write is a change");
+    assert_eq!(srv.stats.propagated_cmds, propagated + 1, "and propagates");
     let mut cached = body.to_vec();
     cached[8] = 3;
     cached[15] = 0;
     assert_eq!(raw(&mut srv, &mut c, &[b"GET", b"h"]), bulk(&cached));
     assert_eq!(run(&mut srv, &mut c, &["PFCOUNT", "h"]), ":3\r\n");
     assert_eq!(srv.dirty, dirty + 1, "a cached count changes nothing");
+    assert_eq!(srv.stats.propagated_cmds, propagated + 1);
     assert_eq!(
         run(&mut srv, &mut c, &["OBJECT", "ENCODING", "h"]),
         "$3\r\nraw\r\n"
