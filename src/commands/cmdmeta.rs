@@ -239,6 +239,8 @@ const RO_ACCESS: &[&str] = &["RO", "access"];
 const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];
 const RW_ACCESS_DELETE: &[&str] = &["RW", "access", "delete"];
 const RW_INSERT: &[&str] = &["RW", "insert"];
+const RW_ACCESS: &[&str] = &["RW", "access"];
+const RW_ACCESS_INSERT: &[&str] = &["RW", "access", "insert"];
 const RW_UPDATE: &[&str] = &["RW", "update"];
 const RW_DELETE: &[&str] = &["RW", "delete"];
 const OW_UPDATE: &[&str] = &["OW", "update"];
@@ -270,6 +272,8 @@ fn known_key_flags(full: &str) -> Option<&'static [&'static [&'static str]]> {
         "renamenx" => &[RW_ACCESS_DELETE, OW_INSERT],
         "copy" | "sort" => &[RO_ACCESS, OW_UPDATE],
         "lmove" | "blmove" | "rpoplpush" | "brpoplpush" => &[RW_ACCESS_DELETE, RW_INSERT],
+        "pfcount" | "pfdebug" => &[RW_ACCESS],
+        "pfmerge" => &[RW_ACCESS_INSERT, RO_ACCESS],
         _ => return None,
     })
 }

@@ -18,6 +18,7 @@ pub mod digest;
 pub mod expire;
 pub mod geo;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod introspect;
 pub mod keys;
 pub mod latency_doctor;
@@ -60,6 +61,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         memory::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        hyperloglog::COMMANDS,
     ]
 }
 

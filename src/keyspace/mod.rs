@@ -5,6 +5,7 @@
 pub mod bytes;
 pub mod db;
 pub mod hash;
+pub mod hll;
 pub mod intset;
 pub mod list;
 pub mod packed;
