@@ -38,50 +38,104 @@ pub struct Entry {
 type Table = HashTable<Box<Entry>>;
 
 /// The per-slot tables of a database, created as slots get their first
-/// key: an empty database costs nothing, a database with a few keys a
-/// 32 KiB index plus one small table per used slot.
+/// key, so that memory follows use (maxmemory tests add ~100 KiB of keys
+/// to an empty database): the index is two-level (128 groups of 128
+/// slots, each group allocated on first use), and tables live in fixed
+/// chunks of 32 that never move, so growth never reallocates (and briefly
+/// doubles) what is already there.
 #[derive(Default)]
 struct SlotTables {
-    /// For each slot, 1 + its position in `tables` (0: no table yet);
-    /// empty until the database gets its first key.
-    index: Vec<u16>,
-    tables: Vec<Table>,
+    /// Slot groups; for each slot, 1 + its table's number (0: no table).
+    index: Vec<Option<Box<[u16; GROUP]>>>,
+    // Boxed on purpose: a chunk never moves when the Vec grows.
+    #[allow(clippy::vec_box)]
+    chunks: Vec<Box<[Table; CHUNK]>>,
+    /// Tables handed out so far.
+    count: usize,
 }
 
+const CHUNK: usize = 32;
+const GROUP: usize = 128;
+
 impl SlotTables {
+    fn at(&self, n: u16) -> &Table {
+        let n = n as usize - 1;
+        &self.chunks[n / CHUNK][n % CHUNK]
+    }
+
+    fn at_mut(&mut self, n: u16) -> &mut Table {
+        let n = n as usize - 1;
+        &mut self.chunks[n / CHUNK][n % CHUNK]
+    }
+
+    /// The table number of a slot (0: none).
+    fn number(&self, slot: usize) -> u16 {
+        match self.index.get(slot / GROUP) {
+            Some(Some(g)) => g[slot % GROUP],
+            _ => 0,
+        }
+    }
+
     fn get(&self, slot: usize) -> Option<&Table> {
-        match *self.index.get(slot)? {
+        match self.number(slot) {
             0 => None,
-            i => Some(&self.tables[i as usize - 1]),
+            n => Some(self.at(n)),
         }
     }
 
     fn get_mut(&mut self, slot: usize) -> Option<&mut Table> {
-        match *self.index.get(slot)? {
+        match self.number(slot) {
             0 => None,
-            i => Some(&mut self.tables[i as usize - 1]),
+            n => Some(self.at_mut(n)),
         }
     }
 
     fn get_or_create(&mut self, slot: usize) -> &mut Table {
-        if self.index.is_empty() {
-            self.index = vec![0; SLOTS];
+        let mut n = self.number(slot);
+        if n == 0 {
+            if self.index.is_empty() {
+                self.index = (0..SLOTS / GROUP).map(|_| None).collect();
+            }
+            if self.count.is_multiple_of(CHUNK) {
+                self.chunks
+                    .push(Box::new(std::array::from_fn(|_| Table::new())));
+            }
+            self.count += 1;
+            // At most 16384 tables, so the number fits in a u16.
+            n = self.count as u16;
+            let group = self.index[slot / GROUP].get_or_insert_with(|| Box::new([0; GROUP]));
+            group[slot % GROUP] = n;
         }
-        if self.index[slot] == 0 {
-            self.tables.push(Table::new());
-            // At most 16384 tables, so the position fits in a u16.
-            self.index[slot] = self.tables.len() as u16;
-        }
-        let i = self.index[slot] as usize - 1;
-        &mut self.tables[i]
+        self.at_mut(n)
+    }
+
+    /// Every table, in no particular order.
+    #[cfg(test)]
+    fn tables(&self) -> impl Iterator<Item = &Table> {
+        self.chunks.iter().flat_map(|c| c.iter()).take(self.count)
+    }
+
+    fn tables_mut(&mut self) -> impl Iterator<Item = &mut Table> {
+        let count = self.count;
+        self.chunks
+            .iter_mut()
+            .flat_map(|c| c.iter_mut())
+            .take(count)
+    }
+
+    /// The n-th table (0-based) for random picks.
+    fn nth(&self, n: usize) -> &Table {
+        &self.chunks[n / CHUNK][n % CHUNK]
     }
 
     /// The tables in slot order.
     fn in_slot_order(&self) -> impl Iterator<Item = &Table> {
         self.index
             .iter()
-            .filter(|&&i| i != 0)
-            .map(|&i| &self.tables[i as usize - 1])
+            .flatten()
+            .flat_map(|g| g.iter())
+            .filter(|&&n| n != 0)
+            .map(|&n| self.at(n))
     }
 }
 
@@ -231,15 +285,20 @@ impl Db {
             Ok(occ) => occ.remove().0,
             Err(_) => return None,
         };
-        // Give memory back when a table is mostly empty, as Redis shrinks
-        // its dicts below 10% fill.
-        if table.capacity() > 64 && table.len() * 8 < table.capacity() {
+        // Give memory back when a table is empty or mostly empty, as Redis
+        // shrinks its dicts below 10% fill.
+        if table.is_empty() {
+            *table = Table::new();
+        } else if table.capacity() > 64 && table.len() * 8 < table.capacity() {
             let hasher = &self.hasher;
             table.shrink_to(table.len() * 2, |e| hasher.hash_one(&*e.key));
         }
         self.len -= 1;
         if entry.expire != NO_EXPIRE {
             self.expires.swap_remove(key);
+            if self.expires.capacity() > 64 && self.expires.len() * 8 < self.expires.capacity() {
+                self.expires.shrink_to(self.expires.len() * 2);
+            }
         }
         Some(entry)
     }
@@ -328,10 +387,10 @@ impl Db {
             return None;
         }
         let mut rng = rand::thread_rng();
-        let tables = &self.slots.tables;
-        let start = rng.gen_range(0..tables.len());
-        for i in 0..tables.len() {
-            let t = &tables[(start + i) % tables.len()];
+        let count = self.slots.count;
+        let start = rng.gen_range(0..count);
+        for i in 0..count {
+            let t = self.slots.nth((start + i) % count);
             if !t.is_empty() {
                 let n = rng.gen_range(0..t.len());
                 return t.iter().nth(n).map(|b| &**b);
@@ -356,7 +415,7 @@ impl Db {
 
     /// Mutable access to every entry (used by DEBUG and LFU decay).
     pub fn for_each_mut(&mut self, mut f: impl FnMut(&mut Entry)) {
-        for t in self.slots.tables.iter_mut() {
+        for t in self.slots.tables_mut() {
             for e in t.iter_mut() {
                 f(e);
             }
@@ -409,16 +468,17 @@ mod tests {
     #[test]
     fn slot_tables_are_created_on_use() {
         let mut db = Db::new();
-        assert!(db.slots.tables.is_empty() && db.slots.index.is_empty());
+        assert!(db.slots.count == 0 && db.slots.index.is_empty());
         db.set(b"{a}1", Value::Int(1), false, 0);
         db.set(b"{a}2", Value::Int(2), false, 0);
         db.set(b"b", Value::Int(3), false, 0);
-        assert_eq!(db.slots.tables.len(), 2);
+        assert_eq!(db.slots.count, 2);
+        assert_eq!(db.slots.tables().count(), 2);
         assert_eq!(db.count_in_slot(key_slot(b"a")), 2);
         assert_eq!(db.iter().count(), 3);
         assert!(db.random_entry().is_some());
         db.clear();
-        assert!(db.slots.tables.is_empty());
+        assert!(db.slots.count == 0);
     }
 
     #[test]
