@@ -8,6 +8,7 @@ mod hash;
 
 use super::ctx::notify;
 use super::table::{flags::*, CommandDef, KeyPos};
+use super::table::{K1, K12};
 use super::zsets::{limits, parse_double, read};
 use super::{err, Ctx};
 use crate::keyspace::zset::{ScoreRange, ZEncoding, ZSet};
@@ -15,16 +16,6 @@ use crate::protocol::Reply;
 use bytes::Bytes;
 use hash::Shape;
 
-const K1: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-const K12: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 2,
-    step: 1,
-};
 const KRADIUS: KeyPos = KeyPos::Custom(georadius_keys);
 
 /// GEORADIUS[BYMEMBER] keys: the source and any STORE/STOREDIST target.

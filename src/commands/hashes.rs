@@ -11,7 +11,8 @@ mod rand;
 pub(crate) mod scan;
 
 use super::ctx::notify;
-use super::table::{flags::*, CommandDef, KeyPos};
+use super::table::K1;
+use super::table::{flags::*, CommandDef};
 use super::{err, Ctx};
 use crate::keyspace::hash::{HashLimits, HashValue};
 use crate::keyspace::Value;
@@ -19,12 +20,6 @@ use crate::protocol::Reply;
 use crate::util::longdouble::LongDouble;
 use crate::util::num::parse_i64;
 use bytes::Bytes;
-
-const K1: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
 
 /// getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX) without a message.
 pub(crate) const LONG_RANGE: &str =

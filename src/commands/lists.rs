@@ -17,22 +17,13 @@ mod tests;
 
 use super::ctx::notify;
 use super::table::{flags::*, CommandDef, KeyPos};
+use super::table::{K1, K12};
 use super::{err, Ctx};
 use crate::keyspace::list::{End, ListValue};
 use crate::keyspace::Value;
 use crate::server::Server;
 use bytes::Bytes;
 
-const K1: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-const K12: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 2,
-    step: 1,
-};
 const KBPOP: KeyPos = KeyPos::Range {
     first: 1,
     last: -2,

@@ -15,27 +15,13 @@ use super::ctx::notify;
 use super::hashes::scan::{cursor_or_reply, empty_scan, parse_opts};
 use super::hashes::SCAN_DOC;
 use super::table::{flags::*, CommandDef, KeyPos};
+use super::table::{K1, K12, KALL};
 use super::{err, Ctx};
 use crate::keyspace::set::SetValue;
 use crate::keyspace::Value;
 use crate::protocol::Reply;
 use bytes::Bytes;
 
-const K1: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-const K12: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 2,
-    step: 1,
-};
-const KALL: KeyPos = KeyPos::Range {
-    first: 1,
-    last: -1,
-    step: 1,
-};
 const KNUM: KeyPos = KeyPos::NumKeys {
     count_at: 1,
     first: 2,

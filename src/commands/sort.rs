@@ -7,6 +7,7 @@
 //! a list built by [`make_list`].
 
 use super::ctx::notify;
+use super::table::K1;
 use super::table::{flags::*, CommandDef, KeyPos};
 use super::{err, Ctx};
 use crate::keyspace::Value;
@@ -14,11 +15,6 @@ use bytes::Bytes;
 use std::cmp::Ordering;
 
 const KSORT: KeyPos = KeyPos::Custom(sort_keys);
-const K1: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
 
 /// SORT's keys (sortGetKeys): the input and the last STORE destination.
 /// LIMIT, GET and BY skip their arguments; STORE does not.

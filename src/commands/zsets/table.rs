@@ -3,18 +3,9 @@
 
 use super::{pop, range, setops};
 use crate::commands::table::{flags::*, CommandDef, KeyPos};
+use crate::commands::table::{K1, K12};
 use bytes::Bytes;
 
-const K1: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 1,
-    step: 1,
-};
-const K12: KeyPos = KeyPos::Range {
-    first: 1,
-    last: 2,
-    step: 1,
-};
 const KBLOCK: KeyPos = KeyPos::Range {
     first: 1,
     last: -2,
