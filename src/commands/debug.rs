@@ -51,6 +51,9 @@ pub fn debug_allowed(s: &Server, c: &Client) -> bool {
 }
 
 const HELP: &[&str] = &[
+    "CONFIG-REWRITE-FORCE-ALL",
+    "    Like CONFIG REWRITE but writes all configuration options, including",
+    "    keywords not listed in original configuration file or default values.",
     "DIGEST",
     "    Output a hex signature representing the current DB content.",
     "DIGEST-VALUE <key> [<key> ...]",
@@ -123,6 +126,19 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) {
             ctx.out.raw(b"\r\n");
         }
         (b"object", 3) => object(ctx, &args[2]),
+        (b"config-rewrite-force-all", 2) => {
+            let result = match ctx.srv.config.config_file.clone() {
+                Some(path) => crate::config::rewrite::rewrite_file(&ctx.srv.config, &path, true),
+                None => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+            };
+            match result {
+                Ok(()) => ctx.out.ok(),
+                Err(e) => ctx.out.error(&format!(
+                    "ERR CONFIG-REWRITE-FORCE-ALL failed: {}",
+                    crate::config::special::strerror(&e)
+                )),
+            }
+        }
         (b"quicklist-packed-threshold", 3) => {
             match crate::keyspace::list::set_packed_threshold(&String::from_utf8_lossy(&args[2])) {
                 Ok(()) => ctx.out.ok(),
