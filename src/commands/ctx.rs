@@ -155,9 +155,16 @@ impl<'a> Ctx<'a> {
     /// invalidates WATCHes on the key.
     pub fn set_key(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
         let db = self.client.db;
-        self.expire_if_needed(db, key);
+        // One hash/slot computation for the expiry check and the store.
+        let loc = self.srv.dbs[db].locate(key);
+        let stale = self.srv.dbs[db]
+            .get_at(loc, key)
+            .is_some_and(|e| e.expire != NO_EXPIRE && e.expire <= self.now_ms);
+        if stale {
+            self.srv.delete_expired(db, key);
+        }
         let lru = self.srv.new_lru();
-        if self.srv.dbs[db].set(key, value, keep_ttl, lru) {
+        if self.srv.dbs[db].set_at(loc, key, value, keep_ttl, lru) {
             // Redis's dbAdd fires "new" for every key it creates and
             // signals it to clients blocked on it.
             self.notify_db(notify::NEW, "new", key, db);

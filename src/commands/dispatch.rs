@@ -434,10 +434,10 @@ pub fn call(
         match propagate_as {
             Some(cmds) => {
                 for c in cmds {
-                    srv.propagate(db, c);
+                    srv.propagate(db, &c);
                 }
             }
-            None if def.has(flags::WRITE) => srv.propagate(db, args.to_vec()),
+            None if def.has(flags::WRITE) => srv.propagate(db, args),
             None => {}
         }
     }

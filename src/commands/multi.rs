@@ -154,7 +154,7 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) {
     if ctx.srv.exec_depth == 0 && ctx.srv.exec_multi_emitted {
         ctx.srv.exec_multi_emitted = false;
         let db = ctx.client.db;
-        ctx.srv.propagate_raw(db, vec![Bytes::from_static(b"EXEC")]);
+        ctx.srv.propagate_raw(db, &[Bytes::from_static(b"EXEC")]);
     }
     ctx.client.flags.dirty_cas = false;
 }

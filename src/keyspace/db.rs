@@ -232,10 +232,23 @@ impl Db {
     /// Stores `value` under `key`. An existing key keeps its expiry only if
     /// `keep_ttl`; its LRU is reset. Returns true if the key was new.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) -> bool {
-        // One probe: hash and slot are computed once for both outcomes.
-        let h = self.hash(key);
+        let loc = self.locate(key);
+        self.set_at(loc, key, value, keep_ttl, lru)
+    }
+
+    /// [`Db::set`] with the key's location already computed.
+    pub fn set_at(
+        &mut self,
+        loc: KeyLoc,
+        key: &[u8],
+        value: Value,
+        keep_ttl: bool,
+        lru: u32,
+    ) -> bool {
+        // One probe for both outcomes.
+        let h = loc.hash;
         let hasher = &self.hasher;
-        let table = self.slots.get_or_create(key_slot(key));
+        let table = self.slots.get_or_create(loc.slot);
         match table.entry(h, |e| &*e.key == key, |e| hasher.hash_one(&*e.key)) {
             hashbrown::hash_table::Entry::Occupied(mut occ) => {
                 let e = occ.get_mut();

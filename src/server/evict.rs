@@ -144,7 +144,7 @@ pub fn perform_evictions(srv: &mut Server) -> EvictResult {
         );
         srv.propagate(
             db,
-            vec![
+            &[
                 bytes::Bytes::from_static(b"DEL"),
                 bytes::Bytes::copy_from_slice(&key),
             ],

@@ -212,26 +212,23 @@ impl Server {
             } else {
                 b"DEL"
             };
-            self.propagate(
-                db,
-                vec![Bytes::from_static(cmd), Bytes::copy_from_slice(key)],
-            );
+            self.propagate(db, &[Bytes::from_static(cmd), Bytes::copy_from_slice(key)]);
         }
     }
 
     /// Hands a command to the AOF and replication streams, in execution
     /// order. Both are added by their own issues; until then the command
     /// stream has no consumer and is only counted.
-    pub fn propagate(&mut self, db: usize, argv: Vec<Bytes>) {
+    pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
         if self.exec_depth > 0 && !self.exec_multi_emitted {
             self.exec_multi_emitted = true;
-            self.propagate_raw(db, vec![Bytes::from_static(b"MULTI")]);
+            self.propagate_raw(db, &[Bytes::from_static(b"MULTI")]);
         }
         self.propagate_raw(db, argv);
     }
 
     /// Appends to the propagation stream without MULTI wrapping.
-    pub fn propagate_raw(&mut self, _db: usize, _argv: Vec<Bytes>) {
+    pub fn propagate_raw(&mut self, _db: usize, _argv: &[Bytes]) {
         self.stats.propagated_cmds += 1;
     }
 
