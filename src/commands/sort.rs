@@ -44,7 +44,7 @@ pub static COMMANDS: &[CommandDef] = &[
         "Sort the elements in a list, set or sorted set",
         "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
     ),
-    CommandDef::new("sort_ro", -2, READONLY, K1, sort_ro).doc(
+    CommandDef::new("sort_ro", -2, READONLY | MOVABLE_KEYS, K1, sort_ro).doc(
         "generic",
         "7.0.0",
         "Sort the elements in a list, set or sorted set. Read-only variant of SORT.",
