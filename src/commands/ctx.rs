@@ -241,6 +241,58 @@ impl<'a> Ctx<'a> {
         self.srv.blocking.signal(db, key);
     }
 
+    /// Looks `key` up for reading as the type `pick` selects: `Ok(None)`
+    /// if it does not exist, `Err` after replying WRONGTYPE if it holds
+    /// another type. The reply buffer comes back too, so handlers can
+    /// answer while borrowing the value.
+    // Err(()) means "the error reply is already written": nothing to carry.
+    #[allow(clippy::result_unit_err)]
+    pub fn read_as<'c, T: ?Sized>(
+        &'c mut self,
+        key: &[u8],
+        pick: fn(&Value) -> Option<&T>,
+    ) -> Result<Option<(&'c T, &'c mut Reply)>, ()> {
+        match self.lookup_read(key) {
+            None => return Ok(None),
+            Some(e) if pick(&e.value).is_none() => {
+                self.out.error(super::err::WRONGTYPE);
+                return Err(());
+            }
+            Some(_) => {}
+        }
+        let db = self.client.db;
+        let Ctx { srv, out, .. } = self;
+        let v = srv.dbs[db]
+            .get(key)
+            .and_then(|e| pick(&e.value))
+            .ok_or(())?;
+        Ok(Some((v, &mut **out)))
+    }
+
+    /// Looks `key` up for writing as the type `pick` selects (see
+    /// [`Ctx::read_as`]).
+    #[allow(clippy::result_unit_err)]
+    pub fn write_as<'c, T: ?Sized>(
+        &'c mut self,
+        key: &[u8],
+        pick: fn(&mut Value) -> Option<&mut T>,
+    ) -> Result<Option<&'c mut T>, ()> {
+        let found = match self.lookup_write(key) {
+            None => return Ok(None),
+            Some(e) => pick(&mut e.value).is_some(),
+        };
+        if !found {
+            self.out.error(super::err::WRONGTYPE);
+            return Err(());
+        }
+        let db = self.client.db;
+        let v = self.srv.dbs[db]
+            .get_mut(key)
+            .and_then(|e| pick(&mut e.value))
+            .ok_or(())?;
+        Ok(Some(v))
+    }
+
     pub fn propagate(&mut self, argv: Vec<Bytes>) {
         self.propagate_as.get_or_insert_with(Vec::new).push(argv);
     }

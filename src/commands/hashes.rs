@@ -141,37 +141,18 @@ pub(crate) fn read_hash<'c>(
     ctx: &'c mut Ctx,
     key: &[u8],
 ) -> Result<Option<(&'c HashValue, &'c mut Reply)>, ()> {
-    match ctx.lookup_read(key) {
-        None => return Ok(None),
-        Some(e) if !matches!(e.value, Value::Hash(_)) => {
-            ctx.out.error(err::WRONGTYPE);
-            return Err(());
-        }
-        Some(_) => {}
-    }
-    let db = ctx.client.db;
-    let Ctx { srv, out, .. } = ctx;
-    match srv.dbs[db].get(key).map(|e| &e.value) {
-        Some(Value::Hash(h)) => Ok(Some((h, &mut **out))),
-        _ => unreachable!("checked above"),
-    }
+    ctx.read_as(key, |v| match v {
+        Value::Hash(h) => Some(h),
+        _ => None,
+    })
 }
 
 /// Looks a hash up for writing. `Err` after replying WRONGTYPE.
 fn write_hash<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut HashValue>, ()> {
-    match ctx.lookup_write(key) {
-        None => return Ok(None),
-        Some(e) if !matches!(e.value, Value::Hash(_)) => {
-            ctx.out.error(err::WRONGTYPE);
-            return Err(());
-        }
-        Some(_) => {}
-    }
-    let db = ctx.client.db;
-    match ctx.srv.dbs[db].get_mut(key).map(|e| &mut e.value) {
-        Some(Value::Hash(v)) => Ok(Some(v)),
-        _ => unreachable!("checked above"),
-    }
+    ctx.write_as(key, |v| match v {
+        Value::Hash(h) => Some(h),
+        _ => None,
+    })
 }
 
 /// Redis's hashTypeLookupWriteOrCreate: the hash at `key`, created empty

@@ -144,37 +144,18 @@ fn max_intset(ctx: &Ctx) -> usize {
 /// Looks a set up for reading. `Err` after replying WRONGTYPE; `Ok(None)`
 /// if the key does not exist.
 fn read_set<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<(&'c SetValue, &'c mut Reply)>, ()> {
-    match ctx.lookup_read(key) {
-        None => return Ok(None),
-        Some(e) if !matches!(e.value, Value::Set(_)) => {
-            ctx.out.error(err::WRONGTYPE);
-            return Err(());
-        }
-        Some(_) => {}
-    }
-    let db = ctx.client.db;
-    let Ctx { srv, out, .. } = ctx;
-    match srv.dbs[db].get(key).map(|e| &e.value) {
-        Some(Value::Set(s)) => Ok(Some((s, &mut **out))),
-        _ => unreachable!("checked above"),
-    }
+    ctx.read_as(key, |v| match v {
+        Value::Set(s) => Some(s),
+        _ => None,
+    })
 }
 
 /// Looks a set up for writing. `Err` after replying WRONGTYPE.
 fn write_set<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut SetValue>, ()> {
-    match ctx.lookup_write(key) {
-        None => return Ok(None),
-        Some(e) if !matches!(e.value, Value::Set(_)) => {
-            ctx.out.error(err::WRONGTYPE);
-            return Err(());
-        }
-        Some(_) => {}
-    }
-    let db = ctx.client.db;
-    match ctx.srv.dbs[db].get_mut(key).map(|e| &mut e.value) {
-        Some(Value::Set(v)) => Ok(Some(v)),
-        _ => unreachable!("checked above"),
-    }
+    ctx.write_as(key, |v| match v {
+        Value::Set(s) => Some(s),
+        _ => None,
+    })
 }
 
 /// The set stored at `key` (which must exist and be a set).
