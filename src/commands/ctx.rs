@@ -42,6 +42,9 @@ pub struct BlockRequest {
     pub keys: Vec<Bytes>,
     /// Absolute unix ms, or None to wait forever.
     pub deadline: Option<i64>,
+    /// The command to re-run when a key is ready, if not the original argv
+    /// (XREAD BLOCK resolves `$` to an ID when it blocks).
+    pub rerun_args: Option<Vec<Bytes>>,
 }
 
 pub struct Ctx<'a> {
@@ -225,7 +228,21 @@ impl<'a> Ctx<'a> {
     /// deadline passes; the handler must not write a reply. The command is
     /// re-run from the start when a key is ready.
     pub fn block_on_keys(&mut self, keys: Vec<Bytes>, deadline: Option<i64>) {
-        self.block = Some(BlockRequest { keys, deadline });
+        self.block = Some(BlockRequest {
+            keys,
+            deadline,
+            rerun_args: None,
+        });
+    }
+
+    /// [`Ctx::block_on_keys`], re-running `args` instead of the original
+    /// command when a key is ready.
+    pub fn block_on_keys_rerun(&mut self, keys: Vec<Bytes>, deadline: Option<i64>, args: Vec<Bytes>) {
+        self.block = Some(BlockRequest {
+            keys,
+            deadline,
+            rerun_args: Some(args),
+        });
     }
 
     /// Wakes clients blocked on `key` (a key was created or grew).

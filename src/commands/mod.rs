@@ -27,6 +27,7 @@ pub mod monitoring;
 pub mod object;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 #[cfg(test)]
 pub mod testutil;
@@ -60,6 +61,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         memory::COMMANDS,
         hashes::COMMANDS,
         sets::COMMANDS,
+        streams::COMMANDS,
     ]
 }
 
