@@ -586,8 +586,17 @@ impl Stream {
     /// Bytes owned on the heap (MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         let mut n = std::mem::size_of::<Stream>();
-        for node in self.nodes.values() {
-            n += std::mem::size_of::<Node>() + 16 + node.bytes;
+        let tail = self.nodes.keys().next_back().copied();
+        for (k, node) in &self.nodes {
+            // Redis preallocates the tail listpack (4096 bytes) and
+            // shrinks it to fit when a new node starts.
+            let bytes = if Some(*k) == tail {
+                node.bytes.max(4096)
+            } else {
+                node.bytes
+            };
+            n += std::mem::size_of::<Node>() + 16 + bytes;
+            n += node.entries.len() * std::mem::size_of::<(StreamId, Option<Box<[Bytes]>>)>();
         }
         for (name, g) in &self.groups {
             n += name.len() + std::mem::size_of::<Group>();
@@ -652,8 +661,9 @@ mod tests {
                 match op {
                     0 | 1 => {
                         let want = StreamId::new(x, 0);
+                        let fits = model.last().is_none_or(|&l| x > l) && s.last_id < want;
                         let r = s.append(&f(&["f", "v"]), Some((want, true)), 0, 4, 4096);
-                        if model.last().is_none_or(|&l| x > l) && s.last_id < want {
+                        if fits {
                             prop_assert!(r.is_ok());
                             model.push(x);
                         } else {

@@ -7,6 +7,8 @@ mod add;
 mod group;
 mod info;
 mod read;
+#[cfg(test)]
+mod tests;
 
 use super::ctx::notify;
 use super::table::{flags::*, CommandDef, KeyPos, K1};
