@@ -160,6 +160,11 @@ impl<'a> Ctx<'a> {
         let db = self.client.db;
         self.expire_if_needed(db, key);
         let lru = self.srv.new_lru();
+        // Redis's dbOverwrite: replacing a stream wakes the clients blocked
+        // on it (XREADGROUP ones then fail: their group is gone).
+        if matches!(self.srv.dbs[db].get(key).map(|e| &e.value), Some(Value::Stream(_))) {
+            self.srv.blocking.signal(db, key);
+        }
         if self.srv.dbs[db].set(key, value, keep_ttl, lru) {
             // Redis's dbAdd fires "new" for every key it creates and
             // signals it to clients blocked on it.
@@ -173,7 +178,12 @@ impl<'a> Ctx<'a> {
     pub fn delete_key(&mut self, key: &[u8]) -> bool {
         let db = self.client.db;
         self.expire_if_needed(db, key);
-        if self.srv.dbs[db].remove(key).is_some() {
+        if let Some(e) = self.srv.dbs[db].remove(key) {
+            // Redis's dbGenericDelete signals a deleted stream, so clients
+            // blocked in XREADGROUP on it are released with an error.
+            if matches!(e.value, Value::Stream(_)) {
+                self.srv.blocking.signal(db, key);
+            }
             self.srv.touch_watched_key(db, key);
             true
         } else {
