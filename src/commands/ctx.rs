@@ -162,7 +162,10 @@ impl<'a> Ctx<'a> {
         let lru = self.srv.new_lru();
         // Redis's dbOverwrite: replacing a stream wakes the clients blocked
         // on it (XREADGROUP ones then fail: their group is gone).
-        if matches!(self.srv.dbs[db].get(key).map(|e| &e.value), Some(Value::Stream(_))) {
+        if matches!(
+            self.srv.dbs[db].get(key).map(|e| &e.value),
+            Some(Value::Stream(_))
+        ) {
             self.srv.blocking.signal(db, key);
         }
         if self.srv.dbs[db].set(key, value, keep_ttl, lru) {
@@ -247,7 +250,12 @@ impl<'a> Ctx<'a> {
 
     /// [`Ctx::block_on_keys`], re-running `args` instead of the original
     /// command when a key is ready.
-    pub fn block_on_keys_rerun(&mut self, keys: Vec<Bytes>, deadline: Option<i64>, args: Vec<Bytes>) {
+    pub fn block_on_keys_rerun(
+        &mut self,
+        keys: Vec<Bytes>,
+        deadline: Option<i64>,
+        args: Vec<Bytes>,
+    ) {
         self.block = Some(BlockRequest {
             keys,
             deadline,

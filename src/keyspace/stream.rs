@@ -164,7 +164,11 @@ impl Node {
         lp_int_size(self.live as i64)
             + lp_int_size(self.deleted() as i64)
             + lp_int_size(self.master_fields.len() as i64)
-            + self.master_fields.iter().map(|f| lp_str_size(f)).sum::<usize>()
+            + self
+                .master_fields
+                .iter()
+                .map(|f| lp_str_size(f))
+                .sum::<usize>()
             + lp_int_size(0)
             + 7
     }
@@ -331,14 +335,20 @@ impl Stream {
             + lp_int_size(id.ms.wrapping_sub(master.ms) as i64)
             + lp_int_size(id.seq.wrapping_sub(master.seq) as i64);
         if same {
-            size += fields.iter().skip(1).step_by(2).map(|v| lp_str_size(v)).sum::<usize>();
+            size += fields
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .map(|v| lp_str_size(v))
+                .sum::<usize>();
             size += lp_int_size(nf as i64 + 3);
         } else {
             size += lp_int_size(nf as i64);
             size += fields.iter().map(|v| lp_str_size(v)).sum::<usize>();
             size += lp_int_size(nf as i64 * 2 + 4);
         }
-        node.entries.push((id, Some(fields.to_vec().into_boxed_slice())));
+        node.entries
+            .push((id, Some(fields.to_vec().into_boxed_slice())));
         node.live += 1;
         node.bytes = node.bytes - old_header + node.header_bytes() + size;
         self.length += 1;
@@ -395,13 +405,10 @@ impl Stream {
                 .next()
                 .map(|e| e.0)
         } else {
-            self.nodes.values().rev().find_map(|n| {
-                n.entries
-                    .iter()
-                    .rev()
-                    .find(|e| e.1.is_some())
-                    .map(|e| e.0)
-            })
+            self.nodes
+                .values()
+                .rev()
+                .find_map(|n| n.entries.iter().rev().find(|e| e.1.is_some()).map(|e| e.0))
         }
     }
 
@@ -573,8 +580,7 @@ impl Stream {
         if id <= g.last_id {
             return false;
         }
-        if g.entries_read != INVALID_ENTRIES_READ && !self.range_has_tombstones(id, StreamId::MAX)
-        {
+        if g.entries_read != INVALID_ENTRIES_READ && !self.range_has_tombstones(id, StreamId::MAX) {
             g.entries_read += 1;
         } else if self.entries_added != 0 {
             g.entries_read = self.estimate_distance(id);
@@ -615,7 +621,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn f(v: &[&str]) -> Vec<Bytes> {
-        v.iter().map(|s| Bytes::copy_from_slice(s.as_bytes())).collect()
+        v.iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
     }
 
     #[test]
@@ -626,11 +634,23 @@ mod tests {
         let b = s.append(&f(&["a", "1"]), None, 5, 100, 4096).unwrap();
         assert_eq!(b, StreamId::new(5, 1));
         let c = s
-            .append(&f(&["a", "1"]), Some((StreamId::new(5, 0), false)), 0, 100, 4096)
+            .append(
+                &f(&["a", "1"]),
+                Some((StreamId::new(5, 0), false)),
+                0,
+                100,
+                4096,
+            )
             .unwrap();
         assert_eq!(c, StreamId::new(5, 2));
         assert_eq!(
-            s.append(&f(&["a", "1"]), Some((StreamId::new(5, 2), true)), 0, 100, 4096),
+            s.append(
+                &f(&["a", "1"]),
+                Some((StreamId::new(5, 2), true)),
+                0,
+                100,
+                4096
+            ),
             Err(AppendError::TooSmall)
         );
         assert_eq!(s.len(), 3);
@@ -641,8 +661,14 @@ mod tests {
     fn nodes_split_by_entries_and_approx_trim_removes_whole_nodes() {
         let mut s = Stream::new();
         for i in 1..=25u64 {
-            s.append(&f(&["k", "v"]), Some((StreamId::new(i, 0), true)), 0, 10, 4096)
-                .unwrap();
+            s.append(
+                &f(&["k", "v"]),
+                Some((StreamId::new(i, 0), true)),
+                0,
+                10,
+                4096,
+            )
+            .unwrap();
         }
         assert_eq!(s.nodes.len(), 3);
         assert_eq!(s.trim(Trim::MaxLen(12), true, 0), 10);

@@ -92,9 +92,8 @@ fn parse_trim_args(ctx: &mut Ctx, args: &[Bytes], xadd: bool) -> Option<(TrimArg
         i += 1;
     }
     if t.limit != 0 && t.trim.is_none() {
-        ctx.out.error(
-            "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy",
-        );
+        ctx.out
+            .error("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy");
         return None;
     }
     if !xadd && t.trim.is_none() {
@@ -137,7 +136,8 @@ pub fn xadd(ctx: &mut Ctx, args: &[Bytes]) {
     };
     let field_pos = idpos + 1;
     if args.len() < field_pos + 2 || (args.len() - field_pos) % 2 == 1 {
-        ctx.out.error("ERR wrong number of arguments for 'xadd' command");
+        ctx.out
+            .error("ERR wrong number of arguments for 'xadd' command");
         return;
     }
     if let Some((id, true)) = t.id {
@@ -161,9 +161,8 @@ pub fn xadd(ctx: &mut Ctx, args: &[Bytes]) {
     let now = ctx.now_ms.max(0) as u64;
     let s = stream_at(ctx, key);
     if s.last_id == StreamId::MAX {
-        ctx.out.error(
-            "ERR The stream has exhausted the last possible ID, unable to add more items",
-        );
+        ctx.out
+            .error("ERR The stream has exhausted the last possible ID, unable to add more items");
         return;
     }
     let id = match s.append(&args[field_pos..], t.id, now, max_e, max_b) {
@@ -217,7 +216,11 @@ pub fn xlen(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 fn range_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) {
-    let (sa, ea) = if rev { (&args[3], &args[2]) } else { (&args[2], &args[3]) };
+    let (sa, ea) = if rev {
+        (&args[3], &args[2])
+    } else {
+        (&args[2], &args[3])
+    };
     let Some((mut start, sx)) = interval_id_or_reply(ctx, sa, 0) else {
         return;
     };
@@ -262,7 +265,11 @@ fn range_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) {
         Found::Stream if count == 0 => ctx.out.null_array(),
         Found::Stream => {
             let (s, out) = stream_and_out(ctx, &args[1]);
-            let limit = if count < 0 { usize::MAX } else { count as usize };
+            let limit = if count < 0 {
+                usize::MAX
+            } else {
+                count as usize
+            };
             let d = out.defer();
             let mut n = 0;
             for (id, f) in s.range(start, end, rev).take(limit) {
@@ -378,12 +385,11 @@ pub fn xsetid(ctx: &mut Ctx, args: &[Bytes]) {
         Found::Stream => {}
     }
     let s = stream_at(ctx, &args[1]);
-    if s.len() > 0 {
+    if !s.is_empty() {
         let maxid = s.edge_id(false).unwrap_or_default();
         if id < maxid {
-            ctx.out.error(
-                "ERR The ID specified in XSETID is smaller than the target stream top item",
-            );
+            ctx.out
+                .error("ERR The ID specified in XSETID is smaller than the target stream top item");
             return;
         }
         if entries_added != -1 && s.len() > entries_added as u64 {

@@ -138,10 +138,12 @@ pub fn create(ctx: &mut Ctx, args: &[Bytes]) {
     }
     let st = stream_at(ctx, key);
     if st.groups.contains_key(&args[3]) {
-        ctx.out.error("BUSYGROUP Consumer Group name already exists");
+        ctx.out
+            .error("BUSYGROUP Consumer Group name already exists");
         return;
     }
-    st.groups.insert(args[3].clone(), Group::new(id, entries_read));
+    st.groups
+        .insert(args[3].clone(), Group::new(id, entries_read));
     ctx.out.ok();
     ctx.dirty += 1;
     notify_stream(ctx, "xgroup-create", key);
@@ -163,7 +165,10 @@ pub fn setid(ctx: &mut Ctx, args: &[Bytes]) {
         };
         id
     };
-    let g = stream_at(ctx, key).groups.get_mut(&args[3]).expect("checked");
+    let g = stream_at(ctx, key)
+        .groups
+        .get_mut(&args[3])
+        .expect("checked");
     g.last_id = id;
     g.entries_read = entries_read;
     ctx.out.ok();
@@ -206,7 +211,10 @@ pub fn delconsumer(ctx: &mut Ctx, args: &[Bytes]) {
     if preamble(ctx, args).is_none() {
         return;
     }
-    let g = stream_at(ctx, &args[2]).groups.get_mut(&args[3]).expect("checked");
+    let g = stream_at(ctx, &args[2])
+        .groups
+        .get_mut(&args[3])
+        .expect("checked");
     match g.delete_consumer(&args[4]) {
         Some(n) => {
             ctx.out.int(n as i64);
@@ -234,7 +242,10 @@ pub fn xack(ctx: &mut Ctx, args: &[Bytes]) {
         };
         ids.push(id);
     }
-    let g = stream_at(ctx, &args[1]).groups.get_mut(&args[2]).expect("checked");
+    let g = stream_at(ctx, &args[1])
+        .groups
+        .get_mut(&args[2])
+        .expect("checked");
     let n = ids.into_iter().filter(|&id| g.ack(id)).count();
     ctx.dirty += n as u64;
     ctx.out.int(n as i64);
@@ -374,8 +385,28 @@ fn i64_msg(ctx: &mut Ctx, arg: &[u8], msg: &str) -> Option<i64> {
     v
 }
 
-/// Claims one pending entry for `name` (creating the consumer once).
-fn claim_one(ctx: &mut Ctx, key: &Bytes, group: &Bytes, name: &Bytes, id: StreamId, time: i64, retry: Option<u64>, justid: bool) {
+/// How a claim sets the delivery time and count.
+#[derive(Clone, Copy)]
+struct ClaimHow {
+    time: i64,
+    retry: Option<u64>,
+    justid: bool,
+}
+
+/// Claims one pending entry for `name` (which exists).
+fn claim_one(
+    ctx: &mut Ctx,
+    key: &Bytes,
+    group: &Bytes,
+    name: &Bytes,
+    id: StreamId,
+    how: &ClaimHow,
+) {
+    let ClaimHow {
+        time,
+        retry,
+        justid,
+    } = *how;
     let g = stream_at(ctx, key).groups.get_mut(group).expect("checked");
     let nack = g.pel.get(&id).expect("pending");
     let count = match retry {
@@ -429,8 +460,11 @@ pub fn xclaim(ctx: &mut Ctx, args: &[Bytes]) {
             time = Some(v);
         } else if o.eq_ignore_ascii_case(b"retrycount") && more > 0 {
             j += 1;
-            let Some(v) = i64_msg(ctx, &args[j], "Invalid RETRYCOUNT option argument for XCLAIM")
-            else {
+            let Some(v) = i64_msg(
+                ctx,
+                &args[j],
+                "Invalid RETRYCOUNT option argument for XCLAIM",
+            ) else {
                 return;
             };
             retry = Some(v);
@@ -501,7 +535,18 @@ pub fn xclaim(ctx: &mut Ctx, args: &[Bytes]) {
             lookup_or_create_consumer(ctx, key, group, name);
             consumer_ready = true;
         }
-        claim_one(ctx, key, group, name, id, time, retry, justid);
+        claim_one(
+            ctx,
+            key,
+            group,
+            name,
+            id,
+            &ClaimHow {
+                time,
+                retry,
+                justid,
+            },
+        );
         let (st, out) = stream_and_out(ctx, key);
         if justid {
             reply_id(out, id);
@@ -524,8 +569,11 @@ pub fn xclaim(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 pub fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) {
-    let Some(minidle) = i64_msg(ctx, &args[4], "Invalid min-idle-time argument for XAUTOCLAIM")
-    else {
+    let Some(minidle) = i64_msg(
+        ctx,
+        &args[4],
+        "Invalid min-idle-time argument for XAUTOCLAIM",
+    ) else {
         return;
     };
     let minidle = minidle.max(0);
@@ -602,7 +650,12 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) {
             lookup_or_create_consumer(ctx, key, group, name);
             consumer_ready = true;
         }
-        claim_one(ctx, key, group, name, id, now, None, justid);
+        let how = ClaimHow {
+            time: now,
+            retry: None,
+            justid,
+        };
+        claim_one(ctx, key, group, name, id, &how);
         let st = stream_at(ctx, key);
         if justid {
             reply_id(&mut claimed, id);

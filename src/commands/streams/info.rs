@@ -143,9 +143,16 @@ pub fn stream(ctx: &mut Ctx, args: &[Bytes]) {
         }
         return;
     }
-    let limit = if count == 0 { usize::MAX } else { count as usize };
+    let limit = if count == 0 {
+        usize::MAX
+    } else {
+        count as usize
+    };
     out.bulk(b"entries");
-    let entries: Vec<_> = s.range(StreamId::MIN, StreamId::MAX, false).take(limit).collect();
+    let entries: Vec<_> = s
+        .range(StreamId::MIN, StreamId::MAX, false)
+        .take(limit)
+        .collect();
     out.array_len(entries.len());
     for (id, f) in entries {
         reply_entry(out, id, f);

@@ -61,7 +61,11 @@ pub fn id_or_reply(ctx: &mut Ctx, arg: &[u8], missing_seq: u64, strict: bool) ->
 }
 
 /// streamParseIntervalIDOrReply: `(id` is exclusive (and strict).
-pub fn interval_id_or_reply(ctx: &mut Ctx, arg: &[u8], missing_seq: u64) -> Option<(StreamId, bool)> {
+pub fn interval_id_or_reply(
+    ctx: &mut Ctx,
+    arg: &[u8],
+    missing_seq: u64,
+) -> Option<(StreamId, bool)> {
     if arg.len() > 1 && arg[0] == b'(' {
         id_or_reply(ctx, &arg[1..], missing_seq, true).map(|id| (id, true))
     } else {
@@ -147,10 +151,7 @@ pub fn notify_stream(ctx: &mut Ctx, event: &str, key: &[u8]) {
 
 /// XREAD / XREADGROUP keys: after STREAMS, the first half of the rest.
 fn xread_keys(args: &[Bytes]) -> Vec<usize> {
-    let Some(p) = args
-        .iter()
-        .position(|a| a.eq_ignore_ascii_case(b"streams"))
-    else {
+    let Some(p) = args.iter().position(|a| a.eq_ignore_ascii_case(b"streams")) else {
         return Vec::new();
     };
     let n = (args.len() - p - 1) / 2;
@@ -168,7 +169,13 @@ const GROUP_SUBS: &[CommandDef] = &[
     CommandDef::new("create", -5, WRITE | DENYOOM, K2, group::create),
     CommandDef::new("setid", -5, WRITE, K2, group::setid),
     CommandDef::new("destroy", 4, WRITE, K2, group::destroy),
-    CommandDef::new("createconsumer", 5, WRITE | DENYOOM, K2, group::createconsumer),
+    CommandDef::new(
+        "createconsumer",
+        5,
+        WRITE | DENYOOM,
+        K2,
+        group::createconsumer,
+    ),
     CommandDef::new("delconsumer", 5, WRITE, K2, group::delconsumer),
     CommandDef::new("help", 2, LOADING | STALE, KeyPos::None, group::help),
 ];
@@ -180,7 +187,8 @@ const INFO_SUBS: &[CommandDef] = &[
     CommandDef::new("help", 2, LOADING | STALE, KeyPos::None, info::help),
 ];
 
-const DOC_LOGN: &str = "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.";
+const DOC_LOGN: &str =
+    "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.";
 
 pub static COMMANDS: &[CommandDef] = &[
     CommandDef::new("xadd", -5, WRITE | DENYOOM | FAST, K1, add::xadd).doc(

@@ -106,7 +106,14 @@ pub fn setid_argv(key: &Bytes, group: &Bytes, g: &Group) -> Vec<Bytes> {
 
 /// streamReplyWithRangeFromConsumerPEL: the consumer's own pending
 /// entries from `start`, deleted ones as `[id, nil]`.
-fn reply_history(s: &mut Stream, out: &mut Reply, start: StreamId, count: usize, gr: &GroupRead, now: i64) {
+fn reply_history(
+    s: &mut Stream,
+    out: &mut Reply,
+    start: StreamId,
+    count: usize,
+    gr: &GroupRead,
+    now: i64,
+) {
     let mut g: Group = s.groups.remove(gr.group).expect("group checked");
     let ids: Vec<StreamId> = g.consumers[gr.consumer]
         .pel
@@ -138,7 +145,10 @@ fn reply_history(s: &mut Stream, out: &mut Reply, start: StreamId, count: usize,
 /// fires "xgroup-createconsumer" and counts as a change.
 pub fn lookup_or_create_consumer(ctx: &mut Ctx, key: &Bytes, group: &Bytes, name: &Bytes) -> bool {
     let now = ctx.now_ms;
-    let g = stream_at(ctx, key).groups.get_mut(group).expect("group checked");
+    let g = stream_at(ctx, key)
+        .groups
+        .get_mut(group)
+        .expect("group checked");
     if let Some(c) = g.consumers.get_mut(name) {
         c.seen_time = now;
         return false;
@@ -180,7 +190,8 @@ fn parse(ctx: &mut Ctx, args: &[Bytes], xreadgroup: bool) -> Option<ReadArgs> {
         if o.eq_ignore_ascii_case(b"block") && more > 0 {
             i += 1;
             let Some(ms) = crate::util::num::parse_i64(&args[i]) else {
-                ctx.out.error("ERR timeout is not an integer or out of range");
+                ctx.out
+                    .error("ERR timeout is not an integer or out of range");
                 return None;
             };
             if ms < 0 {
@@ -194,7 +205,7 @@ fn parse(ctx: &mut Ctx, args: &[Bytes], xreadgroup: bool) -> Option<ReadArgs> {
         } else if o.eq_ignore_ascii_case(b"streams") && more > 0 {
             r.streams_arg = i + 1;
             let n = args.len() - r.streams_arg;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 ctx.out.error("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.");
                 return None;
             }
@@ -330,7 +341,8 @@ fn xread_generic(ctx: &mut Ctx, args: &[Bytes], xreadgroup: bool) {
         }
     }
     if let Some(d) = d {
-        ctx.out.fill(d, if resp3 { Agg::Map } else { Agg::Array }, served);
+        ctx.out
+            .fill(d, if resp3 { Agg::Map } else { Agg::Array }, served);
         return;
     }
     match r.block {
@@ -340,7 +352,14 @@ fn xread_generic(ctx: &mut Ctx, args: &[Bytes], xreadgroup: bool) {
 }
 
 /// Serves one stream's part of the reply (creating the consumer first).
-fn read_one(ctx: &mut Ctx, key: &Bytes, start: StreamId, count: usize, r: &ReadArgs, history: bool) {
+fn read_one(
+    ctx: &mut Ctx,
+    key: &Bytes,
+    start: StreamId,
+    count: usize,
+    r: &ReadArgs,
+    history: bool,
+) {
     let now = ctx.now_ms;
     let Some((g, c)) = &r.group else {
         let (s, out) = stream_and_out(ctx, key);
@@ -348,7 +367,13 @@ fn read_one(ctx: &mut Ctx, key: &Bytes, start: StreamId, count: usize, r: &ReadA
         return;
     };
     if lookup_or_create_consumer(ctx, key, g, c) && r.noack {
-        ctx.propagate(vec![b("XGROUP"), b("CREATECONSUMER"), key.clone(), g.clone(), c.clone()]);
+        ctx.propagate(vec![
+            b("XGROUP"),
+            b("CREATECONSUMER"),
+            key.clone(),
+            g.clone(),
+            c.clone(),
+        ]);
     }
     let gr = GroupRead {
         key,
@@ -371,7 +396,10 @@ fn serve_blocked(ctx: &mut Ctx, args: &[Bytes], r: &ReadArgs, keys: &[Bytes], re
     let Some(j) = keys.iter().position(|k| k == ready) else {
         return ctx.block_on_keys(keys.to_vec(), None);
     };
-    let is_stream = matches!(ctx.lookup_write(ready).map(|e| &e.value), Some(Value::Stream(_)));
+    let is_stream = matches!(
+        ctx.lookup_write(ready).map(|e| &e.value),
+        Some(Value::Stream(_))
+    );
     if !is_stream {
         if r.group.is_some() {
             ctx.out.error("UNBLOCKED the stream key no longer exists");

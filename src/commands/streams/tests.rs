@@ -70,9 +70,14 @@ fn xadd_propagates_generated_ids_and_exact_trimming() {
     assert_eq!(r.reply, format!("$15\r\n{NOW}-0\r\n"));
     assert_eq!(r.propagated, Some(vec![format!("xadd s {NOW}-0 a 1")]));
     let r = run(&mut srv, &mut c, NOW, "xadd s 5-* a 1");
-    assert!(r.reply.starts_with("-ERR The ID specified in XADD is equal or smaller"));
+    assert!(r
+        .reply
+        .starts_with("-ERR The ID specified in XADD is equal or smaller"));
     let r = run(&mut srv, &mut c, NOW, "xadd s 1700000000001-* a 1");
-    assert_eq!(r.propagated, Some(vec!["xadd s 1700000000001-0 a 1".into()]));
+    assert_eq!(
+        r.propagated,
+        Some(vec!["xadd s 1700000000001-0 a 1".into()])
+    );
     // Explicit full IDs propagate as given.
     let r = run(&mut srv, &mut c, NOW, "xadd s 1700000000002-0 a 1");
     assert_eq!(r.propagated, None);
@@ -87,7 +92,10 @@ fn xadd_propagates_generated_ids_and_exact_trimming() {
     assert_eq!(r.reply, ":100\r\n");
     assert_eq!(r.propagated, Some(vec!["xtrim t maxlen = 150".into()]));
     let r = run(&mut srv, &mut c, NOW, "xadd t minid ~ 230 251-0 f v");
-    assert_eq!(r.propagated, Some(vec!["xadd t minid = 201-0 251-0 f v".into()]));
+    assert_eq!(
+        r.propagated,
+        Some(vec!["xadd t minid = 201-0 251-0 f v".into()])
+    );
     let r = run(&mut srv, &mut c, NOW, "xtrim t maxlen 10");
     assert_eq!(r.reply, ":41\r\n");
     assert_eq!(r.propagated, None);
@@ -101,7 +109,12 @@ fn xreadgroup_propagates_claims_and_setid() {
     run(&mut srv, &mut c, NOW, "xadd s 2-0 b 2");
     let r = run(&mut srv, &mut c, NOW, "xgroup create s g 0");
     assert_eq!(r.reply, "+OK\r\n");
-    let r = run(&mut srv, &mut c, NOW, "xreadgroup group g alice streams s >");
+    let r = run(
+        &mut srv,
+        &mut c,
+        NOW,
+        "xreadgroup group g alice streams s >",
+    );
     assert_eq!(
         r.propagated,
         Some(vec![
@@ -112,7 +125,12 @@ fn xreadgroup_propagates_claims_and_setid() {
     // consumer creation + one read.
     assert_eq!(r.dirty, 2);
     run(&mut srv, &mut c, NOW, "xadd s 3-0 c 3");
-    let r = run(&mut srv, &mut c, NOW, "xreadgroup group g bob noack streams s >");
+    let r = run(
+        &mut srv,
+        &mut c,
+        NOW,
+        "xreadgroup group g bob noack streams s >",
+    );
     assert_eq!(
         r.propagated,
         Some(vec![
@@ -133,15 +151,34 @@ fn xreadgroup_propagates_claims_and_setid() {
         r.propagated,
         Some(vec![
             format!("XCLAIM s g alice 0 1-0 TIME {NOW} RETRYCOUNT 1 FORCE JUSTID LASTID 3-0"),
-            format!("XCLAIM s g bob 0 2-0 TIME {} RETRYCOUNT 2 FORCE JUSTID LASTID 3-0", NOW + 5),
+            format!(
+                "XCLAIM s g bob 0 2-0 TIME {} RETRYCOUNT 2 FORCE JUSTID LASTID 3-0",
+                NOW + 5
+            ),
         ])
     );
     let r = run(&mut srv, &mut c, NOW + 5, "xpending s g");
-    assert_eq!(r.reply, "*4\r\n:1\r\n$3\r\n2-0\r\n$3\r\n2-0\r\n*1\r\n*2\r\n$3\r\nbob\r\n$1\r\n1\r\n");
-    let r = run(&mut srv, &mut c, NOW + 5, "xclaim s g bob 0 2-0 lastid 9-0 justid");
+    assert_eq!(
+        r.reply,
+        "*4\r\n:1\r\n$3\r\n2-0\r\n$3\r\n2-0\r\n*1\r\n*2\r\n$3\r\nbob\r\n$1\r\n1\r\n"
+    );
+    let r = run(
+        &mut srv,
+        &mut c,
+        NOW + 5,
+        "xclaim s g bob 0 2-0 lastid 9-0 justid",
+    );
     assert_eq!(r.reply, "*1\r\n$3\r\n2-0\r\n");
-    let r = run(&mut srv, &mut c, NOW + 5, "xclaim s g bob 0 7-0 lastid 10-0");
-    assert_eq!(r.propagated, Some(vec!["XGROUP SETID s g 10-0 ENTRIESREAD 3".into()]));
+    let r = run(
+        &mut srv,
+        &mut c,
+        NOW + 5,
+        "xclaim s g bob 0 7-0 lastid 10-0",
+    );
+    assert_eq!(
+        r.propagated,
+        Some(vec!["XGROUP SETID s g 10-0 ENTRIESREAD 3".into()])
+    );
 }
 
 #[test]
@@ -154,9 +191,20 @@ fn xautoclaim_cursor_and_deleted_ids() {
     run(&mut srv, &mut c, NOW, "xreadgroup group g a streams s >");
     run(&mut srv, &mut c, NOW, "xdel s 2-0");
     let r = run(&mut srv, &mut c, NOW, "xautoclaim s g b 0 0 count 2 justid");
-    assert_eq!(r.reply, "*3\r\n$3\r\n3-0\r\n*1\r\n$3\r\n1-0\r\n*1\r\n$3\r\n2-0\r\n");
-    let r = run(&mut srv, &mut c, NOW, "xautoclaim s g b 0 3-0 count 10 justid");
-    assert_eq!(r.reply, "*3\r\n$3\r\n0-0\r\n*3\r\n$3\r\n3-0\r\n$3\r\n4-0\r\n$3\r\n5-0\r\n*0\r\n");
+    assert_eq!(
+        r.reply,
+        "*3\r\n$3\r\n3-0\r\n*1\r\n$3\r\n1-0\r\n*1\r\n$3\r\n2-0\r\n"
+    );
+    let r = run(
+        &mut srv,
+        &mut c,
+        NOW,
+        "xautoclaim s g b 0 3-0 count 10 justid",
+    );
+    assert_eq!(
+        r.reply,
+        "*3\r\n$3\r\n0-0\r\n*3\r\n$3\r\n3-0\r\n$3\r\n4-0\r\n$3\r\n5-0\r\n*0\r\n"
+    );
 }
 
 #[test]
