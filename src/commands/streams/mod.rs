@@ -4,6 +4,7 @@
 //! [`read`]; consumer groups in [`group`]; XINFO in [`info`].
 
 mod add;
+mod claim;
 mod group;
 mod info;
 mod read;
@@ -260,13 +261,13 @@ pub static COMMANDS: &[CommandDef] = &[
         "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.",
         "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer.",
     ),
-    CommandDef::new("xclaim", -6, WRITE | FAST, K1, group::xclaim).doc(
+    CommandDef::new("xclaim", -6, WRITE | FAST, K1, claim::xclaim).doc(
         "stream",
         "5.0.0",
         "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.",
         "O(log N) with N being the number of messages in the PEL of the consumer group.",
     ),
-    CommandDef::new("xautoclaim", -6, WRITE | FAST, K1, group::xautoclaim).doc(
+    CommandDef::new("xautoclaim", -6, WRITE | FAST, K1, claim::xautoclaim).doc(
         "stream",
         "6.2.0",
         "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.",
