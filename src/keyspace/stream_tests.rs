@@ -65,7 +65,7 @@ fn nodes_split_by_entries_and_approx_trim_removes_whole_nodes() {
 
 proptest! {
     #[test]
-    fn model(ops in proptest::collection::vec((0u8..4, 0u64..40), 1..80)) {
+    fn model(ops in proptest::collection::vec((0u8..6, 0u64..40), 1..80)) {
         let mut s = Stream::new();
         let mut model: Vec<u64> = Vec::new();
         for (op, x) in ops {
@@ -86,6 +86,21 @@ proptest! {
                     let before = model.len();
                     model.retain(|&m| m != x);
                     prop_assert_eq!(d as usize, before - model.len());
+                }
+                4 => {
+                    // Exact MAXLEN keeps the newest x entries.
+                    let n = s.trim(Trim::MaxLen(x), false, 0);
+                    let drop = model.len().saturating_sub(x as usize);
+                    prop_assert_eq!(n as usize, drop);
+                    model.drain(..drop);
+                }
+                5 => {
+                    // Approximate MAXLEN removes whole nodes from the head
+                    // only, never going below the threshold.
+                    let before = model.len();
+                    let n = s.trim(Trim::MaxLen(x), true, 0) as usize;
+                    prop_assert!(n <= before.saturating_sub(x as usize));
+                    model.drain(..n);
                 }
                 _ => {
                     let n = s.trim(Trim::MinId(StreamId::new(x, 0)), false, 0);

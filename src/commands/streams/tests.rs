@@ -221,3 +221,64 @@ fn digest_matches_redis() {
 }
 
 const DIGEST: &str = "f9ebfe376baf354398c20e9bb5219235f942dafe";
+
+#[test]
+fn blocked_xread_resolves_dollar_and_is_served_by_xadd() {
+    use crate::commands::testutil::{run as exec, setup};
+    let (mut srv, mut c) = setup();
+    exec(&mut srv, &mut c, &["xadd", "s", "1-0", "a", "1"]);
+    let r = exec(
+        &mut srv,
+        &mut c,
+        &["xread", "block", "0", "streams", "s", "$"],
+    );
+    assert_eq!(r, "");
+    // `$` was resolved when the client blocked.
+    assert_eq!(c.blocked.as_ref().unwrap().args[5].as_ref(), b"1-0");
+    let id = c.id;
+    srv.clients.insert(id, Box::new(c));
+    let mut other = Client::new(99, "127.0.0.1:3".into(), "127.0.0.1:2".into(), 9, 0, true);
+    // The next XADD (from another client) serves it.
+    exec(&mut srv, &mut other, &["xadd", "s", "2-0", "b", "2"]);
+    let out = String::from_utf8_lossy(&srv.clients[&id].out).into_owned();
+    assert_eq!(
+        out,
+        "*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-0\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"
+    );
+    assert!(srv.clients[&id].blocked.is_none());
+    assert_eq!(srv.blocking.blocked_clients, 0);
+}
+
+#[test]
+fn blocked_xreadgroup_fails_when_the_stream_is_deleted() {
+    use crate::commands::testutil::{run as exec, setup};
+    let (mut srv, mut c) = setup();
+    exec(
+        &mut srv,
+        &mut c,
+        &["xgroup", "create", "s", "g", "$", "mkstream"],
+    );
+    let r = exec(
+        &mut srv,
+        &mut c,
+        &[
+            "xreadgroup",
+            "group",
+            "g",
+            "alice",
+            "block",
+            "0",
+            "streams",
+            "s",
+            ">",
+        ],
+    );
+    assert_eq!(r, "");
+    let id = c.id;
+    srv.clients.insert(id, Box::new(c));
+    let mut other = Client::new(99, "127.0.0.1:3".into(), "127.0.0.1:2".into(), 9, 0, true);
+    exec(&mut srv, &mut other, &["del", "s"]);
+    let out = String::from_utf8_lossy(&srv.clients[&id].out).into_owned();
+    assert_eq!(out, "-UNBLOCKED the stream key no longer exists\r\n");
+    assert_eq!(srv.blocking.blocked_clients, 0);
+}
