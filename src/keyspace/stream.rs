@@ -109,6 +109,11 @@ impl Group {
                 c.pel.remove(&id);
             }
         }
+        // Share the consumer's own (owned) name rather than the caller's.
+        let consumer = match self.consumers.get_key_value(consumer) {
+            Some((k, _)) => k.clone(),
+            None => Bytes::copy_from_slice(consumer),
+        };
         self.pel.insert(
             id,
             Nack {
@@ -117,7 +122,7 @@ impl Group {
                 consumer: consumer.clone(),
             },
         );
-        if let Some(c) = self.consumers.get_mut(consumer) {
+        if let Some(c) = self.consumers.get_mut(&consumer) {
             c.pel.insert(id);
         }
     }
@@ -313,7 +318,11 @@ impl Stream {
         }
         let nf = fields.len() / 2;
         if new_node {
-            let master_fields: Box<[Bytes]> = fields.iter().step_by(2).cloned().collect();
+            let master_fields: Box<[Bytes]> = fields
+                .iter()
+                .step_by(2)
+                .map(|f| Bytes::copy_from_slice(f))
+                .collect();
             let mut node = Node {
                 master_fields,
                 entries: Vec::new(),
@@ -347,8 +356,10 @@ impl Stream {
             size += fields.iter().map(|v| lp_str_size(v)).sum::<usize>();
             size += lp_int_size(nf as i64 * 2 + 4);
         }
-        node.entries
-            .push((id, Some(fields.to_vec().into_boxed_slice())));
+        node.entries.push((
+            id,
+            Some(fields.iter().map(|f| Bytes::copy_from_slice(f)).collect()),
+        ));
         node.live += 1;
         node.bytes = node.bytes - old_header + node.header_bytes() + size;
         self.length += 1;
@@ -589,26 +600,31 @@ impl Stream {
         true
     }
 
-    /// Bytes owned on the heap (MEMORY USAGE).
+    /// Bytes owned on the heap (MEMORY USAGE): the nodes, their entries
+    /// and field buffers (owned copies, see `append`), and the consumer
+    /// groups with their PELs.
     pub fn heap_size(&self) -> usize {
+        let field = std::mem::size_of::<Bytes>();
         let mut n = std::mem::size_of::<Stream>();
-        let tail = self.nodes.keys().next_back().copied();
-        for (k, node) in &self.nodes {
-            // Redis preallocates the tail listpack (4096 bytes) and
-            // shrinks it to fit when a new node starts.
-            let bytes = if Some(*k) == tail {
-                node.bytes.max(4096)
-            } else {
-                node.bytes
-            };
-            n += std::mem::size_of::<Node>() + 16 + bytes;
-            n += node.entries.len() * std::mem::size_of::<(StreamId, Option<Box<[Bytes]>>)>();
+        for node in self.nodes.values() {
+            // A B-tree slot per node, its master fields and entry vector.
+            n += std::mem::size_of::<(StreamId, Node)>();
+            n += node
+                .master_fields
+                .iter()
+                .map(|f| field + f.len())
+                .sum::<usize>();
+            n += node.entries.capacity() * std::mem::size_of::<(StreamId, Option<Box<[Bytes]>>)>();
+            for f in node.entries.iter().filter_map(|e| e.1.as_ref()) {
+                n += f.iter().map(|x| field + x.len()).sum::<usize>();
+            }
         }
         for (name, g) in &self.groups {
-            n += name.len() + std::mem::size_of::<Group>();
-            n += g.pel.len() * (std::mem::size_of::<Nack>() + 32);
+            n += field + name.len() + std::mem::size_of::<Group>();
+            n += g.pel.len() * (std::mem::size_of::<(StreamId, Nack)>() + field);
             for (c, con) in &g.consumers {
-                n += c.len() + std::mem::size_of::<Consumer>() + con.pel.len() * 24;
+                n += field + c.len() + std::mem::size_of::<Consumer>();
+                n += con.pel.len() * std::mem::size_of::<StreamId>();
             }
         }
         n

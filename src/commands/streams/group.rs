@@ -144,8 +144,10 @@ pub fn create(ctx: &mut Ctx, args: &[Bytes]) {
             .error("BUSYGROUP Consumer Group name already exists");
         return;
     }
-    st.groups
-        .insert(args[3].clone(), Group::new(id, entries_read));
+    st.groups.insert(
+        Bytes::copy_from_slice(&args[3]),
+        Group::new(id, entries_read),
+    );
     ctx.out.ok();
     ctx.dirty += 1;
     notify_stream(ctx, "xgroup-create", key);

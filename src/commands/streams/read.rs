@@ -50,7 +50,7 @@ pub fn reply_read(
         out.fill(d, Agg::Array, n);
         return props;
     };
-    let mut g: Group = s.groups.remove(gr.group).expect("group checked");
+    let (gname, mut g) = s.groups.remove_entry(gr.group).expect("group checked");
     let d = out.defer();
     let mut n = 0;
     let mut propagate_last_id = false;
@@ -86,7 +86,7 @@ pub fn reply_read(
     if propagate_last_id {
         props.push(setid_argv(gr.key, gr.group, &g));
     }
-    s.groups.insert(gr.group.clone(), g);
+    s.groups.insert(gname, g);
     out.fill(d, Agg::Array, n);
     props
 }
@@ -114,7 +114,7 @@ fn reply_history(
     gr: &GroupRead,
     now: i64,
 ) {
-    let mut g: Group = s.groups.remove(gr.group).expect("group checked");
+    let (gname, mut g) = s.groups.remove_entry(gr.group).expect("group checked");
     let ids: Vec<StreamId> = g.consumers[gr.consumer]
         .pel
         .range(start..)
@@ -138,7 +138,7 @@ fn reply_history(
             }
         }
     }
-    s.groups.insert(gr.group.clone(), g);
+    s.groups.insert(gname, g);
 }
 
 /// Finds (refreshing its seen time) or creates a consumer; the new one
@@ -154,7 +154,7 @@ pub fn lookup_or_create_consumer(ctx: &mut Ctx, key: &Bytes, group: &Bytes, name
         return false;
     }
     g.consumers.insert(
-        name.clone(),
+        Bytes::copy_from_slice(name),
         crate::keyspace::stream::Consumer {
             seen_time: now,
             pel: Default::default(),
