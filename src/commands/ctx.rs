@@ -42,6 +42,9 @@ pub struct BlockRequest {
     pub keys: Vec<Bytes>,
     /// Absolute unix ms, or None to wait forever.
     pub deadline: Option<i64>,
+    /// The command to re-run when a key is ready, if not the original argv
+    /// (XREAD BLOCK resolves `$` to an ID when it blocks).
+    pub rerun_args: Option<Vec<Bytes>>,
 }
 
 pub struct Ctx<'a> {
@@ -164,6 +167,14 @@ impl<'a> Ctx<'a> {
             self.srv.delete_expired(db, key);
         }
         let lru = self.srv.new_lru();
+        // Redis's dbOverwrite: replacing a stream wakes the clients blocked
+        // on it (XREADGROUP ones then fail: their group is gone).
+        if matches!(
+            self.srv.dbs[db].get_at(loc, key).map(|e| &e.value),
+            Some(Value::Stream(_))
+        ) {
+            self.srv.blocking.signal(db, key);
+        }
         if self.srv.dbs[db].set_at(loc, key, value, keep_ttl, lru) {
             // Redis's dbAdd fires "new" for every key it creates and
             // signals it to clients blocked on it.
@@ -177,7 +188,12 @@ impl<'a> Ctx<'a> {
     pub fn delete_key(&mut self, key: &[u8]) -> bool {
         let db = self.client.db;
         self.expire_if_needed(db, key);
-        if self.srv.dbs[db].remove(key).is_some() {
+        if let Some(e) = self.srv.dbs[db].remove(key) {
+            // Redis's dbGenericDelete signals a deleted stream, so clients
+            // blocked in XREADGROUP on it are released with an error.
+            if matches!(e.value, Value::Stream(_)) {
+                self.srv.blocking.signal(db, key);
+            }
             self.srv.touch_watched_key(db, key);
             true
         } else {
@@ -232,7 +248,26 @@ impl<'a> Ctx<'a> {
     /// deadline passes; the handler must not write a reply. The command is
     /// re-run from the start when a key is ready.
     pub fn block_on_keys(&mut self, keys: Vec<Bytes>, deadline: Option<i64>) {
-        self.block = Some(BlockRequest { keys, deadline });
+        self.block = Some(BlockRequest {
+            keys,
+            deadline,
+            rerun_args: None,
+        });
+    }
+
+    /// [`Ctx::block_on_keys`], re-running `args` instead of the original
+    /// command when a key is ready.
+    pub fn block_on_keys_rerun(
+        &mut self,
+        keys: Vec<Bytes>,
+        deadline: Option<i64>,
+        args: Vec<Bytes>,
+    ) {
+        self.block = Some(BlockRequest {
+            keys,
+            deadline,
+            rerun_args: Some(args),
+        });
     }
 
     /// Wakes clients blocked on `key` (a key was created or grew).

@@ -137,6 +137,7 @@ fn flush_mode(ctx: &mut Ctx, args: &[Bytes]) -> Option<bool> {
 /// Replaces database `i` by an empty one; returns the number of keys it
 /// held. With `lazy`, a large database is freed on another thread.
 fn empty_db(ctx: &mut Ctx, i: usize, lazy: bool) -> usize {
+    crate::server::blocking::signal_deleted_streams(ctx.srv, i, None);
     let old = std::mem::take(&mut ctx.srv.dbs[i]);
     let n = old.len();
     if lazy && n > ASYNC_FREE_MIN_KEYS {
@@ -193,6 +194,8 @@ fn swapdb(ctx: &mut Ctx, args: &[Bytes]) {
         // Both sides are judged on the content before the swap.
         touch_all_watched_in_db(ctx, a, Some(b));
         touch_all_watched_in_db(ctx, b, Some(a));
+        crate::server::blocking::signal_deleted_streams(ctx.srv, a, Some(b));
+        crate::server::blocking::signal_deleted_streams(ctx.srv, b, Some(a));
         ctx.srv.dbs.swap(a, b);
         // Clients blocked on keys that now exist in either database wake.
         crate::server::blocking::signal_existing_keys(ctx.srv, a);

@@ -8,6 +8,7 @@
 //! pair digests are hashed and xored together per database, after mixing the
 //! database number into the result, so key order never matters.
 
+use crate::keyspace::stream::StreamId;
 use crate::keyspace::{Db, Entry, Value, ValueType, NO_EXPIRE};
 
 pub type Digest = [u8; 20];
@@ -66,6 +67,15 @@ pub fn object_digest(digest: &mut Digest, value: &Value, expire: i64) {
         Value::List(l) => {
             for e in l.iter() {
                 mix_digest(digest, e);
+            }
+        }
+        Value::Stream(s) => {
+            // Each live entry: "<ms>.<seq>", then its fields and values.
+            for (id, fields) in s.range(StreamId::MIN, StreamId::MAX, false) {
+                mix_digest(digest, format!("{}.{}", id.ms, id.seq).as_bytes());
+                for f in fields {
+                    mix_digest(digest, f);
+                }
             }
         }
     }

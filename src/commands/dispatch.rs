@@ -356,7 +356,7 @@ pub fn call(
     if let Some(req) = block {
         crate::server::blocking::register(srv, client, &req.keys);
         client.blocked = Some(Blocked {
-            args: args.to_vec(),
+            args: req.rerun_args.unwrap_or_else(|| args.to_vec()),
             deadline: req.deadline,
             reason: BlockReason::Keys,
             keys: req.keys,

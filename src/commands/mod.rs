@@ -28,6 +28,7 @@ pub mod monitoring;
 pub mod object;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 #[cfg(test)]
 pub mod testutil;
@@ -62,6 +63,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         hashes::COMMANDS,
         sets::COMMANDS,
         hyperloglog::COMMANDS,
+        streams::COMMANDS,
     ]
 }
 

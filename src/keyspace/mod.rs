@@ -12,6 +12,7 @@ pub mod packed;
 pub mod scan_order;
 pub mod set;
 pub mod slot;
+pub mod stream;
 pub mod value;
 pub mod zset;
 

@@ -29,6 +29,8 @@ pub enum Value {
     Set(SetValue),
     /// A list (encoding `quicklist`, see [`super::list`]).
     List(Box<super::list::ListValue>),
+    /// A stream (encoding `stream`, see [`super::stream`]).
+    Stream(Box<super::stream::Stream>),
 }
 
 /// Redis's TYPE names.
@@ -95,6 +97,7 @@ impl Value {
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::List(_) => ValueType::List,
+            Value::Stream(_) => ValueType::Stream,
         }
     }
 
@@ -111,6 +114,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::List(l) => l.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -141,6 +145,7 @@ impl Value {
             Value::Set(s) => s.heap_size(),
             Value::List(l) => std::mem::size_of::<super::list::ListValue>() + l.heap_size(),
             Value::ZSet(z) => std::mem::size_of::<super::zset::ZSet>() + z.heap_size(),
+            Value::Stream(s) => s.heap_size(),
         }
     }
 

@@ -66,6 +66,31 @@ pub fn signal_existing_keys(srv: &mut Server, db: usize) {
     }
 }
 
+/// Redis's scanDatabaseForDeletedStreams, before database `db` is
+/// emptied (`replaced_with` None) or swapped with `replaced_with`: marks
+/// ready every waited key that holds a stream now and will not after, so
+/// clients blocked in XREADGROUP on it fail instead of waiting forever.
+pub fn signal_deleted_streams(srv: &mut Server, db: usize, replaced_with: Option<usize>) {
+    use crate::keyspace::Value;
+    let is_stream = |srv: &Server, d: usize, k: &[u8]| {
+        matches!(srv.dbs[d].get(k).map(|e| &e.value), Some(Value::Stream(_)))
+    };
+    let waited: Vec<Bytes> = srv
+        .blocking
+        .by_key
+        .keys()
+        .filter(|(d, _)| *d == db)
+        .map(|(_, k)| k.clone())
+        .collect();
+    for k in waited {
+        let was = is_stream(srv, db, &k);
+        let will = replaced_with.is_some_and(|o| is_stream(srv, o, &k));
+        if was && !will {
+            srv.blocking.signal(db, &k);
+        }
+    }
+}
+
 /// Registers `client` as blocked on `keys` of its database.
 pub fn register(srv: &mut Server, client: &Client, keys: &[Bytes]) {
     for k in keys {
