@@ -2,7 +2,6 @@
 //! command table on an in-process server: replies, dirty counts, what is
 //! propagated, and WATCH invalidation.
 
-use crate::commands::table::Resolved;
 use crate::commands::Ctx;
 use crate::config::Config;
 use crate::keyspace::NO_EXPIRE;
@@ -39,42 +38,17 @@ impl T {
     }
 
     fn run(&mut self, args: &[&str]) -> Ran {
-        let args: Vec<Bytes> = args
-            .iter()
-            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-            .collect();
-        let table = self.srv.commands.clone();
-        let Resolved::Found(cmd, sub) = table.resolve(&args) else {
-            panic!("unknown command {:?}", args[0]);
-        };
-        let mut out = Reply::new(2);
-        self.srv.cur_client = self.client.id;
-        let mut ctx = Ctx {
-            srv: &mut self.srv,
-            client: &mut self.client,
-            out: &mut out,
-            cmd: sub.unwrap_or(cmd),
-            now_ms: now_ms(),
-            dirty: 0,
-            propagate_as: None,
-            block: None,
-        };
-        (ctx.cmd.handler)(&mut ctx, &args);
-        let propagated = ctx.propagate_as.take().map(|cmds| {
-            cmds.into_iter()
-                .map(|c| {
-                    c.iter()
-                        .map(|a| String::from_utf8_lossy(a).into_owned())
-                        .collect()
-                })
-                .collect()
-        });
-        let dirty = ctx.dirty;
-        self.srv.apply_cur_touches(&mut self.client);
+        let h = crate::commands::testutil::run_handler(
+            &mut self.srv,
+            &mut self.client,
+            &crate::commands::testutil::argv(args),
+            2,
+            now_ms(),
+        );
         Ran {
-            reply: String::from_utf8_lossy(&out.buf).into_owned(),
-            propagated,
-            dirty,
+            reply: h.reply,
+            propagated: h.propagated,
+            dirty: h.dirty,
         }
     }
 

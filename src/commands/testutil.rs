@@ -53,3 +53,71 @@ pub fn add_client(srv: &mut Server, addr: &str) -> u64 {
     srv.clients.insert(id, Box::new(c));
     id
 }
+
+/// What one handler call did, for tests that look past the reply.
+pub struct Handled {
+    pub reply: String,
+    /// The commands it asked to propagate instead of its argv, if any.
+    pub propagated: Option<Vec<Vec<String>>>,
+    pub dirty: u64,
+    /// It asked to block on keys.
+    pub blocked: bool,
+}
+
+/// Calls a command's handler directly (no dispatcher checks) with the
+/// given protocol and time snapshot, as the server does for the client
+/// whose command is running.
+pub fn run_handler(
+    srv: &mut Server,
+    client: &mut Client,
+    args: &[Bytes],
+    resp: u8,
+    now_ms: i64,
+) -> Handled {
+    let table = srv.commands.clone();
+    let crate::commands::table::Resolved::Found(cmd, sub) = table.resolve(args) else {
+        panic!("unknown command {:?}", String::from_utf8_lossy(&args[0]));
+    };
+    let mut out = Reply::new(resp);
+    srv.cur_client = client.id;
+    let mut ctx = crate::commands::Ctx {
+        srv,
+        client,
+        out: &mut out,
+        cmd: sub.unwrap_or(cmd),
+        now_ms,
+        dirty: 0,
+        propagate_as: None,
+        block: None,
+    };
+    (ctx.cmd.handler)(&mut ctx, args);
+    let propagated = ctx.propagate_as.take().map(|cmds| {
+        cmds.iter()
+            .map(|c| {
+                c.iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect()
+            })
+            .collect()
+    });
+    let (dirty, blocked) = (ctx.dirty, ctx.block.is_some());
+    srv.apply_cur_touches(client);
+    Handled {
+        reply: String::from_utf8_lossy(&out.buf).into_owned(),
+        propagated,
+        dirty,
+        blocked,
+    }
+}
+
+/// Arguments from `&str`s.
+pub fn argv(args: &[&str]) -> Vec<Bytes> {
+    args.iter()
+        .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+        .collect()
+}
+
+/// Propagated commands as space-joined lines.
+pub fn joined(p: Option<Vec<Vec<String>>>) -> Option<Vec<String>> {
+    p.map(|cmds| cmds.into_iter().map(|c| c.join(" ")).collect())
+}

@@ -3,9 +3,8 @@
 //! propagation, and a model-based property test against a `Vec` of pairs
 //! (insertion order, as a listpack keeps it).
 
-use crate::commands::Ctx;
+use crate::commands::testutil;
 use crate::config::Config;
-use crate::protocol::Reply;
 use crate::server::client::Client;
 use crate::server::Server;
 use bytes::Bytes;
@@ -26,34 +25,11 @@ pub(crate) fn new_server() -> (Server, Client) {
 /// Runs one command given as separate arguments, with protocol `resp`.
 pub(crate) fn run_args(srv: &mut Server, client: &mut Client, resp: u8, args: &[&[u8]]) -> Run {
     let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-    let cmd = srv.commands.get(&args[0]).expect("known command");
-    let mut out = Reply::new(resp);
-    let mut ctx = Ctx {
-        srv,
-        client,
-        out: &mut out,
-        cmd,
-        now_ms: 1_700_000_000_000,
-        dirty: 0,
-        propagate_as: None,
-        block: None,
-    };
-    (cmd.handler)(&mut ctx, &args);
-    let dirty = ctx.dirty;
-    let propagated = ctx.propagate_as.take().map(|cmds| {
-        cmds.iter()
-            .map(|c| {
-                c.iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect()
-    });
+    let h = testutil::run_handler(srv, client, &args, resp, 1_700_000_000_000);
     Run {
-        reply: String::from_utf8_lossy(&out.buf).into_owned(),
-        propagated,
-        dirty,
+        reply: h.reply,
+        propagated: testutil::joined(h.propagated),
+        dirty: h.dirty,
     }
 }
 

@@ -1,12 +1,10 @@
 //! Tests of what string and bitmap commands reply, change and propagate,
 //! run through the real handlers on an in-memory server.
 
-use crate::commands::Ctx;
+use crate::commands::testutil;
 use crate::config::Config;
-use crate::protocol::Reply;
 use crate::server::client::Client;
 use crate::server::Server;
-use bytes::Bytes;
 
 struct Run {
     reply: String,
@@ -21,38 +19,12 @@ fn new_server() -> (Server, Client) {
 }
 
 fn run(srv: &mut Server, client: &mut Client, now_ms: i64, line: &str) -> Run {
-    let args: Vec<Bytes> = line
-        .split(' ')
-        .map(|a| Bytes::copy_from_slice(a.as_bytes()))
-        .collect();
-    let cmd = srv.commands.get(&args[0]).expect("known command");
-    let mut out = Reply::new(2);
-    let mut ctx = Ctx {
-        srv,
-        client,
-        out: &mut out,
-        cmd,
-        now_ms,
-        dirty: 0,
-        propagate_as: None,
-        block: None,
-    };
-    (cmd.handler)(&mut ctx, &args);
-    let dirty = ctx.dirty;
-    let propagated = ctx.propagate_as.take().map(|cmds| {
-        cmds.iter()
-            .map(|c| {
-                c.iter()
-                    .map(|a| String::from_utf8_lossy(a).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect()
-    });
+    let args: Vec<&str> = line.split(' ').collect();
+    let h = testutil::run_handler(srv, client, &testutil::argv(&args), 2, now_ms);
     Run {
-        reply: String::from_utf8_lossy(&out.buf).into_owned(),
-        propagated,
-        dirty,
+        reply: h.reply,
+        propagated: testutil::joined(h.propagated),
+        dirty: h.dirty,
     }
 }
 
