@@ -3,11 +3,12 @@
 //! Layout (see ARCHITECTURE.md in the shared folder): `protocol` (RESP),
 //! `config`, `keyspace`, `commands`, `server` (sockets, tasks, cron).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod commands;
 pub mod config;
 pub mod keyspace;
+pub mod persistence;
 pub mod protocol;
 pub mod server;
 pub mod util;

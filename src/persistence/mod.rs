@@ -1,0 +1,6 @@
+//! Persistence: the RDB codec (`rdb`), the one way keel replaces a file
+//! (`atomic`), forking a snapshot child (`fork`, the only unsafe code of
+//! the library) and the snapshot machinery the server drives (`snapshot`:
+//! SAVE, BGSAVE, save points, startup loading).
+
+pub mod rdb;
