@@ -7,7 +7,7 @@
 //! `Config::other` (`Store::Other`), validated exactly as Redis validates
 //! it, so that a redis.conf written for Redis loads and CONFIG GET/SET/
 //! REWRITE answer as Redis does. Until persistence exists, `appendonly yes`
-//! and `save` points are refused (see [`DURABILITY_AOF`]).
+//! is refused (see [`DURABILITY_AOF`]).
 
 use super::spec::{EnumSpec, NumSpec, StrSpec, Val};
 use super::Config;
@@ -28,8 +28,6 @@ pub const DENY_LOADING: u32 = 32;
 /// Why keel refuses durability settings it cannot honour yet.
 pub const DURABILITY_AOF: &str =
     "keel does not persist data yet: 'appendonly yes' is refused until the AOF is implemented";
-pub const DURABILITY_SAVE: &str =
-    "keel does not persist data yet: save points are refused until RDB snapshots are implemented (use save \"\")";
 
 /// What redis-server built without Redis's own jemalloc answers.
 pub const NO_DEFRAG: &str = "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution";
@@ -298,7 +296,8 @@ mod tests {
             set(&mut c, "appendonly", "yes").unwrap_err(),
             DURABILITY_AOF
         );
-        assert_eq!(set(&mut c, "save", "900 1").unwrap_err(), DURABILITY_SAVE);
+        set(&mut c, "save", "900 1").unwrap();
+        assert_eq!(c.save, vec![(900, 1)]);
         set(&mut c, "save", "").unwrap();
         assert!(c.save.is_empty());
     }

@@ -256,7 +256,18 @@ fn apply_text(
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect();
         if let Some(d) = directives::find(&name) {
+            let before = (d.name == "save").then(|| cfg.save.clone());
             directives::apply_line(d, cfg, &vals).map_err(|e| fatal(&e))?;
+            if let Some(mut before) = before {
+                // The first `save` line of a file replaces the defaults;
+                // later ones add points (`save ""` clears them all).
+                let reset = vals.len() == 1 && vals[0].is_empty();
+                if cfg.save_file_seen && !reset {
+                    before.append(&mut cfg.save);
+                    cfg.save = before;
+                }
+                cfg.save_file_seen = true;
+            }
             let special = matches!(d.kind, directives::Kind::Special(_));
             let stored_only =
                 matches!(d.store, Store::Other) && (!special || d.name == "oom-score-adj-values");
@@ -451,10 +462,12 @@ mod tests {
         let e = load("port 1\nappendonly yes\n").unwrap_err();
         assert_eq!(e.line_no, 2);
         assert_eq!(e.reason, directives::DURABILITY_AOF);
-        let e = load("save 900 1\n").unwrap_err();
-        assert_eq!(e.reason, directives::DURABILITY_SAVE);
         let c = load("save \"\"\nappendonly no\n").unwrap();
         assert!(c.save.is_empty());
+        let c = load("save 900 1\nsave 300 10\n").unwrap();
+        assert_eq!(c.save, vec![(900, 1), (300, 10)]);
+        let c = load("port 1\n").unwrap();
+        assert_eq!(c.save, crate::config::REDIS_DEFAULT_SAVE.to_vec());
     }
 
     #[test]

@@ -33,6 +33,14 @@ pub enum EvictionPolicy {
 }
 
 impl EvictionPolicy {
+    /// Redis's MAXMEMORY_FLAG_LRU (the RDB then carries IDLE times).
+    pub fn is_lru(self) -> bool {
+        matches!(
+            self,
+            EvictionPolicy::VolatileLru | EvictionPolicy::AllkeysLru
+        )
+    }
+
     pub fn is_lfu(self) -> bool {
         matches!(
             self,
@@ -108,6 +116,17 @@ pub struct Config {
     pub appendfilename: String,
     /// Save points (seconds, changes).
     pub save: Vec<(i64, i64)>,
+    /// A `save` line was already read from the config file: later lines
+    /// add points instead of replacing them (Redis's config-file rule).
+    pub save_file_seen: bool,
+    pub stop_writes_on_bgsave_error: bool,
+    pub rdb_del_sync_files: bool,
+    /// 0 no, 1 yes, 2 clients (deep checks of RESTORE payloads).
+    pub sanitize_dump_payload: i64,
+    /// Test knobs: per-key delay (µs; negative = ns busy-wait) while
+    /// saving / loading.
+    pub rdb_key_save_delay: i64,
+    pub key_load_delay: i64,
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
     /// replicaof host port (None: this is a master).
@@ -198,9 +217,13 @@ impl Default for Config {
             appendfsync: AppendFsync::EverySec,
             appenddirname: "appendonlydir".into(),
             appendfilename: "appendonly.aof".into(),
-            // Redis's default is REDIS_DEFAULT_SAVE; keel has no RDB yet,
-            // so it must not claim save points it would not honour.
-            save: Vec::new(),
+            save: REDIS_DEFAULT_SAVE.to_vec(),
+            save_file_seen: false,
+            stop_writes_on_bgsave_error: true,
+            rdb_del_sync_files: false,
+            sanitize_dump_payload: 0,
+            rdb_key_save_delay: 0,
+            key_load_delay: 0,
             rdbcompression: true,
             rdbchecksum: true,
             replicaof: None,
@@ -239,8 +262,7 @@ impl Default for Config {
     }
 }
 
-/// Redis 7.0's default save points ("3600 1 300 100 60 10000"); the
-/// default of `save` once RDB snapshots exist.
+/// Redis 7.0's default save points ("3600 1 300 100 60 10000").
 pub const REDIS_DEFAULT_SAVE: [(i64, i64); 3] = [(3600, 1), (300, 100), (60, 10000)];
 
 impl Config {

@@ -4,7 +4,7 @@
 //! `latency-tracking-info-percentiles`. Each has a setter with Redis's
 //! validation and messages, a CONFIG GET form and a CONFIG REWRITE form.
 
-use super::directives::{Directive, Kind, Special, DURABILITY_SAVE};
+use super::directives::{Directive, Kind, Special};
 use super::rewrite::RewriteState;
 use super::spec::{fmt_percentile, format_memory, memtoull, repr};
 use super::{Config, OutputLimit};
@@ -140,9 +140,6 @@ fn set_save(c: &mut Config, a: &[String]) -> Result<(), String> {
             (Some(s), Some(ch)) => points.push((s, ch as i32 as i64)),
             _ => return Err("Invalid save parameters".into()),
         }
-    }
-    if !points.is_empty() {
-        return Err(DURABILITY_SAVE.into());
     }
     c.save = points;
     Ok(())
@@ -445,10 +442,8 @@ mod tests {
             set_save(&mut c, &args("0 1")).unwrap_err(),
             "Invalid save parameters"
         );
-        assert_eq!(
-            set_save(&mut c, &args("10 1")).unwrap_err(),
-            DURABILITY_SAVE
-        );
+        set_save(&mut c, &args("10 1 20 5")).unwrap();
+        assert_eq!(get_save(&c), "10 1 20 5");
         set_save(&mut c, &[]).unwrap();
         assert_eq!(get_save(&c), "");
         set_bind(&mut c, &args("127.0.0.1 ::1")).unwrap();

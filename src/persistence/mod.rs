@@ -1,6 +1,8 @@
 //! Persistence: the RDB codec (`rdb`), the one way keel replaces a file
 //! (`atomic`), forking a snapshot child (`fork`, the only unsafe code of
 //! the library) and the snapshot machinery the server drives (`snapshot`:
-//! SAVE, BGSAVE, save points, startup loading).
+//! SAVE, BGSAVE, save points, child tracking, loading at start).
 
+pub mod atomic;
+pub mod fork;
 pub mod rdb;

@@ -29,6 +29,24 @@ pub fn initial_lru(lfu: bool) -> u32 {
     }
 }
 
+/// The LRU clock of a key idle for `idle` seconds (RDB IDLE, RESTORE
+/// IDLETIME).
+pub fn lru_from_idle(idle: u64) -> u32 {
+    let idle = (idle.min(LRU_CLOCK_MAX as u64)) as u32;
+    let now = lru_clock();
+    if now >= idle {
+        now - idle
+    } else {
+        LRU_CLOCK_MAX - (idle - now)
+    }
+}
+
+/// The LFU data of a key with access counter `freq` (RDB FREQ, RESTORE
+/// FREQ).
+pub fn lfu_from_freq(freq: u8) -> u32 {
+    (lfu_minutes() << 8) | freq as u32
+}
+
 /// Seconds since the key was last accessed (OBJECT IDLETIME).
 pub fn idle_secs(lru: u32) -> u64 {
     let now = lru_clock();

@@ -109,7 +109,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             hash: HashLimits {
-                max_entries: 128,
+                max_entries: 512,
                 max_value: 64,
             },
             zset: ZLimits {

@@ -1,0 +1,289 @@
+//! Loading an RDB file into databases: at start (on a thread, while
+//! clients get -LOADING) and for DEBUG RELOAD (in place). The decoder
+//! hands each key to a [`DbSink`], which applies Redis's rules: keys
+//! already expired are dropped on a master, duplicates are an error
+//! unless merging, IDLE/FREQ become the key's LRU/LFU data, and progress
+//! feeds INFO's loading_* fields.
+
+use super::rdb::{self, KeyMeta, LoadSink};
+use crate::config::Config;
+use crate::keyspace::{Db, Entry, KBytes, Value, NO_EXPIRE};
+use crate::server::{evict, now_ms};
+use crate::{log_notice, log_warning};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Progress of a running load (INFO loading_*).
+pub struct LoadProgress {
+    pub start_unix: i64,
+    pub start: Instant,
+    pub total_bytes: u64,
+    pub loaded_bytes: AtomicU64,
+    /// used-mem recorded in the file's AUX fields.
+    pub rdb_used_mem: AtomicU64,
+}
+
+impl LoadProgress {
+    pub fn new(total_bytes: u64) -> Self {
+        LoadProgress {
+            start_unix: now_ms() / 1000,
+            start: Instant::now(),
+            total_bytes,
+            loaded_bytes: AtomicU64::new(0),
+            rdb_used_mem: AtomicU64::new(0),
+        }
+    }
+}
+
+/// What a finished load produced.
+#[derive(Debug, Default)]
+pub struct LoadStats {
+    pub keys_loaded: u64,
+    pub keys_expired: u64,
+    pub empty_skipped: u64,
+}
+
+/// Receives decoded keys into a set of databases.
+pub struct DbSink<'a> {
+    pub dbs: &'a mut [Db],
+    pub functions: &'a mut Vec<Vec<u8>>,
+    db: usize,
+    now: i64,
+    /// A master drops keys whose TTL already passed.
+    pub drop_expired: bool,
+    /// DEBUG RELOAD MERGE: a key already present is replaced.
+    pub allow_dup: bool,
+    lfu: bool,
+    key_delay: i64,
+    progress: Option<&'a LoadProgress>,
+    pub stats: LoadStats,
+}
+
+impl<'a> DbSink<'a> {
+    pub fn new(dbs: &'a mut [Db], functions: &'a mut Vec<Vec<u8>>, cfg: &Config) -> Self {
+        DbSink {
+            dbs,
+            functions,
+            db: 0,
+            now: now_ms(),
+            drop_expired: true,
+            allow_dup: false,
+            lfu: cfg.maxmemory_policy.is_lfu(),
+            key_delay: cfg.key_load_delay,
+            progress: None,
+            stats: LoadStats::default(),
+        }
+    }
+
+    pub fn with_progress(mut self, p: &'a LoadProgress) -> Self {
+        self.progress = Some(p);
+        self
+    }
+}
+
+impl LoadSink for DbSink<'_> {
+    fn aux(&mut self, key: &[u8], value: &[u8]) -> Result<(), String> {
+        let v = String::from_utf8_lossy(value);
+        match key {
+            b"redis-ver" => log_notice!("Loading RDB produced by version {}", v),
+            b"ctime" => {
+                let age = now_ms() / 1000 - v.parse::<i64>().unwrap_or(0);
+                log_notice!("RDB age {} seconds", age.max(0));
+            }
+            b"used-mem" => {
+                let mem = v.parse::<u64>().unwrap_or(0);
+                if let Some(p) = self.progress {
+                    p.rdb_used_mem.store(mem, Ordering::Relaxed);
+                }
+                log_notice!(
+                    "RDB memory usage when created {:.2} Mb",
+                    mem as f64 / (1024.0 * 1024.0)
+                );
+            }
+            b"aof-preamble" if v.parse::<i64>().unwrap_or(0) != 0 => {
+                log_notice!("RDB has an AOF tail")
+            }
+            b"aof-base" if v.parse::<i64>().unwrap_or(0) != 0 => log_notice!("RDB is base AOF"),
+            k if k.first() == Some(&b'%') => {
+                log_notice!("RDB '{}': {}", String::from_utf8_lossy(&k[1..]), v)
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn select_db(&mut self, db: u64) -> Result<(), String> {
+        if db >= self.dbs.len() as u64 {
+            return Err(format!(
+                "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
+                self.dbs.len()
+            ));
+        }
+        self.db = db as usize;
+        Ok(())
+    }
+
+    fn key(&mut self, key: &[u8], value: Value, meta: KeyMeta) -> Result<(), String> {
+        if self.key_delay != 0 {
+            super::snapshot::debug_delay(self.key_delay);
+        }
+        let expire = if meta.expire_ms < 0 {
+            NO_EXPIRE
+        } else {
+            meta.expire_ms
+        };
+        if self.drop_expired && expire != NO_EXPIRE && expire < self.now {
+            self.stats.keys_expired += 1;
+            return Ok(());
+        }
+        let lru = if self.lfu {
+            meta.freq
+                .map_or_else(|| evict::initial_lru(true), evict::lfu_from_freq)
+        } else {
+            meta.idle_secs
+                .map_or_else(evict::lru_clock, evict::lru_from_idle)
+        };
+        let db = &mut self.dbs[self.db];
+        if db.contains(key) {
+            if !self.allow_dup {
+                return Err("Duplicated key found in RDB file".into());
+            }
+            db.remove(key);
+        }
+        db.insert_new(Entry {
+            key: KBytes::new(key),
+            value,
+            expire,
+            lru,
+        });
+        self.stats.keys_loaded += 1;
+        Ok(())
+    }
+
+    fn function(&mut self, code: &[u8]) -> Result<(), String> {
+        // Keep one copy per library name (the first line names it).
+        let name = |c: &[u8]| c.split(|&b| b == b'\n').next().map(|l| l.to_vec());
+        let n = name(code);
+        self.functions.retain(|f| name(f) != n);
+        self.functions.push(code.to_vec());
+        Ok(())
+    }
+
+    fn progress(&mut self, offset: u64, _keys: u64) {
+        if let Some(p) = self.progress {
+            p.loaded_bytes.store(offset, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Why a load failed, formatted for the log.
+pub enum LoadFailure {
+    /// The file could not be read (not "missing": that is an empty start).
+    Io(std::io::Error),
+    Decode(rdb::RdbError),
+}
+
+/// Reads and decodes `path` into `sink`. `Ok(None)` when the file does
+/// not exist.
+pub fn load_file(
+    path: &Path,
+    cfg: &Config,
+    sink: &mut DbSink,
+) -> Result<Option<rdb::LoadSummary>, LoadFailure> {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(LoadFailure::Io(e)),
+    };
+    let opts = rdb::LoadOptions {
+        limits: limits_from(cfg, false),
+        verify_checksum: cfg.rdbchecksum,
+    };
+    let summary = rdb::load(&data, &opts, sink).map_err(LoadFailure::Decode)?;
+    sink.stats.empty_skipped = summary.empty_keys_skipped;
+    Ok(Some(summary))
+}
+
+/// The encoding thresholds of the config, for the decoder.
+pub fn limits_from(cfg: &Config, deep: bool) -> rdb::Limits {
+    rdb::Limits {
+        hash: crate::keyspace::hash::HashLimits {
+            max_entries: cfg.hash_max_listpack_entries as usize,
+            max_value: cfg.hash_max_listpack_value as usize,
+        },
+        zset: crate::keyspace::zset::ZLimits {
+            max_entries: cfg.zset_max_listpack_entries as usize,
+            max_value: cfg.zset_max_listpack_value as usize,
+        },
+        set_max_intset_entries: cfg.set_max_intset_entries as usize,
+        deep,
+    }
+}
+
+/// Logs the outcome of a load the way Redis does.
+pub fn log_done(stats: &LoadStats) {
+    if stats.empty_skipped > 0 {
+        log_notice!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}, empty keys skipped: {}.",
+            stats.keys_loaded,
+            stats.keys_expired,
+            stats.empty_skipped
+        );
+    } else {
+        log_notice!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            stats.keys_loaded,
+            stats.keys_expired
+        );
+    }
+}
+
+/// Logs a failed load: what, where, on which key; the last line says the
+/// server cannot go on.
+pub fn log_failure(path: &Path, f: &LoadFailure) {
+    match f {
+        LoadFailure::Io(e) => {
+            log_warning!(
+                "Fatal error loading the DB: {}. Exiting.",
+                crate::config::special::strerror(e)
+            );
+        }
+        LoadFailure::Decode(e) => {
+            let what = if e.doing == "check-sum" {
+                format!("{} (RDB CRC error)", e.msg)
+            } else {
+                e.msg.clone()
+            };
+            log_warning!(
+                "Internal error in RDB reading offset {}, function at {} -> {}",
+                e.offset,
+                e.doing,
+                what
+            );
+            if let Some(k) = &e.key {
+                log_warning!(
+                    "While reading key '{}'{}",
+                    String::from_utf8_lossy(k),
+                    e.type_byte
+                        .map(|t| format!(" of type {} ({})", t, rdb::types::label(t)))
+                        .unwrap_or_default()
+                );
+            }
+            log_warning!(
+                "Fatal error loading the DB from '{}': {}. Exiting.",
+                display_path(path),
+                e
+            );
+        }
+    }
+}
+
+/// The absolute path of a file in the working directory (dir).
+pub fn display_path(p: &Path) -> String {
+    std::env::current_dir()
+        .map(|d| d.join(p))
+        .unwrap_or_else(|_| PathBuf::from(p))
+        .display()
+        .to_string()
+}
