@@ -11,8 +11,17 @@
 //! * the decoder (`read`, `load` and the legacy blobs: ziplist, zipmap,
 //!   intset) and the encoder (`write`, `save`, `dump`).
 
+pub mod dump;
+pub mod encode;
+pub mod encode_stream;
 pub mod listpack;
 pub mod lzf;
+pub mod save;
+pub mod write;
+
+pub use dump::{dump_payload, verify_dump_payload};
+pub use encode::encode_object;
+pub use save::{save, SaveOptions};
 
 use crate::keyspace::hash::HashLimits;
 use crate::keyspace::zset::ZLimits;
@@ -143,7 +152,11 @@ pub struct RdbError {
 
 impl std::fmt::Display for RdbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} at offset {} (while doing: {}", self.msg, self.offset, self.doing)?;
+        write!(
+            f,
+            "{} at offset {} (while doing: {}",
+            self.msg, self.offset, self.doing
+        )?;
         if let Some(k) = &self.key {
             write!(f, ", reading key '{}'", String::from_utf8_lossy(k))?;
         }
