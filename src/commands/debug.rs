@@ -162,9 +162,44 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) {
             }
         }
         (b"populate", 3..=5) => populate(ctx, args),
+        (b"reload", _) => reload(ctx, args),
         (b"protocol", 3) => protocol(ctx, &args[2]),
         _ => super::subcommand_syntax_error(ctx, args),
     }
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, flush, load back.
+fn reload(ctx: &mut Ctx, args: &[Bytes]) {
+    let (mut flush, mut save, mut merge) = (true, true, false);
+    for a in &args[2..] {
+        match a.to_ascii_lowercase().as_slice() {
+            b"merge" => merge = true,
+            b"noflush" => flush = false,
+            b"nosave" => save = false,
+            _ => {
+                ctx.out.error(
+                    "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                );
+                return;
+            }
+        }
+    }
+    if save && crate::persistence::snapshot::save(ctx.srv).is_err() {
+        ctx.out.error("ERR");
+        return;
+    }
+    if flush {
+        for db in ctx.srv.dbs.iter_mut() {
+            db.clear();
+        }
+        ctx.srv.snapshots.functions.clear();
+    }
+    if crate::persistence::loading::reload(ctx.srv, merge).is_err() {
+        ctx.out.error("ERR Error trying to load the RDB dump, check server logs.");
+        return;
+    }
+    crate::log_warning!("DB reloaded by DEBUG RELOAD");
+    ctx.out.ok();
 }
 
 /// C's atoi: optional sign and leading digits, 0 otherwise.

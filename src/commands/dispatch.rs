@@ -253,12 +253,30 @@ fn process_inner(
                 .multi_queue
                 .iter()
                 .any(|a| queued_has(srv, a, flags::WRITE)));
+    // A failed BGSAVE with stop-writes-on-bgsave-error: refuse writes
+    // (and PING, as Redis does) until a save succeeds.
+    if (is_write || cmd.name == "ping") && crate::persistence::snapshot::writes_denied(srv) {
+        return reject(
+            srv,
+            client,
+            out,
+            rejection(crate::persistence::snapshot::MISCONF),
+        );
+    }
     if is_write && srv.config.min_replicas_to_write > 0 && srv.config.min_replicas_max_lag > 0 {
         return reject(
             srv,
             client,
             out,
             rejection("NOREPLICAS Not enough good replicas to write."),
+        );
+    }
+    if srv.snapshots.loading.is_some() && !def.has(flags::LOADING) {
+        return reject(
+            srv,
+            client,
+            out,
+            rejection("LOADING Redis is loading the dataset in memory"),
         );
     }
     // Queue inside MULTI.

@@ -109,9 +109,12 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) {
         ctx.out.error("ERR No shutdown in progress.");
         return;
     }
-    // Without persistence there is nothing to save: NOSAVE and SAVE only
-    // record the request; the main task exits and logs like Redis does
-    // when no save point is configured.
+    let flags = crate::persistence::snapshot::ShutdownFlags { save, nosave, force };
+    if crate::persistence::snapshot::prepare_shutdown(ctx.srv, flags).is_err() {
+        ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
+        return;
+    }
+    let _ = now;
     ctx.srv.shutdown = Some(ShutdownRequest { nosave, save });
     ctx.client.flags.close_asap = true;
     ctx.srv.main_notify.notify_one();

@@ -20,6 +20,7 @@ pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod introspect;
+pub mod persist;
 pub mod keys;
 pub mod latency_doctor;
 pub mod lists;
@@ -56,6 +57,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         sort::COMMANDS,
         client::COMMANDS,
         introspect::COMMANDS,
+        persist::COMMANDS,
         monitoring::COMMANDS,
         command::COMMANDS,
         debug::COMMANDS,

@@ -287,3 +287,100 @@ pub fn display_path(p: &Path) -> String {
         .display()
         .to_string()
 }
+
+/// DEBUG RELOAD's load: the RDB file into the running server's databases
+/// (already flushed unless NOFLUSH). `merge` replaces keys that exist.
+pub fn reload(srv: &mut crate::server::Server, merge: bool) -> Result<(), ()> {
+    let path = super::snapshot::rdb_path(srv);
+    let start = Instant::now();
+    let crate::server::Server {
+        dbs,
+        snapshots,
+        config,
+        ..
+    } = srv;
+    let mut sink = DbSink::new(dbs, &mut snapshots.functions, config);
+    sink.allow_dup = merge;
+    let res = load_file(&path, config, &mut sink);
+    let stats = std::mem::take(&mut sink.stats);
+    match res {
+        Ok(Some(_)) => {
+            log_done(&stats);
+            log_notice!(
+                "DB loaded from disk: {:.3} seconds",
+                start.elapsed().as_secs_f64()
+            );
+            snapshots.last_load_keys_loaded = stats.keys_loaded;
+            snapshots.last_load_keys_expired = stats.keys_expired;
+            Ok(())
+        }
+        Ok(None) => {
+            log_warning!(
+                "Failed opening the RDB file {} (in server root dir {}) for reading: No such file or directory",
+                path.display(),
+                std::env::current_dir()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default()
+            );
+            Err(())
+        }
+        Err(f) => {
+            log_failure(&path, &f);
+            Err(())
+        }
+    }
+}
+
+/// Loads dir/dbfilename at start on a thread of its own while the server
+/// answers -LOADING; installs the databases when done, or stops the
+/// process if the file is damaged (never starting with half a dataset).
+/// Returns false when there is nothing to load. `ready` runs once the
+/// data is in place (the "Ready to accept connections" lines).
+pub fn start_loading(
+    shared: &crate::server::Shared,
+    ready: impl FnOnce() + Send + 'static,
+) -> Result<bool, std::io::Error> {
+    let (path, config) = {
+        let s = shared.lock();
+        (super::snapshot::rdb_path(&s), s.config.clone())
+    };
+    let size = match std::fs::metadata(&path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let progress = std::sync::Arc::new(LoadProgress::new(size));
+    shared.lock().snapshots.loading = Some(progress.clone());
+    let shared = shared.clone();
+    std::thread::Builder::new()
+        .name("rdb-load".into())
+        .spawn(move || {
+            let mut dbs: Vec<Db> = (0..config.databases).map(|_| Db::new()).collect();
+            let mut functions = Vec::new();
+            let mut sink = DbSink::new(&mut dbs, &mut functions, &config).with_progress(&progress);
+            let res = load_file(&path, &config, &mut sink);
+            let stats = std::mem::take(&mut sink.stats);
+            match res {
+                Ok(_) => {
+                    log_done(&stats);
+                    let mut s = shared.lock();
+                    s.dbs = dbs;
+                    s.snapshots.functions = functions;
+                    s.snapshots.last_load_keys_loaded = stats.keys_loaded;
+                    s.snapshots.last_load_keys_expired = stats.keys_expired;
+                    s.snapshots.loading = None;
+                    log_notice!(
+                        "DB loaded from disk: {:.3} seconds",
+                        progress.start.elapsed().as_secs_f64()
+                    );
+                    drop(s);
+                    ready();
+                }
+                Err(f) => {
+                    log_failure(&path, &f);
+                    std::process::exit(1);
+                }
+            }
+        })?;
+    Ok(true)
+}

@@ -5,4 +5,6 @@
 
 pub mod atomic;
 pub mod fork;
+pub mod loading;
 pub mod rdb;
+pub mod snapshot;

@@ -25,6 +25,10 @@ pub const BGSAVE_RETRY_DELAY: i64 = 5;
 /// Snapshot state of the server (Redis's rdb_* and child_* fields).
 pub struct Snapshots {
     pub child: Option<Child>,
+    /// Set while a dataset is being loaded (commands get -LOADING).
+    pub loading: Option<std::sync::Arc<super::loading::LoadProgress>>,
+    pub last_load_keys_loaded: u64,
+    pub last_load_keys_expired: u64,
     pub last_bgsave_ok: bool,
     /// Unix seconds of the last BGSAVE attempt.
     pub last_bgsave_try: i64,
@@ -45,6 +49,9 @@ impl Default for Snapshots {
     fn default() -> Self {
         Snapshots {
             child: None,
+            loading: None,
+            last_load_keys_loaded: 0,
+            last_load_keys_expired: 0,
             last_bgsave_ok: true,
             last_bgsave_try: 0,
             last_bgsave_time_sec: -1,
@@ -166,7 +173,6 @@ pub fn save(srv: &mut Server) -> io::Result<()> {
     srv.dirty = 0;
     srv.lastsave = now_ms() / 1000;
     srv.snapshots.last_bgsave_ok = true;
-    srv.snapshots.saves += 1;
     Ok(())
 }
 
@@ -182,6 +188,7 @@ pub fn bgsave(srv: &mut Server) -> Result<Pid, BgsaveError> {
     if srv.snapshots.child.is_some() {
         return Err(BgsaveError::InProgress);
     }
+    srv.snapshots.saves += 1;
     srv.snapshots.dirty_before_bgsave = srv.dirty;
     srv.snapshots.last_bgsave_try = now_ms() / 1000;
     let (rx, tx) = nix::unistd::pipe().map_err(BgsaveError::Fork)?;
@@ -338,7 +345,6 @@ pub fn check_child(srv: &mut Server) {
             srv.dirty = srv.dirty.saturating_sub(srv.snapshots.dirty_before_bgsave);
             srv.lastsave = now_ms() / 1000;
             srv.snapshots.last_bgsave_ok = true;
-            srv.snapshots.saves += 1;
         }
         WaitStatus::Exited(_, code) => {
             if code != fork::CHILD_NOERROR_RETVAL {
@@ -385,6 +391,9 @@ pub fn kill_child(srv: &mut Server, wait: bool) {
 /// Cron: reap the child, then start a BGSAVE for a save point that was
 /// reached or a scheduled one.
 pub fn cron(srv: &mut Server) {
+    if srv.snapshots.loading.is_some() {
+        return;
+    }
     if srv.snapshots.child.is_some() {
         check_child(srv);
         return;
@@ -415,3 +424,60 @@ pub fn writes_denied(srv: &Server) -> bool {
 
 /// The MISCONF error Redis gives then.
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// How a shutdown treats the dataset (SHUTDOWN's flags, or the
+/// shutdown-on-sigterm/sigint config).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShutdownFlags {
+    pub save: bool,
+    pub nosave: bool,
+    pub force: bool,
+}
+
+impl ShutdownFlags {
+    /// Parses "default", "save", "nosave", "now", "force" words.
+    pub fn from_words(words: &str) -> Self {
+        let mut f = ShutdownFlags::default();
+        for w in words.split_whitespace() {
+            match w {
+                "save" => f.save = true,
+                "nosave" => f.nosave = true,
+                "force" => f.force = true,
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
+/// Redis's prepareForShutdown/finishShutdown, persistence part: kill a
+/// BGSAVE child, then save the final snapshot when save points are set
+/// (or SAVE was asked) unless NOSAVE. On a failed save the server keeps
+/// running (unless FORCE) and the caller reports the error.
+pub fn prepare_shutdown(srv: &mut Server, mut flags: ShutdownFlags) -> Result<(), ()> {
+    if srv.snapshots.loading.is_some() {
+        // Never overwrite the file being loaded with half a dataset.
+        flags.save = false;
+        flags.nosave = true;
+    }
+    log_warning!("User requested shutdown...");
+    if srv.snapshots.child.is_some() {
+        log_warning!("There is a child saving an .rdb. Killing it!");
+        kill_child(srv, true);
+    }
+    if (srv.config.has_save_points() && !flags.nosave) || flags.save {
+        log_notice!("Saving the final RDB snapshot before exiting.");
+        if save(srv).is_err() {
+            if flags.force {
+                log_warning!("Error trying to save the DB. Exit anyway.");
+            } else {
+                log_warning!("Error trying to save the DB, can't exit.");
+                log_warning!(
+                    "Errors trying to shut down the server. Check the logs for more information."
+                );
+                return Err(());
+            }
+        }
+    }
+    Ok(())
+}

@@ -45,6 +45,7 @@ pub fn tick(s: &mut Server) {
     }
     close_timed_out_clients(s, now);
     resize_query_buffers(s, now);
+    crate::persistence::snapshot::cron(s);
 }
 
 /// Redis's activeExpireCycle (slow mode): samples keys with a TTL in each

@@ -322,28 +322,74 @@ fn clients_section(s: &Server, cur: Option<&Client>, out: &mut String) {
 }
 
 fn persistence_section(s: &Server, out: &mut String) {
-    // No fork child and no AOF exist yet: every figure below is the
-    // true state of a node that has never saved.
+    let snap = &s.snapshots;
+    let now = std::time::Instant::now();
     let _ = write!(
         out,
-        "loading:0\r\n\
-         async_loading:0\r\n\
-         current_cow_peak:0\r\n\
-         current_cow_size:0\r\n\
-         current_cow_size_age:0\r\n\
-         current_fork_perc:0.00\r\n\
-         current_save_keys_processed:0\r\n\
-         current_save_keys_total:0\r\n\
+        "loading:{}\r\nasync_loading:0\r\n",
+        u8::from(snap.loading.is_some())
+    );
+    if let Some(p) = &snap.loading {
+        use std::sync::atomic::Ordering;
+        let loaded = p.loaded_bytes.load(Ordering::Relaxed);
+        let elapsed = p.start.elapsed().as_secs_f64();
+        let perc = if p.total_bytes > 0 {
+            loaded as f64 * 100.0 / p.total_bytes as f64
+        } else {
+            0.0
+        };
+        let eta = if loaded > 0 && elapsed > 0.0 {
+            ((p.total_bytes.saturating_sub(loaded)) as f64 / (loaded as f64 / elapsed)) as u64
+        } else {
+            1
+        };
+        let _ = write!(
+            out,
+            "loading_start_time:{}\r\n\
+             loading_total_bytes:{}\r\n\
+             loading_rdb_used_mem:{}\r\n\
+             loading_loaded_bytes:{}\r\n\
+             loading_loaded_perc:{:.2}\r\n\
+             loading_eta_seconds:{}\r\n",
+            p.start_unix,
+            p.total_bytes,
+            p.rdb_used_mem.load(Ordering::Relaxed),
+            loaded,
+            perc,
+            eta
+        );
+    }
+    let child = snap.child.as_ref();
+    let (cow, cow_peak, cow_age, perc, processed, total) = match child {
+        Some(c) => (
+            c.cow_size,
+            c.cow_peak,
+            c.cow_updated
+                .map_or(0, |t| now.duration_since(t).as_secs()),
+            c.progress_perc(),
+            c.keys_processed,
+            c.keys_total,
+        ),
+        None => (0, 0, 0, 0.0, 0, 0),
+    };
+    let _ = write!(
+        out,
+        "current_cow_peak:{}\r\n\
+         current_cow_size:{}\r\n\
+         current_cow_size_age:{}\r\n\
+         current_fork_perc:{:.2}\r\n\
+         current_save_keys_processed:{}\r\n\
+         current_save_keys_total:{}\r\n\
          rdb_changes_since_last_save:{}\r\n\
-         rdb_bgsave_in_progress:0\r\n\
+         rdb_bgsave_in_progress:{}\r\n\
          rdb_last_save_time:{}\r\n\
-         rdb_last_bgsave_status:ok\r\n\
-         rdb_last_bgsave_time_sec:-1\r\n\
-         rdb_current_bgsave_time_sec:-1\r\n\
-         rdb_saves:0\r\n\
-         rdb_last_cow_size:0\r\n\
-         rdb_last_load_keys_expired:0\r\n\
-         rdb_last_load_keys_loaded:0\r\n\
+         rdb_last_bgsave_status:{}\r\n\
+         rdb_last_bgsave_time_sec:{}\r\n\
+         rdb_current_bgsave_time_sec:{}\r\n\
+         rdb_saves:{}\r\n\
+         rdb_last_cow_size:{}\r\n\
+         rdb_last_load_keys_expired:{}\r\n\
+         rdb_last_load_keys_loaded:{}\r\n\
          aof_enabled:0\r\n\
          aof_rewrite_in_progress:0\r\n\
          aof_rewrite_scheduled:0\r\n\
@@ -356,7 +402,22 @@ fn persistence_section(s: &Server, out: &mut String) {
          aof_last_cow_size:0\r\n\
          module_fork_in_progress:0\r\n\
          module_fork_last_cow_size:0\r\n",
-        s.dirty, s.lastsave
+        cow_peak,
+        cow,
+        cow_age,
+        perc,
+        processed,
+        total,
+        s.dirty,
+        u8::from(child.is_some()),
+        s.lastsave,
+        if snap.last_bgsave_ok { "ok" } else { "err" },
+        snap.last_bgsave_time_sec,
+        child.map_or(-1, |c| c.start.elapsed().as_secs() as i64),
+        snap.saves,
+        snap.last_cow_size,
+        snap.last_load_keys_expired,
+        snap.last_load_keys_loaded,
     );
 }
 

@@ -212,8 +212,8 @@ pub fn stats_section(s: &Server, out: &mut String) {
          pubsub_channels:{}\r\n\
          pubsub_patterns:{}\r\n\
          pubsubshard_channels:{}\r\n\
-         latest_fork_usec:0\r\n\
-         total_forks:0\r\n\
+         latest_fork_usec:{}\r\n\
+         total_forks:{}\r\n\
          migrate_cached_sockets:0\r\n\
          slave_expires_tracked_keys:0\r\n\
          active_defrag_hits:0\r\n\
@@ -254,6 +254,8 @@ pub fn stats_section(s: &Server, out: &mut String) {
         s.pubsub.channels.len(),
         s.pubsub.patterns.len(),
         s.pubsub.shard_channels.len(),
+        s.snapshots.latest_fork_usec,
+        s.snapshots.total_forks,
         st.unexpected_error_replies,
         st.total_error_replies,
         st.dump_payload_sanitizations,

@@ -148,7 +148,26 @@ async fn async_main(config: Config) -> i32 {
             super::listen::spawn_accept(&mut s, &shared, l);
         }
     }
-    log_notice!("Ready to accept connections tcp");
+    let has_unix = unix.is_some();
+    let ready = move || {
+        log_notice!("Ready to accept connections tcp");
+        if has_unix {
+            log_notice!("Ready to accept connections unix");
+        }
+    };
+    // Without AOF, the RDB file is loaded (on a thread: clients get
+    // -LOADING meanwhile); "Ready to accept" follows the load, as in Redis.
+    match crate::persistence::loading::start_loading(&shared, ready.clone()) {
+        Ok(true) => {}
+        Ok(false) => ready(),
+        Err(e) => {
+            log_warning!(
+                "Fatal error loading the DB: {}. Exiting.",
+                crate::config::special::strerror(&e)
+            );
+            return 1;
+        }
+    }
     if let Some(l) = unix {
         let shared = shared.clone();
         let path = unixsocket.clone();
@@ -167,7 +186,6 @@ async fn async_main(config: Config) -> i32 {
                 }
             }
         });
-        log_notice!("Ready to accept connections unix");
     }
     // Cron.
     {
@@ -189,11 +207,15 @@ async fn async_main(config: Config) -> i32 {
         tokio::select! {
             _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
                 log_warning!("Received SIGTERM scheduling shutdown...");
-                break;
+                if signal_shutdown(&shared, "shutdown-on-sigterm", "SIGTERM") {
+                    break;
+                }
             }
             _ = async { match sigint.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
                 log_warning!("Received SIGINT scheduling shutdown...");
-                break;
+                if signal_shutdown(&shared, "shutdown-on-sigint", "SIGINT") {
+                    break;
+                }
             }
             _ = main_notify.notified() => {
                 if shared.lock().shutdown.is_some() {
@@ -206,11 +228,26 @@ async fn async_main(config: Config) -> i32 {
     0
 }
 
-/// Redis's prepareForShutdown + finishShutdown, without persistence (the
-/// RDB/AOF issues add the final save and fsync here).
+/// A shutdown asked by a signal: the final save as the config says; on
+/// failure the server keeps running, as Redis does.
+fn signal_shutdown(shared: &Shared, option: &str, name: &str) -> bool {
+    let mut s = shared.lock();
+    let words = s.config.get_text(option).unwrap_or_default();
+    let flags = crate::persistence::snapshot::ShutdownFlags::from_words(&words);
+    if crate::persistence::snapshot::prepare_shutdown(&mut s, flags).is_ok() {
+        return true;
+    }
+    log_warning!(
+        "{} received but errors trying to shut down the server, check the logs for more information",
+        name
+    );
+    false
+}
+
+/// The end of Redis's finishShutdown (the final save already happened in
+/// prepare_shutdown, under the command or signal that asked for it).
 fn shutdown(shared: &Shared, pidfile: &str, unixsocket: &str) {
     let s = shared.lock();
-    log_warning!("User requested shutdown...");
     if !pidfile.is_empty() {
         log_notice!("Removing the pid file.");
         let _ = std::fs::remove_file(pidfile);
