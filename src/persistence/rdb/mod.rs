@@ -14,6 +14,13 @@
 pub mod listpack;
 pub mod lzf;
 
+// The decoder (rdb-read).
+pub mod read;
+pub mod ziplist;
+pub mod zipmap;
+
+pub use read::Reader;
+
 use crate::keyspace::hash::HashLimits;
 use crate::keyspace::zset::ZLimits;
 
@@ -143,7 +150,11 @@ pub struct RdbError {
 
 impl std::fmt::Display for RdbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} at offset {} (while doing: {}", self.msg, self.offset, self.doing)?;
+        write!(
+            f,
+            "{} at offset {} (while doing: {}",
+            self.msg, self.offset, self.doing
+        )?;
         if let Some(k) = &self.key {
             write!(f, ", reading key '{}'", String::from_utf8_lossy(k))?;
         }
