@@ -15,10 +15,15 @@ pub mod listpack;
 pub mod lzf;
 
 // The decoder (rdb-read).
+pub mod decode;
+mod decode_stream;
+pub mod load;
 pub mod read;
 pub mod ziplist;
 pub mod zipmap;
 
+pub use decode::decode_object;
+pub use load::{load, ChecksumState, KeyMeta, LoadOptions, LoadSink, LoadSummary};
 pub use read::Reader;
 
 use crate::keyspace::hash::HashLimits;
