@@ -5,8 +5,7 @@
 #
 # The tree is an extracted Redis 7.0.15 source tree (nothing is fetched or
 # compiled; see ../shared/redis-tcl/README.md for how to extract one). It is
-# copied privately, and tests/assets/default.conf's `save 900 1` line is
-# deleted in the copy (the harness re-quotes `save ""` as `save {""}`, which Redis too rejects), because keel refuses save points until it has RDB.
+# copied privately, so several runs can share one tree.
 # Without units, the units of the commands keel implements run.
 #
 # Environment: REDIS_TCL (runner directory, default ../shared/redis-tcl next
@@ -41,7 +40,6 @@ bin="$repo/target/release/keel-server"
 work=$(mktemp -d /tmp/keel-redis-tcl.XXXXXX)
 trap 'rm -rf "$work/tree"' EXIT
 cp -r "$tree" "$work/tree"
-sed -i '/^save 900 1/d' "$work/tree/tests/assets/default.conf"
 out=${OUT_DIR:-$work/out}
 mkdir -p "$out"
 

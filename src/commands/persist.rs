@@ -48,11 +48,10 @@ fn save(ctx: &mut Ctx, _args: &[Bytes]) {
 }
 
 fn bgsave(ctx: &mut Ctx, args: &[Bytes]) {
-    let mut schedule = false;
+    // SCHEDULE only matters while another kind of child (an AOF rewrite)
+    // runs; until the AOF exists the only child is a BGSAVE.
     if args.len() > 1 {
-        if args.len() == 2 && args[1].eq_ignore_ascii_case(b"schedule") {
-            schedule = true;
-        } else {
+        if args.len() != 2 || !args[1].eq_ignore_ascii_case(b"schedule") {
             ctx.out.error(err::SYNTAX);
             return;
         }

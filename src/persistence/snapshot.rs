@@ -231,9 +231,11 @@ pub fn bgsave(srv: &mut Server) -> Result<Pid, BgsaveError> {
 
 fn set_nonblocking(f: &File) {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
-    if let Ok(bits) = fcntl(f, FcntlArg::F_GETFL) {
+    use std::os::fd::AsRawFd;
+    let fd = f.as_raw_fd();
+    if let Ok(bits) = fcntl(fd, FcntlArg::F_GETFL) {
         let flags = OFlag::from_bits_truncate(bits) | OFlag::O_NONBLOCK;
-        let _ = fcntl(f, FcntlArg::F_SETFL(flags));
+        let _ = fcntl(fd, FcntlArg::F_SETFL(flags));
     }
 }
 
