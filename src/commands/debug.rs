@@ -194,7 +194,7 @@ fn reload(ctx: &mut Ctx, args: &[Bytes]) {
         }
         ctx.srv.snapshots.functions.clear();
     }
-    if crate::persistence::loading::reload(ctx.srv, merge).is_err() {
+    if !crate::persistence::loading::reload(ctx.srv, merge) {
         ctx.out.error("ERR Error trying to load the RDB dump, check server logs.");
         return;
     }

@@ -110,7 +110,7 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) {
         return;
     }
     let flags = crate::persistence::snapshot::ShutdownFlags { save, nosave, force };
-    if crate::persistence::snapshot::prepare_shutdown(ctx.srv, flags).is_err() {
+    if !crate::persistence::snapshot::prepare_shutdown(ctx.srv, flags) {
         ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
         return;
     }

@@ -50,11 +50,9 @@ fn save(ctx: &mut Ctx, _args: &[Bytes]) {
 fn bgsave(ctx: &mut Ctx, args: &[Bytes]) {
     // SCHEDULE only matters while another kind of child (an AOF rewrite)
     // runs; until the AOF exists the only child is a BGSAVE.
-    if args.len() > 1 {
-        if args.len() != 2 || !args[1].eq_ignore_ascii_case(b"schedule") {
-            ctx.out.error(err::SYNTAX);
-            return;
-        }
+    if args.len() > 1 && (args.len() != 2 || !args[1].eq_ignore_ascii_case(b"schedule")) {
+        ctx.out.error(err::SYNTAX);
+        return;
     }
     if ctx.srv.snapshots.child.is_some() {
         ctx.out.error("ERR Background save already in progress");

@@ -290,7 +290,8 @@ pub fn display_path(p: &Path) -> String {
 
 /// DEBUG RELOAD's load: the RDB file into the running server's databases
 /// (already flushed unless NOFLUSH). `merge` replaces keys that exist.
-pub fn reload(srv: &mut crate::server::Server, merge: bool) -> Result<(), ()> {
+/// False (after logging why) when the file could not be loaded.
+pub fn reload(srv: &mut crate::server::Server, merge: bool) -> bool {
     let path = super::snapshot::rdb_path(srv);
     let start = Instant::now();
     let crate::server::Server {
@@ -312,7 +313,7 @@ pub fn reload(srv: &mut crate::server::Server, merge: bool) -> Result<(), ()> {
             );
             snapshots.last_load_keys_loaded = stats.keys_loaded;
             snapshots.last_load_keys_expired = stats.keys_expired;
-            Ok(())
+            true
         }
         Ok(None) => {
             log_warning!(
@@ -322,11 +323,11 @@ pub fn reload(srv: &mut crate::server::Server, merge: bool) -> Result<(), ()> {
                     .map(|d| d.display().to_string())
                     .unwrap_or_default()
             );
-            Err(())
+            false
         }
         Err(f) => {
             log_failure(&path, &f);
-            Err(())
+            false
         }
     }
 }

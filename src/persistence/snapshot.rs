@@ -348,11 +348,9 @@ pub fn check_child(srv: &mut Server) {
             srv.lastsave = now_ms() / 1000;
             srv.snapshots.last_bgsave_ok = true;
         }
-        WaitStatus::Exited(_, code) => {
-            if code != fork::CHILD_NOERROR_RETVAL {
-                log_warning!("Background saving error");
-                srv.snapshots.last_bgsave_ok = false;
-            }
+        WaitStatus::Exited(_, code) if code != fork::CHILD_NOERROR_RETVAL => {
+            log_warning!("Background saving error");
+            srv.snapshots.last_bgsave_ok = false;
         }
         WaitStatus::Signaled(_, sig, _) => {
             log_warning!("Background saving terminated by signal {}", sig as i32);
@@ -455,8 +453,8 @@ impl ShutdownFlags {
 /// Redis's prepareForShutdown/finishShutdown, persistence part: kill a
 /// BGSAVE child, then save the final snapshot when save points are set
 /// (or SAVE was asked) unless NOSAVE. On a failed save the server keeps
-/// running (unless FORCE) and the caller reports the error.
-pub fn prepare_shutdown(srv: &mut Server, mut flags: ShutdownFlags) -> Result<(), ()> {
+/// running (unless FORCE): false, and the caller reports the error.
+pub fn prepare_shutdown(srv: &mut Server, mut flags: ShutdownFlags) -> bool {
     if srv.snapshots.loading.is_some() {
         // Never overwrite the file being loaded with half a dataset.
         flags.save = false;
@@ -477,9 +475,9 @@ pub fn prepare_shutdown(srv: &mut Server, mut flags: ShutdownFlags) -> Result<()
                 log_warning!(
                     "Errors trying to shut down the server. Check the logs for more information."
                 );
-                return Err(());
+                return false;
             }
         }
     }
-    Ok(())
+    true
 }

@@ -157,7 +157,7 @@ async fn async_main(config: Config) -> i32 {
     };
     // Without AOF, the RDB file is loaded (on a thread: clients get
     // -LOADING meanwhile); "Ready to accept" follows the load, as in Redis.
-    match crate::persistence::loading::start_loading(&shared, ready.clone()) {
+    match crate::persistence::loading::start_loading(&shared, ready) {
         Ok(true) => {}
         Ok(false) => ready(),
         Err(e) => {
@@ -234,7 +234,7 @@ fn signal_shutdown(shared: &Shared, option: &str, name: &str) -> bool {
     let mut s = shared.lock();
     let words = s.config.get_text(option).unwrap_or_default();
     let flags = crate::persistence::snapshot::ShutdownFlags::from_words(&words);
-    if crate::persistence::snapshot::prepare_shutdown(&mut s, flags).is_ok() {
+    if crate::persistence::snapshot::prepare_shutdown(&mut s, flags) {
         return true;
     }
     log_warning!(
