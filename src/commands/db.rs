@@ -170,13 +170,13 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) {
     }
     // Redis's flushAllDataAndResetRDB: a running BGSAVE would write the
     // old dataset, so it is killed; with save points the empty dataset is
-    // saved at once. The FLUSHALL itself then counts as one change.
+    // saved at once (which resets the change counter). Propagation is
+    // forced either way.
     ctx.srv.dirty += std::mem::take(&mut ctx.dirty);
     crate::persistence::snapshot::kill_child(ctx.srv, false);
     if ctx.srv.config.has_save_points() {
         let _ = crate::persistence::snapshot::save(ctx.srv);
     }
-    ctx.dirty = 1;
     ctx.propagate(args.to_vec());
     ctx.out.ok();
 }
