@@ -24,6 +24,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod rdb;
+pub mod rdb_newer;
+
 /// How long a server may take to answer its first PING.
 const START_DEADLINE: Duration = Duration::from_secs(20);
 /// How long a test waits for one reply before calling it missing.
@@ -142,6 +145,12 @@ impl Server {
     /// Starts `kind` on a free port, retrying on another port if the
     /// process exits before it answers (someone took the port meanwhile).
     pub fn start(kind: Kind, extra: &[&str]) -> Server {
+        Server::start_seeded(kind, extra, &|_| {})
+    }
+
+    /// Like [`Server::start`], with `seed` called on the (empty) server
+    /// directory before the process starts, e.g. to put an RDB file there.
+    pub fn start_seeded(kind: Kind, extra: &[&str], seed: &dyn Fn(&Path)) -> Server {
         let mut last_log = String::new();
         for _attempt in 0..5 {
             let port = free_port();
@@ -149,6 +158,7 @@ impl Server {
                 .prefix("keel-test-")
                 .tempdir()
                 .expect("temp dir");
+            seed(dir.path());
             let log_path = dir.path().join("server.log");
             let log = std::fs::File::create(&log_path).expect("log file");
             let program: PathBuf = match kind {

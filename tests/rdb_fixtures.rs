@@ -1,0 +1,411 @@
+//! RDB files written by real Redis, loaded by keel-server at startup.
+//!
+//! - `load_<fixture>`: keel starts on fixtures/rdb/<fixture>.rdb (`--dir`
+//!   holding a copy, `--dbfilename <fixture>.rdb`, plus the fixture's
+//!   recorded loader config) and must hold exactly the dataset that
+//!   redis-server 7.0.15 held after loading the same file (<fixture>.json:
+//!   keys, types, encodings, values, PEXPIRETIME, IDLETIME/FREQ).
+//! - `save_<fixture>`: keel loads the fixture, SAVEs; redis-check-rdb must
+//!   accept keel's file and redis-server 7.0.15 loading it must hold the
+//!   recorded dataset again.
+//! - `asset_<name>`: the old-version files in ../shared/redis-assets (RDB
+//!   3-10) against fixtures/rdb/assets-expected/<name>.json.
+//! - `newer_<name>`: ../shared/redis-assets/newer (RDB 11/12 from Redis 7.4.1
+//!   and Valkey 8.0.1) against their own JSON; the 7.4 file may instead be
+//!   refused with a message about hash field TTLs.
+//! - `damaged_<kind>`: keel must exit non-zero at startup, say what Redis
+//!   says about the file (its name and an offset), and leave it untouched.
+//!
+//! `KEEL_RDB_SUBJECT=redis` runs every test with redis-server 7.0.15 as
+//! the server under test: this is how the harness itself is validated
+//! (the `newer_*` tests skip then: 7.0 refuses RDB 11/12 by design, unless
+//! `KEEL_RDB_NEWER_DIR` points at the same datasets saved by a 7.0 server).
+//! Tests that need redis-server or redis-check-rdb skip with a message
+//! when they are not installed.
+
+mod common;
+
+use common::rdb::{
+    assert_same_dataset, assets_dir, check_rdb, check_rdb_available, fixtures_dir, loader_args,
+    read_json, record_dataset, start_on_rdb, subject, try_start_on_rdb, Compare,
+};
+use common::{redis_available, Kind};
+use serde_json::Value as J;
+use std::time::Instant;
+
+/// "idletime" or "freq" when the recorded keys carry one.
+fn meta_of(expected: &J) -> Option<&'static str> {
+    let first = expected["keys"].as_array()?.first()?;
+    if first.get("idletime").is_some() {
+        Some("idletime")
+    } else if first.get("freq").is_some() {
+        Some("freq")
+    } else {
+        None
+    }
+}
+
+fn fixture(name: &str) -> (Vec<u8>, J) {
+    let dir = fixtures_dir();
+    let data = std::fs::read(dir.join(format!("{name}.rdb"))).expect("fixture file");
+    (data, read_json(&dir.join(format!("{name}.json"))))
+}
+
+/// The subject loads the fixture; its dataset must be the recorded one.
+fn load_fixture(name: &str) {
+    let (data, expected) = fixture(name);
+    let started = Instant::now();
+    let kind = subject();
+    let srv = start_on_rdb(kind, &data, &format!("{name}.rdb"), &loader_args(&expected));
+    let mut c = srv.conn();
+    let actual = record_dataset(&mut c, meta_of(&expected));
+    let how = Compare {
+        functions: name == "functions",
+        idle_slack: started.elapsed().as_secs() as i64 + 1,
+    };
+    assert_same_dataset(
+        &format!("{name}.rdb loaded by {kind:?}"),
+        &expected,
+        &actual,
+        how,
+    );
+}
+
+/// The subject loads the fixture and SAVEs; redis-check-rdb accepts the
+/// result and redis-server 7.0.15 loads the recorded dataset from it.
+fn save_fixture(name: &str) {
+    if !redis_available() || !check_rdb_available() {
+        eprintln!("SKIPPED save_{name}: redis-server / redis-check-rdb are not installed");
+        return;
+    }
+    let (data, expected) = fixture(name);
+    let started = Instant::now();
+    let kind = subject();
+    let file = format!("{name}.rdb");
+    let args = loader_args(&expected);
+    let srv = start_on_rdb(kind, &data, &file, &args);
+    let mut c = srv.conn();
+    assert_eq!(c.cmd_str(&["SAVE"]), "+OK\r\n", "SAVE on {kind:?}");
+    let saved_path = srv.dir().join(&file);
+    let saved = std::fs::read(&saved_path).expect("the saved file");
+    drop(c);
+    drop(srv);
+
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let copy = tmp.path().join(&file);
+    std::fs::write(&copy, &saved).expect("copy");
+    let (code, report) = check_rdb(&copy);
+    assert!(
+        code == 0 && report.contains("RDB looks OK"),
+        "redis-check-rdb refuses {name}.rdb as saved by {kind:?} (exit {code}):\n{report}"
+    );
+
+    let redis = match try_start_on_rdb(Kind::Redis, &saved, &file, &args) {
+        Ok(r) => r,
+        Err(e) => panic!(
+            "redis-server 7.0.15 refuses {name}.rdb as saved by {kind:?} ({}):\n{}",
+            e.status, e.output
+        ),
+    };
+    let mut rc = redis.conn();
+    let actual = record_dataset(&mut rc, meta_of(&expected));
+    let how = Compare {
+        functions: name == "functions",
+        idle_slack: started.elapsed().as_secs() as i64 + 1,
+    };
+    assert_same_dataset(
+        &format!("{name}.rdb saved by {kind:?}, loaded by redis-server"),
+        &expected,
+        &actual,
+        how,
+    );
+}
+
+macro_rules! fixture_tests {
+    ($($load:ident, $save:ident => $name:literal;)*) => {$(
+        #[test]
+        fn $load() {
+            load_fixture($name);
+        }
+        #[test]
+        fn $save() {
+            save_fixture($name);
+        }
+    )*};
+}
+
+fixture_tests! {
+    load_strings, save_strings => "strings";
+    load_strings_nocompress, save_strings_nocompress => "strings-nocompress";
+    load_lists, save_lists => "lists";
+    load_lists_compressed, save_lists_compressed => "lists-compressed";
+    load_hashes, save_hashes => "hashes";
+    load_sets, save_sets => "sets";
+    load_zsets, save_zsets => "zsets";
+    load_streams, save_streams => "streams";
+    load_expires, save_expires => "expires";
+    load_functions, save_functions => "functions";
+    load_idle_lru, save_idle_lru => "idle-lru";
+    load_freq_lfu, save_freq_lfu => "freq-lfu";
+    load_nochecksum, save_nochecksum => "nochecksum";
+    load_empty, save_empty => "empty";
+    load_small, save_small => "small";
+}
+
+/// First number after each "offset" in `text` (case-insensitive).
+fn offsets(text: &str) -> Vec<u64> {
+    let lower = text.to_lowercase();
+    let mut out = Vec::new();
+    let mut rest = lower.as_str();
+    while let Some(i) = rest.find("offset") {
+        rest = &rest[i + 6..];
+        let tail = rest.trim_start_matches([' ', ':', '=', '[']);
+        let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = digits.parse() {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// The subject must refuse the damaged file the way the .expect says.
+fn damaged(name: &str) {
+    let dir = fixtures_dir();
+    let data = std::fs::read(dir.join(format!("{name}.rdb"))).expect("damaged file");
+    let expect = read_json(&dir.join(format!("{name}.expect")));
+    let kind = subject();
+    let file = format!("{name}.rdb");
+    let exit = match try_start_on_rdb(kind, &data, &file, &[]) {
+        Ok(_) => panic!(
+            "{kind:?} started on {file} ({}): it must refuse it",
+            expect["about"]
+        ),
+        Err(e) => e,
+    };
+    assert!(
+        !exit.status.success(),
+        "{kind:?} exited with {} on {file}",
+        exit.status
+    );
+    assert!(
+        exit.file_after == data,
+        "{kind:?} modified {file} while refusing it"
+    );
+    let inline_checker = expect["redis_server"]["stdout"]
+        .as_array()
+        .is_some_and(|a| !a.is_empty());
+    if inline_checker {
+        // Redis names the file and the offset of the problem.
+        assert!(
+            exit.output.contains(&file),
+            "{kind:?}'s output on {file} does not name the file:\n{}",
+            exit.output
+        );
+        let size = data.len() as u64;
+        let offs = offsets(&exit.output);
+        assert!(
+            offs.iter().any(|&o| o > 0 && o <= size),
+            "{kind:?}'s output on {file} names no offset in 1..={size} (redis-check-rdb says {} at \
+             offset {}):\n{}",
+            expect["redis_check_rdb"]["error"],
+            expect["redis_check_rdb"]["offset"],
+            exit.output
+        );
+    } else {
+        // Refused before parsing (bad version): Redis's own words.
+        let lines: Vec<&str> = expect["redis_server"]["log_warnings"]
+            .as_array()
+            .expect("log_warnings")
+            .iter()
+            .filter_map(J::as_str)
+            .collect();
+        let reason = lines.first().expect("a recorded reason");
+        assert!(
+            exit.output.contains(reason),
+            "{kind:?}'s output on {file} lacks {reason:?}:\n{}",
+            exit.output
+        );
+    }
+}
+
+#[test]
+fn damaged_truncated() {
+    damaged("damaged-truncated");
+}
+
+#[test]
+fn damaged_checksum() {
+    damaged("damaged-checksum");
+}
+
+#[test]
+fn damaged_type() {
+    damaged("damaged-type");
+}
+
+#[test]
+fn damaged_length() {
+    damaged("damaged-length");
+}
+
+#[test]
+fn damaged_version() {
+    damaged("damaged-version");
+}
+
+/// No dump file in `dir`: the server starts empty and creates nothing.
+#[test]
+fn missing_dump_file_starts_empty() {
+    let kind = subject();
+    let srv = common::Server::start(kind, &["--dbfilename", "absent.rdb"]);
+    let mut c = srv.conn();
+    let ds = record_dataset(&mut c, None);
+    assert_eq!(ds["keys"], serde_json::json!([]), "{kind:?} is not empty");
+    assert!(
+        !srv.dir().join("absent.rdb").exists(),
+        "{kind:?} created the file"
+    );
+}
+
+/// An old-version sample file against what redis-server 7.0.15 loaded.
+fn asset(name: &str) {
+    let path = assets_dir().join(format!("{name}.rdb"));
+    let Ok(data) = std::fs::read(&path) else {
+        eprintln!("SKIPPED asset_{name}: {} is absent", path.display());
+        return;
+    };
+    let expected = read_json(&fixtures_dir().join(format!("assets-expected/{name}.json")));
+    let kind = subject();
+    let file = format!("{name}.rdb");
+    let loaded = try_start_on_rdb(kind, &data, &file, &loader_args(&expected));
+    if expected["loaded"] == J::Bool(false) {
+        let exit = match loaded {
+            Ok(_) => panic!("{kind:?} started on {file}, which redis-server 7.0.15 refuses"),
+            Err(e) => e,
+        };
+        assert!(
+            !exit.status.success(),
+            "{kind:?} exited with {} on {file}",
+            exit.status
+        );
+        assert!(exit.file_after == data, "{kind:?} modified {file}");
+        assert!(
+            exit.output.contains(&file),
+            "{kind:?} does not name {file}:\n{}",
+            exit.output
+        );
+        return;
+    }
+    let srv =
+        loaded.unwrap_or_else(|e| panic!("{kind:?} refuses {file} ({}):\n{}", e.status, e.output));
+    let mut c = srv.conn();
+    let actual = record_dataset(&mut c, None);
+    assert_same_dataset(
+        &format!("{file} loaded by {kind:?}"),
+        &expected,
+        &actual,
+        Compare::default(),
+    );
+}
+
+#[test]
+fn asset_corrupt_empty_keys() {
+    asset("corrupt_empty_keys");
+}
+
+#[test]
+fn asset_corrupt_ziplist() {
+    asset("corrupt_ziplist");
+}
+
+#[test]
+fn asset_encodings() {
+    asset("encodings");
+}
+
+#[test]
+fn asset_hash_ziplist() {
+    asset("hash-ziplist");
+}
+
+#[test]
+fn asset_hash_zipmap() {
+    asset("hash-zipmap");
+}
+
+#[test]
+fn asset_list_quicklist() {
+    asset("list-quicklist");
+}
+
+#[test]
+fn asset_scriptbackup() {
+    asset("scriptbackup");
+}
+
+#[test]
+fn asset_zset_ziplist() {
+    asset("zset-ziplist");
+}
+
+/// A file written by a newer server, against its own JSON. `may_refuse`:
+/// refusing is acceptable if the message is about hash field TTLs.
+fn newer(name: &str, may_refuse_field_ttls: bool) {
+    let kind = subject();
+    // KEEL_RDB_NEWER_DIR: other files with the same JSON (e.g. the same
+    // datasets rebuilt in a 7.0 server, to check this harness with Redis).
+    let override_dir = std::env::var_os("KEEL_RDB_NEWER_DIR").map(std::path::PathBuf::from);
+    if kind == Kind::Redis && override_dir.is_none() {
+        eprintln!("SKIPPED newer_{name}: Redis 7.0 refuses RDB 11/12 by design");
+        return;
+    }
+    let dir = override_dir.unwrap_or_else(|| assets_dir().join("newer"));
+    let Ok(data) = std::fs::read(dir.join(format!("{name}.rdb"))) else {
+        eprintln!(
+            "SKIPPED newer_{name}: {}/{name}.rdb is absent",
+            dir.display()
+        );
+        return;
+    };
+    let expected = read_json(&dir.join(format!("{name}.json")));
+    let file = format!("{name}.rdb");
+    let srv = match try_start_on_rdb(kind, &data, &file, &[]) {
+        Ok(srv) => srv,
+        Err(e) => {
+            let lower = e.output.to_lowercase();
+            let about_field_ttls =
+                lower.contains("field") && (lower.contains("ttl") || lower.contains("expir"));
+            assert!(
+                may_refuse_field_ttls && about_field_ttls,
+                "{kind:?} refuses {file} ({}):\n{}",
+                e.status,
+                e.output
+            );
+            assert!(e.file_after == data, "{kind:?} modified {file}");
+            return;
+        }
+    };
+    let mut c = srv.conn();
+    let diffs = common::rdb_newer::compare_dataset(&mut c, &expected);
+    assert!(
+        diffs.is_empty(),
+        "{file} loaded by {kind:?}: {} difference(s):\n  {}",
+        diffs.len(),
+        diffs.join("\n  ")
+    );
+}
+
+#[test]
+fn newer_redis_7_4_1() {
+    newer("redis-7.4.1", true);
+}
+
+#[test]
+fn newer_redis_7_4_1_cluster() {
+    newer("redis-7.4.1-cluster", false);
+}
+
+#[test]
+fn newer_valkey_8_0_1() {
+    newer("valkey-8.0.1", false);
+}
