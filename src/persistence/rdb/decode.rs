@@ -162,6 +162,9 @@ fn decode(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>, RdbError
             if !pairs.iter().all(|(f, _)| seen.insert(f.as_slice())) {
                 return Err(r.err(what));
             }
+            if pairs.is_empty() {
+                return Ok(None);
+            }
             let table = pairs.len() > lim.hash.max_entries;
             let it = pairs.iter().map(|(f, v)| (f.as_slice(), v.as_slice()));
             Ok(Some(Value::Hash(build_hash(it, table))))
@@ -511,4 +514,4 @@ pub fn module_name(id: u64) -> String {
 
 #[cfg(test)]
 #[path = "decode_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -226,3 +226,7 @@ fn parse_node(lp: &[u8], master: StreamId) -> Result<Node, &'static str> {
         bytes: lp.len(),
     })
 }
+
+#[cfg(test)]
+#[path = "decode_stream_tests.rs"]
+mod tests;
