@@ -118,6 +118,8 @@ pub struct Server {
     pub detached_dirty_cas: Vec<ClientId>,
     /// Clients blocked on keys, and keys signalled ready.
     pub blocking: blocking::BlockingState,
+    /// MIGRATE's cached connections to target instances.
+    pub migrate_sockets: crate::commands::migrate::SocketCache,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -174,6 +176,7 @@ impl Server {
             cur_touched: Vec::new(),
             detached_dirty_cas: Vec::new(),
             blocking: blocking::BlockingState::default(),
+            migrate_sockets: Default::default(),
         }
     }
 
