@@ -142,6 +142,42 @@ impl IntSet {
     pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
         (0..self.len()).map(move |i| self.get(i).expect("in range"))
     }
+
+    /// Builds a set from Redis's intset blob (RDB type 11): width u32 LE
+    /// (2, 4 or 8), count u32 LE, then the members little-endian. Always
+    /// fully validated: size, a non-zero count and strictly ascending
+    /// members (keel's lookups rely on the order).
+    pub fn from_blob(blob: &[u8]) -> Result<Self, &'static str> {
+        if blob.len() < 8 {
+            return Err("intset shorter than its header");
+        }
+        let w = u32::from_le_bytes(blob[0..4].try_into().expect("4 bytes")) as usize;
+        let n = u32::from_le_bytes(blob[4..8].try_into().expect("4 bytes")) as usize;
+        if !matches!(w, 2 | 4 | 8) {
+            return Err("intset with an invalid encoding");
+        }
+        if n.checked_mul(w).and_then(|b| b.checked_add(8)) != Some(blob.len()) {
+            return Err("intset size does not match its count");
+        }
+        if n == 0 {
+            return Err("empty intset");
+        }
+        let body = &blob[8..];
+        let mut prev = None;
+        for c in body.chunks_exact(w) {
+            let x = read(c);
+            if prev.is_some_and(|p| x <= p) {
+                return Err("intset members not strictly ascending");
+            }
+            prev = Some(x);
+        }
+        let mut data = Vec::with_capacity(1 + body.len());
+        data.push(w as u8);
+        data.extend_from_slice(body);
+        Ok(IntSet {
+            data: data.into_boxed_slice(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -173,5 +209,29 @@ mod tests {
         assert!(t.remove(1));
         assert!(t.is_empty() && t.iter().next().is_none());
         assert_eq!(std::mem::size_of::<IntSet>(), 16);
+    }
+
+    #[test]
+    fn from_redis_blob() {
+        let mut b = vec![4, 0, 0, 0, 3, 0, 0, 0];
+        for x in [-70000i32, 5, 70000] {
+            b.extend_from_slice(&x.to_le_bytes());
+        }
+        let s = IntSet::from_blob(&b).unwrap();
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![-70000, 5, 70000]);
+        assert!(s.contains(5) && !s.contains(6));
+        let mut t = s.clone();
+        assert!(t.insert(1 << 40));
+        assert_eq!(t.len(), 4);
+        assert!(IntSet::from_blob(&b[..b.len() - 1]).is_err());
+        assert!(
+            IntSet::from_blob(&[2, 0, 0, 0, 0, 0, 0, 0]).is_err(),
+            "count 0"
+        );
+        assert!(IntSet::from_blob(&[3, 0, 0, 0, 1, 0, 0, 0, 1, 2, 3]).is_err());
+        let unsorted = [2, 0, 0, 0, 2, 0, 0, 0, 5, 0, 5, 0];
+        assert!(IntSet::from_blob(&unsorted).is_err(), "duplicate");
+        let huge = [8, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF];
+        assert!(IntSet::from_blob(&huge).is_err());
     }
 }

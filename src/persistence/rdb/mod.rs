@@ -23,6 +23,18 @@ pub use dump::{dump_payload, verify_dump_payload};
 pub use encode::encode_object;
 pub use save::{save, SaveOptions};
 
+// The decoder (rdb-read).
+pub mod decode;
+mod decode_stream;
+pub mod load;
+pub mod read;
+pub mod ziplist;
+pub mod zipmap;
+
+pub use decode::decode_object;
+pub use load::{load, ChecksumState, KeyMeta, LoadOptions, LoadSink, LoadSummary};
+pub use read::Reader;
+
 use crate::keyspace::hash::HashLimits;
 use crate::keyspace::zset::ZLimits;
 

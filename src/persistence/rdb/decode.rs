@@ -1,0 +1,514 @@
+//! Decoding one RDB value (Redis's rdbLoadObject) into keel's in-memory
+//! types, for every type byte from Redis 2.2 to Redis 7.4 / Valkey 8.
+//!
+//! The in-memory encoding is chosen as Redis 7.0 chooses it after loading
+//! (hash and zset: listpack within the limits, else hashtable/skiplist;
+//! sets: intset when all members are integers and few enough, else
+//! hashtable). Every blob is walked completely, so a damaged blob is an
+//! error, never a panic or a wrong value later. Duplicates inside hashes,
+//! sets and sorted sets are always rejected (keel's structures cannot hold
+//! them); `Limits::deep` adds the checks Redis only makes when sanitizing.
+//! Empty collections decode to `None` ("skipping empty key"), as in Redis.
+
+use super::listpack::{self, LpEntry};
+use super::read::Reader;
+use super::{decode_stream, types, ziplist, zipmap, Limits, RdbError};
+use crate::keyspace::bytes::KBytes;
+use crate::keyspace::hash::{self, HashValue};
+use crate::keyspace::intset::IntSet;
+use crate::keyspace::list::{End, ListValue};
+use crate::keyspace::packed::Packed;
+use crate::keyspace::set::{self, SetValue};
+use crate::keyspace::zset::{ZEncoding, ZLimits, ZSet};
+use crate::keyspace::Value;
+use crate::util::num::{parse_f64, parse_i64};
+use bytes::Bytes;
+use hashbrown::HashSet;
+use indexmap::{IndexMap, IndexSet};
+
+/// Reads one value of type `type_byte`. `None` means an empty collection
+/// that Redis skips.
+pub fn decode_object(
+    r: &mut Reader,
+    type_byte: u8,
+    lim: &Limits,
+) -> Result<Option<Value>, RdbError> {
+    decode(r, type_byte, lim).map_err(|mut e| {
+        e.type_byte = Some(type_byte);
+        e
+    })
+}
+
+fn decode(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>, RdbError> {
+    use types::*;
+    match t {
+        STRING => Ok(Some(Value::string(&r.string()?))),
+        LIST => {
+            let n = r.count()?;
+            let mut l = ListValue::new();
+            for _ in 0..n {
+                l.push(End::Tail, &r.string()?);
+            }
+            Ok(nonempty_list(l))
+        }
+        SET => read_set(r, lim),
+        ZSET | ZSET_2 => read_zset(r, t == ZSET_2, lim),
+        HASH => read_hash(r, lim),
+        MODULE | MODULE_2 => {
+            let id = r.len()?;
+            Err(r.err(format!(
+                "The RDB file contains module data I can't load: no matching module type '{}'",
+                module_name(id)
+            )))
+        }
+        HASH_ZIPMAP => {
+            let b = r.string()?;
+            let pairs = zipmap::pairs(&b).map_err(|_| r.err("Zipmap integrity check failed."))?;
+            let mut seen = HashSet::with_capacity(pairs.len());
+            let mut maxlen = 0;
+            for (f, v) in &pairs {
+                if !seen.insert(*f) {
+                    return Err(r.err(format!(
+                        "Hash zipmap with dup elements, or big length ({})",
+                        f.len()
+                    )));
+                }
+                maxlen = maxlen.max(f.len()).max(v.len());
+            }
+            let table = pairs.len() > lim.hash.max_entries || maxlen > lim.hash.max_value;
+            Ok(Some(Value::Hash(build_hash(pairs.into_iter(), table))))
+        }
+        LIST_ZIPLIST => {
+            let b = r.string()?;
+            let e =
+                ziplist::entries(&b).map_err(|_| r.err("List ziplist integrity check failed."))?;
+            let mut l = ListValue::new();
+            for x in e {
+                l.push(End::Tail, &x.to_bytes());
+            }
+            Ok(nonempty_list(l))
+        }
+        SET_INTSET => {
+            let b = r.string()?;
+            let is = IntSet::from_blob(&b).map_err(|_| r.err("Intset integrity check failed."))?;
+            let mut s = SetValue::Intset(is);
+            if s.len() > lim.set_max_intset_entries {
+                s.convert_to_table();
+            }
+            Ok(Some(Value::Set(s)))
+        }
+        SET_LISTPACK => {
+            let b = r.string()?;
+            let e =
+                listpack::entries(&b).map_err(|_| r.err("Set listpack integrity check failed."))?;
+            let members: Vec<Vec<u8>> = e.into_iter().map(|x| x.to_bytes()).collect();
+            let mut seen = HashSet::with_capacity(members.len());
+            if !members.iter().all(|m| seen.insert(m.as_slice())) {
+                return Err(r.err("Set listpack integrity check failed."));
+            }
+            Ok(build_set(
+                members.iter().map(|m| m.as_slice()),
+                members.len(),
+                lim,
+            ))
+        }
+        ZSET_ZIPLIST | ZSET_LISTPACK => {
+            let b = r.string()?;
+            let (e, what) = if t == ZSET_ZIPLIST {
+                (ziplist::entries(&b), "Zset ziplist integrity check failed.")
+            } else {
+                (
+                    listpack::entries(&b),
+                    "Zset listpack integrity check failed.",
+                )
+            };
+            let e = e.map_err(|_| r.err(what))?;
+            if e.len() % 2 != 0 {
+                return Err(r.err(what));
+            }
+            let mut items = Vec::with_capacity(e.len() / 2);
+            for p in e.chunks_exact(2) {
+                let score = entry_score(p[1]).ok_or_else(|| r.err(what))?;
+                items.push((p[0].to_bytes(), score));
+            }
+            // Redis keeps a loaded listpack as is unless it has too many
+            // entries (it does not scan the member lengths).
+            let enc = if items.len() > lim.zset.max_entries {
+                ZEncoding::Skiplist
+            } else {
+                ZEncoding::Listpack
+            };
+            build_zset(items, enc, r, what)
+        }
+        HASH_ZIPLIST | HASH_LISTPACK => {
+            let b = r.string()?;
+            let (e, what) = if t == HASH_ZIPLIST {
+                (ziplist::entries(&b), "Hash ziplist integrity check failed.")
+            } else {
+                (
+                    listpack::entries(&b),
+                    "Hash listpack integrity check failed.",
+                )
+            };
+            let e = e.map_err(|_| r.err(what))?;
+            if e.len() % 2 != 0 {
+                return Err(r.err(what));
+            }
+            let pairs: Vec<(Vec<u8>, Vec<u8>)> = e
+                .chunks_exact(2)
+                .map(|p| (p[0].to_bytes(), p[1].to_bytes()))
+                .collect();
+            let mut seen = HashSet::with_capacity(pairs.len());
+            if !pairs.iter().all(|(f, _)| seen.insert(f.as_slice())) {
+                return Err(r.err(what));
+            }
+            let table = pairs.len() > lim.hash.max_entries;
+            let it = pairs.iter().map(|(f, v)| (f.as_slice(), v.as_slice()));
+            Ok(Some(Value::Hash(build_hash(it, table))))
+        }
+        LIST_QUICKLIST | LIST_QUICKLIST_2 => read_quicklist(r, t == LIST_QUICKLIST_2),
+        STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => {
+            decode_stream::read_stream(r, t, lim).map(|s| Some(Value::Stream(Box::new(s))))
+        }
+        HASH_METADATA_PRE_GA | HASH_METADATA => read_hash_with_ttls(r, t == HASH_METADATA, lim),
+        HASH_LISTPACK_EX_PRE_GA | HASH_LISTPACK_EX => {
+            if t == HASH_LISTPACK_EX {
+                r.time_ms()?; // the hash's smallest field expire: a hint
+            }
+            let b = r.string()?;
+            let what = "Hash listpack integrity check failed.";
+            let e = listpack::entries(&b).map_err(|_| r.err(what))?;
+            if e.len() % 3 != 0 {
+                return Err(r.err(what));
+            }
+            let now = now_ms();
+            let mut pairs = Vec::with_capacity(e.len() / 3);
+            let mut seen = HashSet::with_capacity(e.len() / 3);
+            for t in e.chunks_exact(3) {
+                let f = t[0].to_bytes();
+                let ttl = t[2].as_int().ok_or_else(|| r.err(what))?;
+                if !seen.insert(f.clone()) {
+                    return Err(r.err(what));
+                }
+                if field_alive(r, &f, ttl as u64, now)? {
+                    pairs.push((f, t[1].to_bytes()));
+                }
+            }
+            if pairs.is_empty() {
+                return Ok(None);
+            }
+            let table = pairs.len() > lim.hash.max_entries;
+            let it = pairs.iter().map(|(f, v)| (f.as_slice(), v.as_slice()));
+            Ok(Some(Value::Hash(build_hash(it, table))))
+        }
+        _ => Err(r.err(format!("Unknown RDB encoding type {t}"))),
+    }
+}
+
+fn nonempty_list(l: ListValue) -> Option<Value> {
+    (!l.is_empty()).then(|| Value::List(Box::new(l)))
+}
+
+/// The current time in ms (for hash field TTLs already past).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A hash field's TTL (absolute ms, 0 = none): true to keep the field,
+/// false if it already expired; a future TTL cannot be honoured by keel.
+fn field_alive(r: &Reader, field: &[u8], expire_at: u64, now: i64) -> Result<bool, RdbError> {
+    if expire_at == 0 {
+        return Ok(true);
+    }
+    if expire_at >= 1 << 48 {
+        return Err(r.err(format!("invalid expireAt time: {expire_at}")));
+    }
+    if (expire_at as i64) < now {
+        return Ok(false);
+    }
+    Err(r.err(format!(
+        "Hash field '{}' has a TTL in the future (at {} ms): hash field TTLs (Redis 7.4) are not supported",
+        String::from_utf8_lossy(field),
+        expire_at
+    )))
+}
+
+/// Types 22 and 24: per field a TTL, the field and the value.
+fn read_hash_with_ttls(
+    r: &mut Reader,
+    relative: bool,
+    lim: &Limits,
+) -> Result<Option<Value>, RdbError> {
+    let min_expire = if relative { r.time_ms()? as u64 } else { 0 };
+    let n = r.count()?;
+    let now = now_ms();
+    let mut pairs: IndexMap<Vec<u8>, Vec<u8>, hash::Builder> = IndexMap::default();
+    for _ in 0..n {
+        let ttl = r.len()?;
+        let at = if relative && ttl != 0 {
+            ttl.wrapping_add(min_expire).wrapping_sub(1)
+        } else {
+            ttl
+        };
+        let f = r.string()?.into_owned();
+        let v = r.string()?.into_owned();
+        if pairs.contains_key(&f) {
+            return Err(r.err("Duplicate hash fields detected"));
+        }
+        if field_alive(r, &f, at, now)? {
+            pairs.insert(f, v);
+        }
+    }
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let maxlen = pairs
+        .iter()
+        .map(|(f, v)| f.len().max(v.len()))
+        .max()
+        .unwrap_or(0);
+    let table = pairs.len() > lim.hash.max_entries || maxlen > lim.hash.max_value;
+    let it = pairs.iter().map(|(f, v)| (f.as_slice(), v.as_slice()));
+    Ok(Some(Value::Hash(build_hash(it, table))))
+}
+
+/// A hash from distinct pairs, as a listpack or a table.
+fn build_hash<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>, table: bool) -> HashValue {
+    if table {
+        let mut m = IndexMap::with_hasher(hash::Builder::default());
+        for (f, v) in pairs {
+            m.insert(KBytes::new(f), KBytes::new(v));
+        }
+        HashValue::Table(Box::new(m))
+    } else {
+        let mut p = Packed::new();
+        for (f, v) in pairs {
+            p.push(f);
+            p.push(v);
+        }
+        HashValue::Listpack(p)
+    }
+}
+
+/// Type 4: field, value pairs; listpack while small (Redis's rule).
+fn read_hash(r: &mut Reader, lim: &Limits) -> Result<Option<Value>, RdbError> {
+    let n = r.count()?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let mut small: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let mut table: Option<IndexMap<KBytes, KBytes, hash::Builder>> =
+        (n as usize > lim.hash.max_entries).then(IndexMap::default);
+    for _ in 0..n {
+        let f = r.string()?;
+        let v = r.string()?;
+        match &mut table {
+            Some(m) => {
+                if m.insert(KBytes::new(&f), KBytes::new(&v)).is_some() {
+                    return Err(r.err("Duplicate hash fields detected"));
+                }
+            }
+            None => {
+                if !seen.insert(f.to_vec()) {
+                    return Err(r.err("Hash with dup elements"));
+                }
+                if f.len() > lim.hash.max_value || v.len() > lim.hash.max_value {
+                    let mut m = IndexMap::with_capacity_and_hasher(
+                        small.len() + 1,
+                        hash::Builder::default(),
+                    );
+                    for (a, b) in small.drain(..) {
+                        m.insert(KBytes::new(&a), KBytes::new(&b));
+                    }
+                    m.insert(KBytes::new(&f), KBytes::new(&v));
+                    table = Some(m);
+                } else {
+                    small.push((f.into_owned(), v.into_owned()));
+                }
+            }
+        }
+    }
+    Ok(Some(Value::Hash(match table {
+        Some(m) => HashValue::Table(Box::new(m)),
+        None => build_hash(
+            small.iter().map(|(f, v)| (f.as_slice(), v.as_slice())),
+            false,
+        ),
+    })))
+}
+
+/// Type 2: members; intset while every member is an integer and the set is
+/// small enough.
+fn read_set(r: &mut Reader, lim: &Limits) -> Result<Option<Value>, RdbError> {
+    let n = r.count()?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let max = lim.set_max_intset_entries.min(1 << 30);
+    let mut s = if n as usize > max {
+        SetValue::new_table()
+    } else {
+        SetValue::new_intset()
+    };
+    for _ in 0..n {
+        let m = r.string()?;
+        if let SetValue::Intset(is) = &mut s {
+            if parse_i64(&m).is_none() {
+                s.convert_to_table();
+            } else if !is.insert(parse_i64(&m).expect("checked")) {
+                return Err(r.err("Duplicate set members detected"));
+            }
+        }
+        if let SetValue::Table(t) = &mut s {
+            if !t.insert(KBytes::new(&m)) {
+                return Err(r.err("Duplicate set members detected"));
+            }
+        }
+    }
+    Ok(Some(Value::Set(s)))
+}
+
+/// A set from distinct members with the encoding Redis 7.0 would pick.
+fn build_set<'a>(
+    members: impl Iterator<Item = &'a [u8]> + Clone,
+    n: usize,
+    lim: &Limits,
+) -> Option<Value> {
+    if n == 0 {
+        return None;
+    }
+    let ints = n <= lim.set_max_intset_entries.min(1 << 30)
+        && members.clone().all(|m| parse_i64(m).is_some());
+    let s = if ints {
+        let mut is = IntSet::new();
+        for m in members {
+            is.insert(parse_i64(m).expect("checked"));
+        }
+        SetValue::Intset(is)
+    } else {
+        let mut t = IndexSet::with_capacity_and_hasher(n, set::Builder::default());
+        for m in members {
+            t.insert(KBytes::new(m));
+        }
+        SetValue::Table(Box::new(t))
+    };
+    Some(Value::Set(s))
+}
+
+/// A listpack / ziplist score: an integer entry or text parsed as a double.
+fn entry_score(e: LpEntry) -> Option<f64> {
+    match e {
+        LpEntry::Int(n) => Some(n as f64),
+        LpEntry::Str(s) => parse_f64(s),
+    }
+}
+
+/// Types 3 and 5: member, score pairs; converted to a listpack after
+/// loading when it fits (Redis's rule).
+fn read_zset(r: &mut Reader, binary: bool, lim: &Limits) -> Result<Option<Value>, RdbError> {
+    let n = r.count()?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let mut items = Vec::with_capacity((n as usize).min(4096));
+    for _ in 0..n {
+        let m = r.string()?.into_owned();
+        let score = if binary {
+            r.binary_double()?
+        } else {
+            r.ascii_double()?
+        };
+        if score.is_nan() {
+            return Err(r.err("Zset with NAN score detected"));
+        }
+        items.push((m, score));
+    }
+    let maxlen = items.iter().map(|i| i.0.len()).max().unwrap_or(0);
+    let enc = if items.len() <= lim.zset.max_entries && maxlen <= lim.zset.max_value {
+        ZEncoding::Listpack
+    } else {
+        ZEncoding::Skiplist
+    };
+    build_zset(items, enc, r, "Duplicate zset fields detected")
+}
+
+fn build_zset(
+    items: Vec<(Vec<u8>, f64)>,
+    enc: ZEncoding,
+    r: &Reader,
+    dup_msg: &str,
+) -> Result<Option<Value>, RdbError> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let mut seen = HashSet::with_capacity(items.len());
+    if !items.iter().all(|(m, _)| seen.insert(m.as_slice())) {
+        return Err(r.err(dup_msg));
+    }
+    if items.iter().any(|i| i.1.is_nan()) {
+        return Err(r.err("Zset with NAN score detected"));
+    }
+    drop(seen);
+    // The encoding is decided above; insert without further conversion.
+    let keep = ZLimits {
+        max_entries: usize::MAX,
+        max_value: usize::MAX,
+    };
+    let mut z = ZSet::new(enc);
+    for (m, s) in items {
+        z.insert_new(Bytes::from(m), s, keep);
+    }
+    Ok(Some(Value::ZSet(Box::new(z))))
+}
+
+/// Types 14 (ziplist nodes) and 18 (plain / packed listpack nodes).
+fn read_quicklist(r: &mut Reader, v2: bool) -> Result<Option<Value>, RdbError> {
+    let n = r.count()?;
+    let mut l = ListValue::new();
+    for _ in 0..n {
+        let container = if v2 { r.len()? } else { 2 };
+        if container != 1 && container != 2 {
+            return Err(r.err("Quicklist integrity check failed."));
+        }
+        let data = r.string()?;
+        if data.is_empty() {
+            return Err(r.err(super::read::EOF_MSG));
+        }
+        if container == 1 {
+            l.push(End::Tail, &data);
+            continue;
+        }
+        let e = if v2 {
+            listpack::entries(&data).map_err(|_| r.err("Listpack integrity check failed."))?
+        } else {
+            ziplist::entries(&data).map_err(|_| r.err("Ziplist integrity check failed."))?
+        };
+        for x in e {
+            match x {
+                LpEntry::Str(s) => l.push(End::Tail, s),
+                LpEntry::Int(_) => l.push(End::Tail, &x.to_bytes()),
+            }
+        }
+    }
+    Ok(nonempty_list(l))
+}
+
+/// Redis's moduleTypeNameByID: 9 characters of 6 bits above the 10-bit
+/// encoding version.
+pub fn module_name(id: u64) -> String {
+    const CSET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut id = id >> 10;
+    let mut name = [0u8; 9];
+    for j in (0..9).rev() {
+        name[j] = CSET[(id & 63) as usize];
+        id >>= 6;
+    }
+    String::from_utf8_lossy(&name).into_owned()
+}
+
+#[cfg(test)]
+#[path = "decode_tests.rs"]
+mod tests;

@@ -1,0 +1,288 @@
+//! Loading a whole RDB file (Redis's rdbLoadRio): the magic and version,
+//! every opcode, each key with its expire / LRU / LFU prefix, and the
+//! CRC-64 trailer. What to do with the results (which database, dropping
+//! expired keys on a master, logging AUX fields, compiling functions) is
+//! the caller's, through a [`LoadSink`]; this module only decodes.
+//!
+//! Versions 1 to 12 are accepted (Redis 7.0 stops at 10; keel also reads
+//! Redis 7.2 / 7.4 and Valkey 8 files). Errors carry redis-check-rdb's
+//! step name (`doing`), the key and the type being read.
+
+use super::read::Reader;
+use super::RDB_VERSION_MAX_READ;
+use super::{crc64, decode::decode_object, decode::module_name, opcode, Limits, RdbError};
+use crate::keyspace::Value;
+
+/// What precedes a key: its expire and LRU / LFU hints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyMeta {
+    /// Absolute expire time in ms, -1 for none.
+    pub expire_ms: i64,
+    /// IDLE opcode: seconds since last access.
+    pub idle_secs: Option<u64>,
+    /// FREQ opcode: the LFU counter.
+    pub freq: Option<u8>,
+}
+
+impl Default for KeyMeta {
+    fn default() -> Self {
+        KeyMeta {
+            expire_ms: -1,
+            idle_secs: None,
+            freq: None,
+        }
+    }
+}
+
+/// Receives what the file holds, in file order. An `Err(msg)` aborts the
+/// load with that message.
+pub trait LoadSink {
+    fn aux(&mut self, key: &[u8], value: &[u8]) -> Result<(), String>;
+    fn select_db(&mut self, db: u64) -> Result<(), String>;
+    fn resize_db(&mut self, _keys: u64, _expires: u64) {}
+    fn key(&mut self, key: &[u8], value: Value, meta: KeyMeta) -> Result<(), String>;
+    /// A function library's full source (`#!<engine> name=<lib>\n...`).
+    fn function(&mut self, code: &[u8]) -> Result<(), String>;
+    /// Called after every key with the offset reached and keys so far.
+    fn progress(&mut self, _offset: u64, _keys: u64) {}
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct LoadOptions {
+    pub limits: Limits,
+    /// `rdbchecksum yes` and not `DEBUG SET-SKIP-CHECKSUM-VALIDATION 1`.
+    pub verify_checksum: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            limits: Limits::default(),
+            verify_checksum: true,
+        }
+    }
+}
+
+/// The trailer's fate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChecksumState {
+    /// Stored and matching.
+    Ok,
+    /// Stored as 0: "RDB file was saved with checksum disabled: no check performed."
+    Disabled,
+    /// Version < 5: the format has no trailer.
+    Absent,
+    /// Verification was turned off.
+    NotVerified,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadSummary {
+    pub version: u32,
+    /// Keys passed to the sink.
+    pub keys: u64,
+    /// Empty collections skipped ("rdbLoadObject skipping empty key").
+    pub empty_keys_skipped: u64,
+    pub checksum: ChecksumState,
+}
+
+/// The state the error context needs while loading.
+struct Step {
+    doing: &'static str,
+    key: Option<Vec<u8>>,
+    type_byte: Option<u8>,
+}
+
+impl Step {
+    fn wrap(&self, mut e: RdbError) -> RdbError {
+        e.doing = self.doing;
+        if e.key.is_none() {
+            e.key = self.key.clone();
+        }
+        if e.type_byte.is_none() {
+            e.type_byte = self.type_byte;
+        }
+        e
+    }
+}
+
+/// C's atoi over the 4 version digits.
+fn atoi(b: &[u8]) -> i64 {
+    let s = std::str::from_utf8(b).unwrap_or("");
+    let s = s.trim_start();
+    let (neg, s) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let n = s
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .fold(0i64, |a, d| a * 10 + (d - b'0') as i64);
+    if neg {
+        -n
+    } else {
+        n
+    }
+}
+
+/// Decodes a whole RDB file into `sink`.
+pub fn load(
+    data: &[u8],
+    opts: &LoadOptions,
+    sink: &mut dyn LoadSink,
+) -> Result<LoadSummary, RdbError> {
+    let mut r = Reader::new(data);
+    let mut st = Step {
+        doing: "start",
+        key: None,
+        type_byte: None,
+    };
+    let magic = r.bytes(9).map_err(|e| st.wrap(e))?;
+    if &magic[..5] != b"REDIS" {
+        return Err(st.wrap(r.err("Wrong signature trying to load DB from file")));
+    }
+    let version = atoi(&magic[5..]);
+    if !(1..=RDB_VERSION_MAX_READ as i64).contains(&version) {
+        return Err(st.wrap(r.err(format!("Can't handle RDB format version {version}"))));
+    }
+    let version = version as u32;
+    let lim = &opts.limits;
+    let mut meta = KeyMeta::default();
+    let mut keys = 0u64;
+    let mut empty = 0u64;
+    loop {
+        st.doing = "read-type";
+        st.key = None;
+        st.type_byte = None;
+        let t = r.u8().map_err(|e| st.wrap(e))?;
+        match t {
+            opcode::EXPIRETIME => {
+                st.doing = "read-expire";
+                meta.expire_ms = r.time_secs().map_err(|e| st.wrap(e))? * 1000;
+            }
+            opcode::EXPIRETIME_MS => {
+                st.doing = "read-expire";
+                meta.expire_ms = r.time_ms().map_err(|e| st.wrap(e))?;
+            }
+            opcode::FREQ => {
+                st.doing = "read-type";
+                meta.freq = Some(r.u8().map_err(|e| st.wrap(e))?);
+            }
+            opcode::IDLE => {
+                st.doing = "read-len";
+                meta.idle_secs = Some(r.len().map_err(|e| st.wrap(e))?);
+            }
+            opcode::EOF => break,
+            opcode::SELECTDB => {
+                st.doing = "read-len";
+                let db = r.len().map_err(|e| st.wrap(e))?;
+                sink.select_db(db).map_err(|m| st.wrap(r.err(m)))?;
+            }
+            opcode::RESIZEDB => {
+                st.doing = "read-len";
+                let k = r.len().map_err(|e| st.wrap(e))?;
+                let e = r.len().map_err(|e| st.wrap(e))?;
+                sink.resize_db(k, e);
+            }
+            opcode::SLOT_INFO => {
+                // Cluster sizing hints (Redis 7.4): slot, keys, expires.
+                st.doing = "read-len";
+                for _ in 0..3 {
+                    r.len().map_err(|e| st.wrap(e))?;
+                }
+            }
+            opcode::AUX => {
+                st.doing = "read-aux";
+                let k = r.string().map_err(|e| st.wrap(e))?;
+                let v = r.string().map_err(|e| st.wrap(e))?;
+                sink.aux(&k, &v).map_err(|m| st.wrap(r.err(m)))?;
+            }
+            opcode::MODULE_AUX => {
+                st.doing = "read-module-aux";
+                let id = r.len().map_err(|e| st.wrap(e))?;
+                let when_opcode = r.len().map_err(|e| st.wrap(e))?;
+                r.len().map_err(|e| st.wrap(e))?;
+                if when_opcode != 2 {
+                    return Err(st.wrap(r.err("bad when_opcode")));
+                }
+                return Err(st.wrap(r.err(format!(
+                    "The RDB file contains AUX module data I can't load: no matching module '{}'",
+                    module_name(id)
+                ))));
+            }
+            opcode::FUNCTION_PRE_GA => {
+                st.doing = "read-functions";
+                let name = r.string().map_err(|e| st.wrap(e))?;
+                let engine = r.string().map_err(|e| st.wrap(e))?;
+                if r.len().map_err(|e| st.wrap(e))? != 0 {
+                    r.string().map_err(|e| st.wrap(e))?; // the description, dropped
+                }
+                let blob = r.string().map_err(|e| st.wrap(e))?;
+                let mut code = b"#!".to_vec();
+                code.extend_from_slice(&engine);
+                code.extend_from_slice(b" name=");
+                code.extend_from_slice(&name);
+                code.push(b'\n');
+                code.extend_from_slice(&blob);
+                sink.function(&code).map_err(|m| st.wrap(r.err(m)))?;
+            }
+            opcode::FUNCTION2 => {
+                st.doing = "read-functions";
+                let code = r.string().map_err(|e| st.wrap(e))?;
+                sink.function(&code).map_err(|m| st.wrap(r.err(m)))?;
+            }
+            _ => {
+                st.doing = "read-key";
+                st.type_byte = Some(t);
+                let key = r.string().map_err(|e| st.wrap(e))?.into_owned();
+                st.doing = "read-object-value";
+                st.key = Some(key);
+                match decode_object(&mut r, t, lim).map_err(|e| st.wrap(e))? {
+                    None => empty += 1,
+                    Some(v) => {
+                        let key = st.key.take().expect("set above");
+                        sink.key(&key, v, meta).map_err(|m| {
+                            st.key = Some(key.clone());
+                            st.wrap(r.err(m))
+                        })?;
+                        keys += 1;
+                        sink.progress(r.offset(), keys);
+                    }
+                }
+                meta = KeyMeta::default();
+            }
+        }
+    }
+    st.doing = "check-sum";
+    st.key = None;
+    st.type_byte = None;
+    let checksum = if version < 5 {
+        ChecksumState::Absent
+    } else {
+        let expected = crc64(0, r.consumed());
+        let stored = r.bytes(8).map_err(|e| st.wrap(e))?;
+        let stored = u64::from_le_bytes(stored.try_into().expect("8 bytes"));
+        if !opts.verify_checksum {
+            ChecksumState::NotVerified
+        } else if stored == 0 {
+            ChecksumState::Disabled
+        } else if stored != expected {
+            return Err(st.wrap(r.err(format!(
+                "Wrong RDB checksum expected: ({expected:x}) but got ({stored:x}). Aborting now."
+            ))));
+        } else {
+            ChecksumState::Ok
+        }
+    };
+    Ok(LoadSummary {
+        version,
+        keys,
+        empty_keys_skipped: empty,
+        checksum,
+    })
+}
+
+#[cfg(test)]
+#[path = "load_tests.rs"]
+mod tests;
