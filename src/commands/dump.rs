@@ -90,6 +90,10 @@ fn dump(ctx: &mut Ctx, args: &[Bytes]) {
 /// an empty collection.
 pub fn decode_payload(p: &[u8], lim: &Limits) -> Option<Value> {
     let (&type_byte, rest) = p.split_first()?;
+    // rdbIsObjectType of Redis 7.0: types 20 and up are newer than RDB 10.
+    if type_byte == 8 || type_byte > crate::persistence::rdb::types::STREAM_LISTPACKS_2 {
+        return None;
+    }
     let mut r = Reader::new(rest);
     decode_object(&mut r, type_byte, lim).ok().flatten()
 }
@@ -134,7 +138,8 @@ fn parse_restore_opts(ctx: &mut Ctx, args: &[Bytes]) -> Option<RestoreOpts> {
                 return None;
             };
             if !(0..=255).contains(&v) {
-                ctx.out.error("ERR Invalid FREQ value, must be >= 0 and <= 255");
+                ctx.out
+                    .error("ERR Invalid FREQ value, must be >= 0 and <= 255");
                 return None;
             }
             o.freq = Some(v);
@@ -186,7 +191,8 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) {
     }
     let payload = &args[3];
     if !footer_ok(payload) {
-        ctx.out.error("ERR DUMP payload version or checksum are wrong");
+        ctx.out
+            .error("ERR DUMP payload version or checksum are wrong");
         return;
     }
     let lim = limits_from_config(&ctx.srv.config, deep_sanitize(&ctx.srv.config));

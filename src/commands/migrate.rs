@@ -20,7 +20,7 @@ use crate::persistence::rdb::dump::dump_payload_with;
 use crate::util::num::parse_i64;
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -243,7 +243,10 @@ fn get_socket(
         return Some(cs);
     }
     if cache.len() >= CACHE_ITEMS {
-        let victim = cache.keys().nth(rand::random::<usize>() % cache.len()).cloned();
+        let victim = cache
+            .keys()
+            .nth(rand::random::<usize>() % cache.len())
+            .cloned();
         if let Some(v) = victim {
             cache.remove(&v);
         }
@@ -481,7 +484,10 @@ mod tests {
 
     #[test]
     fn key_positions() {
-        assert_eq!(migrate_keys(&b(&["migrate", "h", "1", "k", "0", "5"])), vec![3]);
+        assert_eq!(
+            migrate_keys(&b(&["migrate", "h", "1", "k", "0", "5"])),
+            vec![3]
+        );
         assert_eq!(
             migrate_keys(&b(&[
                 "migrate", "h", "1", "", "0", "5", "auth", "keys", "copy", "keys", "a", "b"
@@ -494,7 +500,9 @@ mod tests {
             Vec::<usize>::new()
         );
         assert_eq!(
-            migrate_keys(&b(&["migrate", "h", "1", "", "0", "5", "auth2", "u", "p", "keys", "a"])),
+            migrate_keys(&b(&[
+                "migrate", "h", "1", "", "0", "5", "auth2", "u", "p", "keys", "a"
+            ])),
             vec![10]
         );
     }
