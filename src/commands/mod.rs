@@ -15,6 +15,7 @@ pub mod connection;
 pub mod db;
 pub mod debug;
 pub mod digest;
+pub mod dump;
 pub mod expire;
 pub mod geo;
 pub mod hashes;
@@ -25,6 +26,7 @@ pub mod keys;
 pub mod latency_doctor;
 pub mod lists;
 pub mod memory;
+pub mod migrate;
 pub mod monitoring;
 pub mod object;
 pub mod sets;
@@ -66,6 +68,8 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         sets::COMMANDS,
         hyperloglog::COMMANDS,
         streams::COMMANDS,
+        dump::COMMANDS,
+        migrate::COMMANDS,
     ]
 }
 

@@ -44,6 +44,7 @@ pub fn tick(s: &mut Server) {
         s.stats.expire_cycle_time_used_us += t.elapsed().as_micros() as u64;
     }
     close_timed_out_clients(s, now);
+    s.migrate_sockets.close_timed_out(now / 1000);
     resize_query_buffers(s, now);
     crate::persistence::snapshot::cron(s);
 }

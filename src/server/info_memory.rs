@@ -214,7 +214,7 @@ pub fn stats_section(s: &Server, out: &mut String) {
          pubsubshard_channels:{}\r\n\
          latest_fork_usec:{}\r\n\
          total_forks:{}\r\n\
-         migrate_cached_sockets:0\r\n\
+         migrate_cached_sockets:{}\r\n\
          slave_expires_tracked_keys:0\r\n\
          active_defrag_hits:0\r\n\
          active_defrag_misses:0\r\n\
@@ -256,6 +256,7 @@ pub fn stats_section(s: &Server, out: &mut String) {
         s.pubsub.shard_channels.len(),
         s.snapshots.latest_fork_usec,
         s.snapshots.total_forks,
+        s.migrate_sockets.len(),
         st.unexpected_error_replies,
         st.total_error_replies,
         st.dump_payload_sanitizations,

@@ -120,6 +120,8 @@ pub struct Server {
     pub blocking: blocking::BlockingState,
     /// BGSAVE child, save points, loading state (INFO persistence).
     pub snapshots: crate::persistence::snapshot::Snapshots,
+    /// MIGRATE's cached connections to target instances.
+    pub migrate_sockets: crate::commands::migrate::SocketCache,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -177,6 +179,7 @@ impl Server {
             detached_dirty_cas: Vec::new(),
             blocking: blocking::BlockingState::default(),
             snapshots: Default::default(),
+            migrate_sockets: Default::default(),
         }
     }
 

@@ -1,0 +1,2 @@
+//! RESTORE/DUMP command tests.
+use super::*;
