@@ -177,9 +177,8 @@ fn reload(ctx: &mut Ctx, args: &[Bytes]) {
             b"noflush" => flush = false,
             b"nosave" => save = false,
             _ => {
-                ctx.out.error(
-                    "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
-                );
+                ctx.out
+                    .error("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.");
                 return;
             }
         }
@@ -195,7 +194,8 @@ fn reload(ctx: &mut Ctx, args: &[Bytes]) {
         ctx.srv.snapshots.functions.clear();
     }
     if !crate::persistence::loading::reload(ctx.srv, merge) {
-        ctx.out.error("ERR Error trying to load the RDB dump, check server logs.");
+        ctx.out
+            .error("ERR Error trying to load the RDB dump, check server logs.");
         return;
     }
     crate::log_warning!("DB reloaded by DEBUG RELOAD");

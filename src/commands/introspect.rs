@@ -109,7 +109,11 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) {
         ctx.out.error("ERR No shutdown in progress.");
         return;
     }
-    let flags = crate::persistence::snapshot::ShutdownFlags { save, nosave, force };
+    let flags = crate::persistence::snapshot::ShutdownFlags {
+        save,
+        nosave,
+        force,
+    };
     if !crate::persistence::snapshot::prepare_shutdown(ctx.srv, flags) {
         ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
         return;

@@ -95,16 +95,26 @@ fn save_options<'a>(
 ) -> rdb::SaveOptions<'a> {
     let policy = srv.config.maxmemory_policy;
     let aux = vec![
-        ("redis-ver".to_string(), crate::server::run::REDIS_VERSION.into()),
+        (
+            "redis-ver".to_string(),
+            crate::server::run::REDIS_VERSION.into(),
+        ),
         ("redis-bits".to_string(), b"64".to_vec()),
-        ("ctime".to_string(), (now_ms() / 1000).to_string().into_bytes()),
+        (
+            "ctime".to_string(),
+            (now_ms() / 1000).to_string().into_bytes(),
+        ),
         (
             "used-mem".to_string(),
             evict::used_memory().to_string().into_bytes(),
         ),
         (
             "aof-base".to_string(),
-            if aof_base { b"1".to_vec() } else { b"0".to_vec() },
+            if aof_base {
+                b"1".to_vec()
+            } else {
+                b"0".to_vec()
+            },
         ),
     ];
     rdb::SaveOptions {
@@ -153,11 +163,9 @@ pub fn write_rdb(
         }
         on_key();
     };
-    atomic::write_file(path, &tmp, |w| rdb::save(w, &srv.dbs, &opts, &mut each)).inspect_err(
-        |e| {
-            log_warning!("Write error saving DB on disk: {}", e);
-        },
-    )
+    atomic::write_file(path, &tmp, |w| rdb::save(w, &srv.dbs, &opts, &mut each)).inspect_err(|e| {
+        log_warning!("Write error saving DB on disk: {}", e);
+    })
 }
 
 /// The RDB file path (dbfilename, relative to dir, which is the cwd).
@@ -334,7 +342,11 @@ pub fn check_child(srv: &mut Server) {
         Ok(WaitStatus::StillAlive) => return,
         Ok(s) => s,
         Err(e) => {
-            log_warning!("waitpid() returned an error: {}. child_type: RDB, child_pid = {}", e.desc(), child.pid);
+            log_warning!(
+                "waitpid() returned an error: {}. child_type: RDB, child_pid = {}",
+                e.desc(),
+                child.pid
+            );
             WaitStatus::Exited(child.pid, 1)
         }
     };
@@ -399,8 +411,8 @@ pub fn cron(srv: &mut Server) {
         return;
     }
     let now = now_ms() / 1000;
-    let retry_ok = now - srv.snapshots.last_bgsave_try > BGSAVE_RETRY_DELAY
-        || srv.snapshots.last_bgsave_ok;
+    let retry_ok =
+        now - srv.snapshots.last_bgsave_try > BGSAVE_RETRY_DELAY || srv.snapshots.last_bgsave_ok;
     let due = srv.config.save.iter().copied().find(|&(secs, changes)| {
         srv.dirty >= changes as u64 && now - srv.lastsave > secs && retry_ok
     });

@@ -364,8 +364,7 @@ fn persistence_section(s: &Server, out: &mut String) {
         Some(c) => (
             c.cow_size,
             c.cow_peak,
-            c.cow_updated
-                .map_or(0, |t| now.duration_since(t).as_secs()),
+            c.cow_updated.map_or(0, |t| now.duration_since(t).as_secs()),
             c.progress_perc(),
             c.keys_processed,
             c.keys_total,

@@ -151,6 +151,16 @@ impl Server {
     /// Like [`Server::start`], with `seed` called on the (empty) server
     /// directory before the process starts, e.g. to put an RDB file there.
     pub fn start_seeded(kind: Kind, extra: &[&str], seed: &dyn Fn(&Path)) -> Server {
+        Server::start_inner(kind, extra, seed, false)
+    }
+
+    /// Like [`Server::start_seeded`], but returns as soon as the server
+    /// answers PING at all, -LOADING included (it may still be loading).
+    pub fn start_seeded_loading(kind: Kind, extra: &[&str], seed: &dyn Fn(&Path)) -> Server {
+        Server::start_inner(kind, extra, seed, true)
+    }
+
+    fn start_inner(kind: Kind, extra: &[&str], seed: &dyn Fn(&Path), loading_ok: bool) -> Server {
         let mut last_log = String::new();
         for _attempt in 0..5 {
             let port = free_port();
@@ -194,7 +204,7 @@ impl Server {
                 child,
                 dir,
             };
-            match srv.wait_ready() {
+            match srv.wait_ready(loading_ok) {
                 Ok(()) => return srv,
                 Err(why) => {
                     last_log = format!("{why}\n--- log ---\n{}", srv.log());
@@ -208,7 +218,7 @@ impl Server {
     /// Waits until the server answers PING (+PONG, or -NOAUTH when a
     /// password is required), or fails if it
     /// exits or the deadline passes.
-    fn wait_ready(&mut self) -> Result<(), String> {
+    fn wait_ready(&mut self, loading_ok: bool) -> Result<(), String> {
         let deadline = Instant::now() + START_DEADLINE;
         let mut backoff = Duration::from_millis(2);
         loop {
@@ -222,7 +232,9 @@ impl Server {
                     // +PONG, or -NOAUTH when started with requirepass.
                     let mut buf = [0u8; 7];
                     if s.read_exact(&mut buf).is_ok()
-                        && (&buf == b"+PONG\r\n" || &buf == b"-NOAUTH")
+                        && (&buf == b"+PONG\r\n"
+                            || &buf == b"-NOAUTH"
+                            || (loading_ok && &buf == b"-LOADIN"))
                     {
                         return Ok(());
                     }
@@ -257,6 +269,27 @@ impl Server {
     /// A new raw connection.
     pub fn conn(&self) -> RawConn {
         RawConn::connect(self.addr())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (up to `wait`) for the process to exit; its status, if it did.
+    pub fn wait_exit(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + wait;
+        let mut backoff = Duration::from_millis(2);
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            // Polling the condition; the pause only limits the rate.
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(Duration::from_millis(50));
+        }
     }
 
     /// True while the process runs.
