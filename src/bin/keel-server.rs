@@ -83,7 +83,40 @@ fn usage() -> ! {
     std::process::exit(1);
 }
 
+/// Fatal signals: log Redis's crash report with a stack trace, then die
+/// of the same signal (the default action).
+extern "C" fn on_fatal_signal(sig: libc::c_int) {
+    keel::server::log::crash_report(sig);
+    if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
+        // SAFETY: restoring the default action installs no handler.
+        let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) };
+        let _ = nix::sys::signal::raise(s);
+    }
+}
+
+fn install_crash_handlers() {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+    let act = SigAction::new(
+        SigHandler::Handler(on_fatal_signal),
+        SaFlags::SA_NODEFER | SaFlags::SA_RESETHAND,
+        SigSet::empty(),
+    );
+    for sig in [
+        Signal::SIGSEGV,
+        Signal::SIGBUS,
+        Signal::SIGFPE,
+        Signal::SIGILL,
+        Signal::SIGABRT,
+    ] {
+        // SAFETY: the handler only formats and writes the report (as
+        // Redis's sigsegvHandler does) and then re-raises the signal with
+        // the default action; it never returns into the faulting code.
+        let _ = unsafe { sigaction(sig, &act) };
+    }
+}
+
 fn main() {
+    install_crash_handlers();
     let args: Vec<String> = std::env::args().collect();
     let mut cfg = Config::default();
     let mut warnings = Vec::new();

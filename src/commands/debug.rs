@@ -76,6 +76,21 @@ const HELP: &[&str] = &[
     "    Reply with a test value of the specified type. <type> can be: string,",
     "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
     "    true, false.",
+    "RELOAD [option ...]",
+    "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+    "    * MERGE: conflicting keys will be loaded from RDB.",
+    "    * NOFLUSH: the existing database will not be removed before load, but",
+    "      conflicting keys will generate an exception and kill the server.",
+    "    * NOSAVE: the database will be loaded from an existing RDB file.",
+    "    Examples:",
+    "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+    "      the database.",
+    "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+    "      existing RDB file.",
+    "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+    "      file to the database.",
+    "SEGFAULT",
+    "    Crash the server with sigsegv.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Setting it to 0 disables expiring keys in background when they are not",
     "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -163,6 +178,11 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) {
         }
         (b"populate", 3..=5) => populate(ctx, args),
         (b"reload", _) => reload(ctx, args),
+        (b"segfault", 2) => {
+            // The crash handler logs the report, then the process dies.
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSEGV);
+            ctx.out.ok();
+        }
         (b"protocol", 3) => protocol(ctx, &args[2]),
         _ => super::subcommand_syntax_error(ctx, args),
     }

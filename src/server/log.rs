@@ -139,3 +139,29 @@ mod tests {
         assert_eq!(format_time(1_795_380_481_123), "22 Nov 2026 20:48:01.123");
     }
 }
+
+/// Writes Redis's crash report for a fatal signal: the bug-report banner,
+/// the signal, and a stack trace of the crashing thread. Called from the
+/// binary's signal handler, so it never waits for the log lock (the crash
+/// may have happened while it was held) and falls back to stdout.
+pub fn crash_report(sig: i32) {
+    let trace = std::backtrace::Backtrace::force_capture();
+    let (file, role) = match STATE.try_lock() {
+        Some(s) => (s.file.clone(), s.role),
+        None => (String::new(), 'M'),
+    };
+    let prefix = format!(
+        "{}:{} {} #",
+        std::process::id(),
+        role,
+        format_time(super::now_ms())
+    );
+    let text = format!(
+        "\n\n=== REDIS BUG REPORT START: Cut & paste starting from here ===\n\
+         {prefix} Redis {} crashed by signal: {sig}, si_code: 0\n\n\
+         ------ STACK TRACE ------\n{trace}\n\n\
+         === REDIS BUG REPORT END. Make sure to include from START to END. ===\n\n",
+        super::run::REDIS_VERSION
+    );
+    write_out(&file, &text);
+}
