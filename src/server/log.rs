@@ -129,17 +129,6 @@ macro_rules! log_verbose { ($($t:tt)*) => { $crate::server::log::log($crate::con
 #[macro_export]
 macro_rules! log_debug { ($($t:tt)*) => { $crate::server::log::log($crate::config::LogLevel::Debug, &format!($($t)*)) } }
 
-#[cfg(test)]
-mod tests {
-    use super::format_time;
-
-    #[test]
-    fn time_format() {
-        assert_eq!(format_time(0), "01 Jan 1970 00:00:00.000");
-        assert_eq!(format_time(1_795_380_481_123), "22 Nov 2026 20:48:01.123");
-    }
-}
-
 /// Writes Redis's crash report for a fatal signal: the bug-report banner,
 /// the signal, and a stack trace of the crashing thread. Called from the
 /// binary's signal handler, so it never waits for the log lock (the crash
@@ -165,3 +154,15 @@ pub fn crash_report(sig: i32) {
     );
     write_out(&file, &text);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::format_time;
+
+    #[test]
+    fn time_format() {
+        assert_eq!(format_time(0), "01 Jan 1970 00:00:00.000");
+        assert_eq!(format_time(1_795_380_481_123), "22 Nov 2026 20:48:01.123");
+    }
+}
+
