@@ -119,3 +119,21 @@ fn restored_values_keep_their_type() {
     let h = run_handler(&mut srv, &mut c, &restore_args("n", "0", &bad, &[]), 2, 0);
     assert_eq!(h.reply, "-ERR Bad data format\r\n");
 }
+
+#[test]
+fn sanitization_counts_blobs() {
+    let items: Vec<String> = (0..3000).map(|i| format!("element-{i}")).collect();
+    let l: crate::keyspace::list::ListValue = items.iter().map(|s| s.as_bytes()).collect();
+    assert_eq!(sanitized_blobs(&dump_payload(&Value::List(Box::new(l)))), 6);
+    assert_eq!(sanitized_blobs(&dump_payload(&Value::string(b"x"))), 0);
+    let mut s = crate::keyspace::set::SetValue::new_intset();
+    s.add(b"1", 512);
+    assert_eq!(sanitized_blobs(&dump_payload(&Value::Set(s))), 1);
+    let (mut srv, mut c) = setup();
+    srv.config
+        .other
+        .insert("sanitize-dump-payload".into(), "yes".into());
+    let p = dump_payload(&Value::Hash(crate::keyspace::hash::HashValue::new()));
+    run_handler(&mut srv, &mut c, &restore_args("h", "0", &p, &[]), 2, 0);
+    assert_eq!(srv.stats.dump_payload_sanitizations, 1);
+}
