@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::keyspace::hash::HashLimits;
 use crate::keyspace::zset::ZLimits;
 use crate::keyspace::{Entry, KBytes, Value, NO_EXPIRE};
-use crate::persistence::rdb::dump::{dump_payload_with, footer_ok};
+use crate::persistence::rdb::dump::{dump_payload_with, footer_ok_with};
 use crate::persistence::rdb::{decode_object, types, Limits, Reader};
 use crate::util::num::parse_i64;
 use bytes::Bytes;
@@ -225,7 +225,7 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) {
         return;
     }
     let payload = &args[3];
-    if !footer_ok(payload) {
+    if !footer_ok_with(payload, !ctx.srv.skip_checksum_validation) {
         ctx.out
             .error("ERR DUMP payload version or checksum are wrong");
         return;

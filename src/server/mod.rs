@@ -120,6 +120,9 @@ pub struct Server {
     pub blocking: blocking::BlockingState,
     /// MIGRATE's cached connections to target instances.
     pub migrate_sockets: crate::commands::migrate::SocketCache,
+    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE (and RDB loading) skip
+    /// the CRC-64 check.
+    pub skip_checksum_validation: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -177,6 +180,7 @@ impl Server {
             detached_dirty_cas: Vec::new(),
             blocking: blocking::BlockingState::default(),
             migrate_sockets: Default::default(),
+            skip_checksum_validation: false,
         }
     }
 
