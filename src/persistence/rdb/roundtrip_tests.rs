@@ -40,7 +40,7 @@ fn view(v: &Value) -> (String, Vec<Vec<u8>>) {
                 out.push(s.to_bits().to_le_bytes().to_vec());
             }
         }
-        Value::Stream(s) => out.push(format!("{}", stream_view(s)).into_bytes()),
+        Value::Stream(s) => out.push(stream_view(s).into_bytes()),
     }
     (enc, out)
 }
