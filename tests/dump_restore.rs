@@ -474,3 +474,90 @@ fn migrate_auth_and_io_errors() {
         b"-IOERR error or timeout connecting to the client\r\n"
     );
 }
+
+#[test]
+fn redis_loads_an_rdb_file_keel_saved() {
+    use keel::keyspace::Db;
+    use keel::persistence::rdb::{
+        decode_object, save, verify_dump_payload, Limits, Reader, SaveOptions,
+    };
+    if !common::redis_available() {
+        eprintln!("SKIPPED redis_loads_an_rdb_file_keel_saved: no redis-server");
+        return;
+    }
+    let keel = Server::keel();
+    let mut k = keel.conn();
+    let cmds = dataset();
+    for c in &cmds {
+        k.cmd(c);
+    }
+    // The values keel holds, through its own DUMP payloads, into databases
+    // 0 and 2 (one key with a TTL).
+    let mut dbs: Vec<Db> = (0..16).map(|_| Db::new()).collect();
+    let keys = keys_of(&cmds);
+    for (i, key) in keys.iter().enumerate() {
+        let p = bulk(&k.cmd(&["DUMP", key]));
+        let (t, body) = verify_dump_payload(&p).unwrap();
+        let v = decode_object(&mut Reader::new(body), t, &Limits::default())
+            .unwrap()
+            .unwrap();
+        let db = if i % 2 == 0 { 0 } else { 2 };
+        dbs[db].set(key.as_bytes(), v, false, 0);
+        if key == "str:emb" {
+            dbs[db].set_expire(key.as_bytes(), 4_102_444_800_000);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dump.rdb");
+    let aux = vec![
+        ("redis-ver".to_string(), b"7.0.15".to_vec()),
+        ("redis-bits".to_string(), b"64".to_vec()),
+        ("ctime".to_string(), b"1700000000".to_vec()),
+        ("used-mem".to_string(), b"1000000".to_vec()),
+        ("aof-base".to_string(), b"0".to_vec()),
+    ];
+    let opts = SaveOptions {
+        aux,
+        ..SaveOptions::default()
+    };
+    let file = std::fs::File::create(&path).unwrap();
+    let mut n = 0;
+    save(std::io::BufWriter::new(file), &dbs, &opts, &mut || n += 1).unwrap();
+    assert_eq!(n, keys.len());
+    let check = std::process::Command::new("redis-check-rdb")
+        .arg(&path)
+        .output();
+    if let Ok(out) = check {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success() && text.contains("RDB looks OK"),
+            "{text}"
+        );
+    }
+    let redis = Server::redis_with(&[
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--dbfilename",
+        "dump.rdb",
+    ]);
+    let mut r = redis.conn();
+    for (i, key) in keys.iter().enumerate() {
+        let db = if i % 2 == 0 { "0" } else { "2" };
+        r.cmd(&["SELECT", db]);
+        assert_eq!(
+            view(&mut k, key),
+            view(&mut r, key),
+            "{key} loaded by redis"
+        );
+    }
+    r.cmd(&["SELECT", "2"]);
+    let ttl = String::from_utf8(r.cmd(&["PEXPIRETIME", "str:emb"])).unwrap();
+    let r0 = {
+        r.cmd(&["SELECT", "0"]);
+        String::from_utf8(r.cmd(&["PEXPIRETIME", "str:emb"])).unwrap()
+    };
+    assert!(
+        ttl == ":4102444800000\r\n" || r0 == ":4102444800000\r\n",
+        "{ttl} {r0}"
+    );
+}

@@ -98,6 +98,8 @@ const HELP: &[&str] = &[
     "QUICKLIST-PACKED-THRESHOLD <size>",
     "    Sets the threshold for elements to be inserted as plain vs packed nodes",
     "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
+    "SET-SKIP-CHECKSUM-VALIDATION <0|1>",
+    "    Enables or disables checksum checks for RDB files and RESTORE's payload.",
     "SLEEP <seconds>",
     "    Stop the server for <seconds>. Decimals allowed.",
 ];
@@ -119,6 +121,10 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) {
         }
         (b"set-active-expire", 3) => {
             ctx.srv.active_expire = atoi(&args[2]) != 0;
+            ctx.out.ok();
+        }
+        (b"set-skip-checksum-validation", 3) => {
+            ctx.srv.skip_checksum_validation = atoi(&args[2]) != 0;
             ctx.out.ok();
         }
         (b"pause-cron", 3) => {

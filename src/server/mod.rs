@@ -122,6 +122,9 @@ pub struct Server {
     pub snapshots: crate::persistence::snapshot::Snapshots,
     /// MIGRATE's cached connections to target instances.
     pub migrate_sockets: crate::commands::migrate::SocketCache,
+    /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE (and RDB loading) skip
+    /// the CRC-64 check.
+    pub skip_checksum_validation: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -180,6 +183,7 @@ impl Server {
             blocking: blocking::BlockingState::default(),
             snapshots: Default::default(),
             migrate_sockets: Default::default(),
+            skip_checksum_validation: false,
         }
     }
 

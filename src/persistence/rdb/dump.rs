@@ -29,6 +29,12 @@ pub fn dump_payload_with(v: &Value, compress: bool) -> Vec<u8> {
 /// True when the footer is sound: the payload holds one, its version is
 /// at most ours and the CRC matches (`verifyDumpPayload`).
 pub fn footer_ok(p: &[u8]) -> bool {
+    footer_ok_with(p, true)
+}
+
+/// `footer_ok`, with the CRC check optional (DEBUG
+/// SET-SKIP-CHECKSUM-VALIDATION turns it off).
+pub fn footer_ok_with(p: &[u8], check_crc: bool) -> bool {
     if p.len() < FOOTER {
         return false;
     }
@@ -36,6 +42,9 @@ pub fn footer_ok(p: &[u8]) -> bool {
     let version = u16::from_le_bytes([p[at], p[at + 1]]);
     if version as u32 > RDB_VERSION {
         return false;
+    }
+    if !check_crc {
+        return true;
     }
     let crc = u64::from_le_bytes(p[at + 2..].try_into().expect("8 bytes"));
     crc64(0, &p[..at + 2]) == crc

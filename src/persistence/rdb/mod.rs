@@ -35,6 +35,9 @@ pub use decode::decode_object;
 pub use load::{load, ChecksumState, KeyMeta, LoadOptions, LoadSink, LoadSummary};
 pub use read::Reader;
 
+#[cfg(test)]
+mod roundtrip_tests;
+
 use crate::keyspace::hash::HashLimits;
 use crate::keyspace::zset::ZLimits;
 
