@@ -532,3 +532,77 @@ pub fn backslash_text(b: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_strings_are_text_or_hex() {
+        assert_eq!(bs(b"h\xc3\xa9"), json!("h\u{e9}"));
+        assert_eq!(bs(b"\x00\xff"), json!({"hex": "00ff"}));
+        assert_eq!(backslash_text(b"a\x80\xc3\xa9\xff"), "a\\x80\u{e9}\\xff");
+    }
+
+    #[test]
+    fn replies_decode_to_generic_json() {
+        let r = Resp::parse(b"*3\r\n$1\r\na\r\n:5\r\n*1\r\n$-1\r\n");
+        assert_eq!(generic(&r), json!(["a", 5, [null]]));
+        assert_eq!(
+            generic(&Resp::parse(b"-ERR x\r\n")),
+            json!({"error": "ERR x"})
+        );
+    }
+
+    #[test]
+    fn messages_cut_on_char_boundaries() {
+        assert_eq!(cut("\u{e9}\u{e9}", 3), "\u{e9}... (4 bytes)");
+        let (w, g) = show_diff("abc", "abd");
+        assert_eq!((w.as_str(), g.as_str()), ("abc", "abd"));
+    }
+
+    #[test]
+    fn function_lists_sort_by_name() {
+        let libs = json!([
+            [
+                "library_name",
+                "b",
+                "functions",
+                [["name", "y"], ["name", "x"]]
+            ],
+            ["library_name", "a", "functions", []]
+        ]);
+        assert_eq!(
+            sorted_functions(libs),
+            json!([
+                ["library_name", "a", "functions", []],
+                [
+                    "library_name",
+                    "b",
+                    "functions",
+                    [["name", "x"], ["name", "y"]]
+                ]
+            ])
+        );
+    }
+
+    #[test]
+    fn datasets_compare_key_by_key() {
+        let want = json!({"dbsize": {"0": 1}, "keys": [
+            {"db": 0, "key": "k", "type": "string", "encoding": "int", "pexpiretime": -1,
+             "value": "1", "freq": 5}]});
+        assert!(compare_datasets(&want, &want, Compare::default()).is_empty());
+        let mut got = want.clone();
+        got["keys"][0]["encoding"] = json!("embstr");
+        got["keys"][0]["freq"] = json!(4); // one minute of decay is tolerated
+        let d = compare_datasets(&want, &got, Compare::default());
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].contains("encoding"), "{d:?}");
+        got["keys"] = json!([]);
+        let d = compare_datasets(&want, &got, Compare::default());
+        assert!(
+            d.iter().any(|l| l.contains("missing key db0 \"k\"")),
+            "{d:?}"
+        );
+    }
+}
