@@ -26,9 +26,10 @@
 mod common;
 
 use common::rdb::{
-    assert_same_dataset, assets_dir, check_rdb, check_rdb_available, fixtures_dir, loader_args,
-    read_json, record_dataset, start_on_rdb, subject, try_start_on_rdb, Compare,
+    assert_same_dataset, assets_dir, fixtures_dir, loader_args, read_json, record_dataset, subject,
+    Compare,
 };
+use common::rdb_server::{check_rdb, check_rdb_available, start_on_rdb, try_start_on_rdb};
 use common::{redis_available, Kind};
 use serde_json::Value as J;
 use std::time::Instant;
