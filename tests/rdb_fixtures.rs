@@ -8,6 +8,8 @@
 //! - `save_<fixture>`: keel loads the fixture, SAVEs; redis-check-rdb must
 //!   accept keel's file and redis-server 7.0.15 loading it must hold the
 //!   recorded dataset again.
+//! - `reload_<fixture>`: keel loads the fixture, DEBUG RELOAD, and still
+//!   holds the recorded dataset.
 //! - `asset_<name>`: the old-version files in ../shared/redis-assets (RDB
 //!   3-10) against fixtures/rdb/assets-expected/<name>.json.
 //! - `newer_<name>`: ../shared/redis-assets/newer (RDB 11/12 from Redis 7.4.1
@@ -122,8 +124,36 @@ fn save_fixture(name: &str) {
     );
 }
 
+/// The subject loads the fixture, then DEBUG RELOAD (save + reload in
+/// place) must give back the same dataset.
+fn reload_fixture(name: &str) {
+    let (data, expected) = fixture(name);
+    let started = Instant::now();
+    let kind = subject();
+    let mut args = loader_args(&expected);
+    args.extend(["--enable-debug-command".to_owned(), "yes".to_owned()]);
+    let srv = start_on_rdb(kind, &data, &format!("{name}.rdb"), &args);
+    let mut c = srv.conn();
+    assert_eq!(
+        c.cmd_str(&["DEBUG", "RELOAD"]),
+        "+OK\r\n",
+        "DEBUG RELOAD on {kind:?}"
+    );
+    let actual = record_dataset(&mut c, meta_of(&expected));
+    let how = Compare {
+        functions: name == "functions",
+        idle_slack: started.elapsed().as_secs() as i64 + 1,
+    };
+    assert_same_dataset(
+        &format!("{name}.rdb after DEBUG RELOAD on {kind:?}"),
+        &expected,
+        &actual,
+        how,
+    );
+}
+
 macro_rules! fixture_tests {
-    ($($load:ident, $save:ident => $name:literal;)*) => {$(
+    ($($load:ident, $save:ident, $reload:ident => $name:literal;)*) => {$(
         #[test]
         fn $load() {
             load_fixture($name);
@@ -132,25 +162,29 @@ macro_rules! fixture_tests {
         fn $save() {
             save_fixture($name);
         }
+        #[test]
+        fn $reload() {
+            reload_fixture($name);
+        }
     )*};
 }
 
 fixture_tests! {
-    load_strings, save_strings => "strings";
-    load_strings_nocompress, save_strings_nocompress => "strings-nocompress";
-    load_lists, save_lists => "lists";
-    load_lists_compressed, save_lists_compressed => "lists-compressed";
-    load_hashes, save_hashes => "hashes";
-    load_sets, save_sets => "sets";
-    load_zsets, save_zsets => "zsets";
-    load_streams, save_streams => "streams";
-    load_expires, save_expires => "expires";
-    load_functions, save_functions => "functions";
-    load_idle_lru, save_idle_lru => "idle-lru";
-    load_freq_lfu, save_freq_lfu => "freq-lfu";
-    load_nochecksum, save_nochecksum => "nochecksum";
-    load_empty, save_empty => "empty";
-    load_small, save_small => "small";
+    load_strings, save_strings, reload_strings => "strings";
+    load_strings_nocompress, save_strings_nocompress, reload_strings_nocompress => "strings-nocompress";
+    load_lists, save_lists, reload_lists => "lists";
+    load_lists_compressed, save_lists_compressed, reload_lists_compressed => "lists-compressed";
+    load_hashes, save_hashes, reload_hashes => "hashes";
+    load_sets, save_sets, reload_sets => "sets";
+    load_zsets, save_zsets, reload_zsets => "zsets";
+    load_streams, save_streams, reload_streams => "streams";
+    load_expires, save_expires, reload_expires => "expires";
+    load_functions, save_functions, reload_functions => "functions";
+    load_idle_lru, save_idle_lru, reload_idle_lru => "idle-lru";
+    load_freq_lfu, save_freq_lfu, reload_freq_lfu => "freq-lfu";
+    load_nochecksum, save_nochecksum, reload_nochecksum => "nochecksum";
+    load_empty, save_empty, reload_empty => "empty";
+    load_small, save_small, reload_small => "small";
 }
 
 /// First number after each "offset" in `text` (case-insensitive).
