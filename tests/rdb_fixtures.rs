@@ -10,6 +10,10 @@
 //!   recorded dataset again.
 //! - `reload_<fixture>`: keel loads the fixture, DEBUG RELOAD, and still
 //!   holds the recorded dataset.
+//! - `restore_<fixture>`: keel RESTOREs the DUMP payloads redis-server
+//!   7.0.15 produced for each key (recorded in <fixture>.json) and must hold
+//!   the recorded dataset; `dump_<fixture>`: keel loads the fixture and
+//!   DUMPs each key, redis-server RESTOREs them, same dataset.
 //! - `asset_<name>`: the old-version files in ../shared/redis-assets (RDB
 //!   3-10) against fixtures/rdb/assets-expected/<name>.json.
 //! - `newer_<name>`: ../shared/redis-assets/newer (RDB 11/12 from Redis 7.4.1
@@ -29,7 +33,7 @@ mod common;
 
 use common::rdb::{
     assert_same_dataset, assets_dir, fixtures_dir, loader_args, read_json, record_dataset, subject,
-    Compare,
+    unbs, unhex, Compare,
 };
 use common::rdb_server::{check_rdb, check_rdb_available, start_on_rdb, try_start_on_rdb};
 use common::{redis_available, Kind};
@@ -152,8 +156,125 @@ fn reload_fixture(name: &str) {
     );
 }
 
+/// The recorded dataset without IDLETIME/FREQ (RESTORE without IDLETIME
+/// or FREQ options starts them afresh).
+fn without_meta(expected: &J) -> J {
+    let mut e = expected.clone();
+    if let Some(keys) = e["keys"].as_array_mut() {
+        for k in keys {
+            if let Some(m) = k.as_object_mut() {
+                m.remove("idletime");
+                m.remove("freq");
+            }
+        }
+    }
+    e
+}
+
+/// RESTOREs `payloads` (db, key, pexpiretime, payload) on `c` (ABSTTL when
+/// the key has a TTL); panics on any reply but +OK.
+fn restore_all(c: &mut common::RawConn, who: &str, payloads: &[(i64, Vec<u8>, i64, Vec<u8>)]) {
+    for (db, key, pexpiretime, payload) in payloads {
+        c.cmd_str(&["SELECT", &db.to_string()]);
+        let reply = if *pexpiretime > 0 {
+            let at = pexpiretime.to_string();
+            c.cmd(&[&b"RESTORE"[..], key, at.as_bytes(), payload, b"ABSTTL"])
+        } else {
+            c.cmd(&[&b"RESTORE"[..], key, b"0", payload])
+        };
+        assert_eq!(
+            reply,
+            b"+OK\r\n",
+            "{who}: RESTORE {} in db {db}: {}",
+            common::show(key),
+            common::show(&reply)
+        );
+    }
+    c.cmd_str(&["SELECT", "0"]);
+}
+
+/// (db, key, pexpiretime) of every recorded key.
+fn recorded_keys(expected: &J) -> Vec<(i64, Vec<u8>, i64)> {
+    expected["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| {
+            (
+                k["db"].as_i64().expect("db"),
+                unbs(&k["key"]),
+                k["pexpiretime"].as_i64().expect("pexpiretime"),
+            )
+        })
+        .collect()
+}
+
+/// The subject RESTOREs the DUMP payloads redis-server 7.0.15 produced for
+/// each key of the fixture: the dataset must be the recorded one.
+fn restore_fixture(name: &str) {
+    let (_, expected) = fixture(name);
+    let kind = subject();
+    let payloads: Vec<_> = recorded_keys(&expected)
+        .into_iter()
+        .zip(expected["keys"].as_array().expect("keys"))
+        .map(|((db, key, at), k)| (db, key, at, unhex(k["dump"].as_str().expect("dump"))))
+        .collect();
+    let args = loader_args(&expected);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let srv = common::Server::start(kind, &args);
+    let mut c = srv.conn();
+    restore_all(&mut c, &format!("{kind:?}"), &payloads);
+    let actual = record_dataset(&mut c, None);
+    assert_same_dataset(
+        &format!("{name}.json DUMP payloads restored by {kind:?}"),
+        &without_meta(&expected),
+        &actual,
+        Compare::default(),
+    );
+}
+
+/// The subject loads the fixture and DUMPs each key; redis-server 7.0.15
+/// RESTOREs the payloads and must hold the recorded dataset.
+fn dump_fixture(name: &str) {
+    if !redis_available() {
+        eprintln!("SKIPPED dump_{name}: redis-server is not installed");
+        return;
+    }
+    let (data, expected) = fixture(name);
+    let kind = subject();
+    let args = loader_args(&expected);
+    let srv = start_on_rdb(kind, &data, &format!("{name}.rdb"), &args);
+    let mut c = srv.conn();
+    let mut payloads = Vec::new();
+    for (db, key, at) in recorded_keys(&expected) {
+        c.cmd_str(&["SELECT", &db.to_string()]);
+        let reply = common::rdb::call(&mut c, &[&b"DUMP"[..], &key]);
+        let common::rdb::Resp::Str(payload) = reply else {
+            panic!("{kind:?}: DUMP {}: {reply:?}", common::show(&key));
+        };
+        payloads.push((db, key, at, payload));
+    }
+    drop(c);
+    drop(srv);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let redis = common::Server::start(Kind::Redis, &args);
+    let mut rc = redis.conn();
+    restore_all(
+        &mut rc,
+        &format!("redis-server on {kind:?}'s DUMP"),
+        &payloads,
+    );
+    let actual = record_dataset(&mut rc, None);
+    assert_same_dataset(
+        &format!("{name}.rdb DUMPed by {kind:?}, RESTOREd by redis-server"),
+        &without_meta(&expected),
+        &actual,
+        Compare::default(),
+    );
+}
+
 macro_rules! fixture_tests {
-    ($($load:ident, $save:ident, $reload:ident => $name:literal;)*) => {$(
+    ($($load:ident, $save:ident, $reload:ident, $restore:ident, $dump:ident => $name:literal;)*) => {$(
         #[test]
         fn $load() {
             load_fixture($name);
@@ -166,25 +287,33 @@ macro_rules! fixture_tests {
         fn $reload() {
             reload_fixture($name);
         }
+        #[test]
+        fn $restore() {
+            restore_fixture($name);
+        }
+        #[test]
+        fn $dump() {
+            dump_fixture($name);
+        }
     )*};
 }
 
 fixture_tests! {
-    load_strings, save_strings, reload_strings => "strings";
-    load_strings_nocompress, save_strings_nocompress, reload_strings_nocompress => "strings-nocompress";
-    load_lists, save_lists, reload_lists => "lists";
-    load_lists_compressed, save_lists_compressed, reload_lists_compressed => "lists-compressed";
-    load_hashes, save_hashes, reload_hashes => "hashes";
-    load_sets, save_sets, reload_sets => "sets";
-    load_zsets, save_zsets, reload_zsets => "zsets";
-    load_streams, save_streams, reload_streams => "streams";
-    load_expires, save_expires, reload_expires => "expires";
-    load_functions, save_functions, reload_functions => "functions";
-    load_idle_lru, save_idle_lru, reload_idle_lru => "idle-lru";
-    load_freq_lfu, save_freq_lfu, reload_freq_lfu => "freq-lfu";
-    load_nochecksum, save_nochecksum, reload_nochecksum => "nochecksum";
-    load_empty, save_empty, reload_empty => "empty";
-    load_small, save_small, reload_small => "small";
+    load_strings, save_strings, reload_strings, restore_strings, dump_strings => "strings";
+    load_strings_nocompress, save_strings_nocompress, reload_strings_nocompress, restore_strings_nocompress, dump_strings_nocompress => "strings-nocompress";
+    load_lists, save_lists, reload_lists, restore_lists, dump_lists => "lists";
+    load_lists_compressed, save_lists_compressed, reload_lists_compressed, restore_lists_compressed, dump_lists_compressed => "lists-compressed";
+    load_hashes, save_hashes, reload_hashes, restore_hashes, dump_hashes => "hashes";
+    load_sets, save_sets, reload_sets, restore_sets, dump_sets => "sets";
+    load_zsets, save_zsets, reload_zsets, restore_zsets, dump_zsets => "zsets";
+    load_streams, save_streams, reload_streams, restore_streams, dump_streams => "streams";
+    load_expires, save_expires, reload_expires, restore_expires, dump_expires => "expires";
+    load_functions, save_functions, reload_functions, restore_functions, dump_functions => "functions";
+    load_idle_lru, save_idle_lru, reload_idle_lru, restore_idle_lru, dump_idle_lru => "idle-lru";
+    load_freq_lfu, save_freq_lfu, reload_freq_lfu, restore_freq_lfu, dump_freq_lfu => "freq-lfu";
+    load_nochecksum, save_nochecksum, reload_nochecksum, restore_nochecksum, dump_nochecksum => "nochecksum";
+    load_empty, save_empty, reload_empty, restore_empty, dump_empty => "empty";
+    load_small, save_small, reload_small, restore_small, dump_small => "small";
 }
 
 /// First number after each "offset" in `text` (case-insensitive).

@@ -115,6 +115,22 @@ pub fn bs(b: &[u8]) -> J {
     }
 }
 
+/// Hex text to bytes (panics on bad hex: the fixtures are generated).
+pub fn unhex(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// The bytes of a [`bs`] JSON byte string.
+pub fn unbs(v: &J) -> Vec<u8> {
+    match v {
+        J::String(s) => s.as_bytes().to_vec(),
+        _ => unhex(v["hex"].as_str().expect("a byte string")),
+    }
+}
+
 /// A reply as generic JSON (bulk -> bs, int, nil -> null, array, error).
 pub fn generic(r: &Resp) -> J {
     match r {
@@ -435,6 +451,8 @@ mod tests {
     fn byte_strings_are_text_or_hex() {
         assert_eq!(bs(b"h\xc3\xa9"), json!("h\u{e9}"));
         assert_eq!(bs(b"\x00\xff"), json!({"hex": "00ff"}));
+        assert_eq!(unbs(&bs(b"\x00\xff")), b"\x00\xff");
+        assert_eq!(unbs(&bs(b"ok")), b"ok");
         assert_eq!(backslash_text(b"a\x80\xc3\xa9\xff"), "a\\x80\u{e9}\\xff");
     }
 
