@@ -58,6 +58,39 @@ fn fixture(name: &str) -> (Vec<u8>, J) {
     (data, read_json(&dir.join(format!("{name}.json"))))
 }
 
+/// The load report Redis gives, from what redis-server logged when the
+/// dataset was recorded: the "Done loading RDB, ..." log line and INFO
+/// persistence rdb_last_load_keys_loaded / rdb_last_load_keys_expired.
+fn check_load_report(who: &str, srv: &common::Server, c: &mut common::RawConn, expected: &J) {
+    let (Some(loaded), Some(expired)) = (
+        expected["keys_loaded"].as_i64(),
+        expected["keys_expired"].as_i64(),
+    ) else {
+        return;
+    };
+    let skipped = expected["empty_keys_skipped"].as_i64().unwrap_or(0);
+    let line = if skipped > 0 {
+        format!(
+            "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}, empty keys skipped: \
+             {skipped}."
+        )
+    } else {
+        format!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.")
+    };
+    let log = srv.log();
+    assert!(log.contains(&line), "{who}: the log lacks {line:?}:\n{log}");
+    let info = c.cmd_str(&["INFO", "persistence"]);
+    for field in [
+        format!("rdb_last_load_keys_loaded:{loaded}\r\n"),
+        format!("rdb_last_load_keys_expired:{expired}\r\n"),
+    ] {
+        assert!(
+            info.contains(&field),
+            "{who}: INFO persistence lacks {field:?}:\n{info}"
+        );
+    }
+}
+
 /// The subject loads the fixture; its dataset must be the recorded one.
 fn load_fixture(name: &str) {
     let (data, expected) = fixture(name);
@@ -70,12 +103,9 @@ fn load_fixture(name: &str) {
         functions: name == "functions",
         idle_slack: started.elapsed().as_secs() as i64 + 1,
     };
-    assert_same_dataset(
-        &format!("{name}.rdb loaded by {kind:?}"),
-        &expected,
-        &actual,
-        how,
-    );
+    let who = format!("{name}.rdb loaded by {kind:?}");
+    assert_same_dataset(&who, &expected, &actual, how);
+    check_load_report(&who, &srv, &mut c, &expected);
 }
 
 /// The subject loads the fixture and SAVEs; redis-check-rdb accepts the
@@ -463,12 +493,9 @@ fn asset(name: &str) {
         loaded.unwrap_or_else(|e| panic!("{kind:?} refuses {file} ({}):\n{}", e.status, e.output));
     let mut c = srv.conn();
     let actual = record_dataset(&mut c, None);
-    assert_same_dataset(
-        &format!("{file} loaded by {kind:?}"),
-        &expected,
-        &actual,
-        Compare::default(),
-    );
+    let who = format!("{file} loaded by {kind:?}");
+    assert_same_dataset(&who, &expected, &actual, Compare::default());
+    check_load_report(&who, &srv, &mut c, &expected);
 }
 
 #[test]
