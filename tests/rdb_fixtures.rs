@@ -4,7 +4,9 @@
 //!   holding a copy, `--dbfilename <fixture>.rdb`, plus the fixture's
 //!   recorded loader config) and must hold exactly the dataset that
 //!   redis-server 7.0.15 held after loading the same file (<fixture>.json:
-//!   keys, types, encodings, values, PEXPIRETIME, IDLETIME/FREQ).
+//!   keys, types, encodings, values, PEXPIRETIME, IDLETIME/FREQ), and
+//!   report the load as Redis did ("Done loading RDB, keys loaded: N, keys
+//!   expired: M." in its log, INFO rdb_last_load_keys_loaded/expired).
 //! - `save_<fixture>`: keel loads the fixture, SAVEs; redis-check-rdb must
 //!   accept keel's file and redis-server 7.0.15 loading it must hold the
 //!   recorded dataset again.
