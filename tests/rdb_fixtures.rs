@@ -540,64 +540,17 @@ fn asset_zset_ziplist() {
     asset("zset-ziplist");
 }
 
-/// A file written by a newer server, against its own JSON. `may_refuse`:
-/// refusing is acceptable if the message is about hash field TTLs.
-fn newer(name: &str, may_refuse_field_ttls: bool) {
-    let kind = subject();
-    // KEEL_RDB_NEWER_DIR: other files with the same JSON (e.g. the same
-    // datasets rebuilt in a 7.0 server, to check this harness with Redis).
-    let override_dir = std::env::var_os("KEEL_RDB_NEWER_DIR").map(std::path::PathBuf::from);
-    if kind == Kind::Redis && override_dir.is_none() {
-        eprintln!("SKIPPED newer_{name}: Redis 7.0 refuses RDB 11/12 by design");
-        return;
-    }
-    let dir = override_dir.unwrap_or_else(|| assets_dir().join("newer"));
-    let Ok(data) = std::fs::read(dir.join(format!("{name}.rdb"))) else {
-        eprintln!(
-            "SKIPPED newer_{name}: {}/{name}.rdb is absent",
-            dir.display()
-        );
-        return;
-    };
-    let expected = read_json(&dir.join(format!("{name}.json")));
-    let file = format!("{name}.rdb");
-    let srv = match try_start_on_rdb(kind, &data, &file, &[]) {
-        Ok(srv) => srv,
-        Err(e) => {
-            let lower = e.output.to_lowercase();
-            let about_field_ttls =
-                lower.contains("field") && (lower.contains("ttl") || lower.contains("expir"));
-            assert!(
-                may_refuse_field_ttls && about_field_ttls,
-                "{kind:?} refuses {file} ({}):\n{}",
-                e.status,
-                e.output
-            );
-            assert!(e.file_after == data, "{kind:?} modified {file}");
-            return;
-        }
-    };
-    let mut c = srv.conn();
-    let diffs = common::rdb_newer::compare_dataset(&mut c, &expected);
-    assert!(
-        diffs.is_empty(),
-        "{file} loaded by {kind:?}: {} difference(s):\n  {}",
-        diffs.len(),
-        diffs.join("\n  ")
-    );
-}
-
 #[test]
 fn newer_redis_7_4_1() {
-    newer("redis-7.4.1", true);
+    common::rdb_newer::newer("redis-7.4.1", true);
 }
 
 #[test]
 fn newer_redis_7_4_1_cluster() {
-    newer("redis-7.4.1-cluster", false);
+    common::rdb_newer::newer("redis-7.4.1-cluster", false);
 }
 
 #[test]
 fn newer_valkey_8_0_1() {
-    newer("valkey-8.0.1", false);
+    common::rdb_newer::newer("valkey-8.0.1", false);
 }
