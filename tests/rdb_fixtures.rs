@@ -4,10 +4,18 @@
 //!   holding a copy, `--dbfilename <fixture>.rdb`, plus the fixture's
 //!   recorded loader config) and must hold exactly the dataset that
 //!   redis-server 7.0.15 held after loading the same file (<fixture>.json:
-//!   keys, types, encodings, values, PEXPIRETIME, IDLETIME/FREQ).
+//!   keys, types, encodings, values, PEXPIRETIME, IDLETIME/FREQ), and
+//!   report the load as Redis did ("Done loading RDB, keys loaded: N, keys
+//!   expired: M." in its log, INFO rdb_last_load_keys_loaded/expired).
 //! - `save_<fixture>`: keel loads the fixture, SAVEs; redis-check-rdb must
 //!   accept keel's file and redis-server 7.0.15 loading it must hold the
 //!   recorded dataset again.
+//! - `reload_<fixture>`: keel loads the fixture, DEBUG RELOAD, and still
+//!   holds the recorded dataset.
+//! - `restore_<fixture>`: keel RESTOREs the DUMP payloads redis-server
+//!   7.0.15 produced for each key (recorded in <fixture>.json) and must hold
+//!   the recorded dataset; `dump_<fixture>`: keel loads the fixture and
+//!   DUMPs each key, redis-server RESTOREs them, same dataset.
 //! - `asset_<name>`: the old-version files in ../shared/redis-assets (RDB
 //!   3-10) against fixtures/rdb/assets-expected/<name>.json.
 //! - `newer_<name>`: ../shared/redis-assets/newer (RDB 11/12 from Redis 7.4.1
@@ -26,9 +34,10 @@
 mod common;
 
 use common::rdb::{
-    assert_same_dataset, assets_dir, check_rdb, check_rdb_available, fixtures_dir, loader_args,
-    read_json, record_dataset, start_on_rdb, subject, try_start_on_rdb, Compare,
+    assert_same_dataset, assets_dir, fixtures_dir, loader_args, read_json, record_dataset, subject,
+    unbs, unhex, Compare,
 };
+use common::rdb_server::{check_rdb, check_rdb_available, start_on_rdb, try_start_on_rdb};
 use common::{redis_available, Kind};
 use serde_json::Value as J;
 use std::time::Instant;
@@ -51,6 +60,39 @@ fn fixture(name: &str) -> (Vec<u8>, J) {
     (data, read_json(&dir.join(format!("{name}.json"))))
 }
 
+/// The load report Redis gives, from what redis-server logged when the
+/// dataset was recorded: the "Done loading RDB, ..." log line and INFO
+/// persistence rdb_last_load_keys_loaded / rdb_last_load_keys_expired.
+fn check_load_report(who: &str, srv: &common::Server, c: &mut common::RawConn, expected: &J) {
+    let (Some(loaded), Some(expired)) = (
+        expected["keys_loaded"].as_i64(),
+        expected["keys_expired"].as_i64(),
+    ) else {
+        return;
+    };
+    let skipped = expected["empty_keys_skipped"].as_i64().unwrap_or(0);
+    let line = if skipped > 0 {
+        format!(
+            "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}, empty keys skipped: \
+             {skipped}."
+        )
+    } else {
+        format!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.")
+    };
+    let log = srv.log();
+    assert!(log.contains(&line), "{who}: the log lacks {line:?}:\n{log}");
+    let info = c.cmd_str(&["INFO", "persistence"]);
+    for field in [
+        format!("rdb_last_load_keys_loaded:{loaded}\r\n"),
+        format!("rdb_last_load_keys_expired:{expired}\r\n"),
+    ] {
+        assert!(
+            info.contains(&field),
+            "{who}: INFO persistence lacks {field:?}:\n{info}"
+        );
+    }
+}
+
 /// The subject loads the fixture; its dataset must be the recorded one.
 fn load_fixture(name: &str) {
     let (data, expected) = fixture(name);
@@ -63,12 +105,9 @@ fn load_fixture(name: &str) {
         functions: name == "functions",
         idle_slack: started.elapsed().as_secs() as i64 + 1,
     };
-    assert_same_dataset(
-        &format!("{name}.rdb loaded by {kind:?}"),
-        &expected,
-        &actual,
-        how,
-    );
+    let who = format!("{name}.rdb loaded by {kind:?}");
+    assert_same_dataset(&who, &expected, &actual, how);
+    check_load_report(&who, &srv, &mut c, &expected);
 }
 
 /// The subject loads the fixture and SAVEs; redis-check-rdb accepts the
@@ -121,8 +160,152 @@ fn save_fixture(name: &str) {
     );
 }
 
+/// The subject loads the fixture, then DEBUG RELOAD (save + reload in
+/// place) must give back the same dataset.
+fn reload_fixture(name: &str) {
+    let (data, expected) = fixture(name);
+    let started = Instant::now();
+    let kind = subject();
+    let mut args = loader_args(&expected);
+    args.extend(["--enable-debug-command".to_owned(), "yes".to_owned()]);
+    let srv = start_on_rdb(kind, &data, &format!("{name}.rdb"), &args);
+    let mut c = srv.conn();
+    assert_eq!(
+        c.cmd_str(&["DEBUG", "RELOAD"]),
+        "+OK\r\n",
+        "DEBUG RELOAD on {kind:?}"
+    );
+    let actual = record_dataset(&mut c, meta_of(&expected));
+    let how = Compare {
+        functions: name == "functions",
+        idle_slack: started.elapsed().as_secs() as i64 + 1,
+    };
+    assert_same_dataset(
+        &format!("{name}.rdb after DEBUG RELOAD on {kind:?}"),
+        &expected,
+        &actual,
+        how,
+    );
+}
+
+/// The recorded dataset without IDLETIME/FREQ (RESTORE without IDLETIME
+/// or FREQ options starts them afresh).
+fn without_meta(expected: &J) -> J {
+    let mut e = expected.clone();
+    if let Some(keys) = e["keys"].as_array_mut() {
+        for k in keys {
+            if let Some(m) = k.as_object_mut() {
+                m.remove("idletime");
+                m.remove("freq");
+            }
+        }
+    }
+    e
+}
+
+/// RESTOREs `payloads` (db, key, pexpiretime, payload) on `c` (ABSTTL when
+/// the key has a TTL); panics on any reply but +OK.
+fn restore_all(c: &mut common::RawConn, who: &str, payloads: &[(i64, Vec<u8>, i64, Vec<u8>)]) {
+    for (db, key, pexpiretime, payload) in payloads {
+        c.cmd_str(&["SELECT", &db.to_string()]);
+        let reply = if *pexpiretime > 0 {
+            let at = pexpiretime.to_string();
+            c.cmd(&[&b"RESTORE"[..], key, at.as_bytes(), payload, b"ABSTTL"])
+        } else {
+            c.cmd(&[&b"RESTORE"[..], key, b"0", payload])
+        };
+        assert!(
+            reply == b"+OK\r\n",
+            "{who}: RESTORE {} in db {db}: {}",
+            common::show(key),
+            common::show(&reply)
+        );
+    }
+    c.cmd_str(&["SELECT", "0"]);
+}
+
+/// (db, key, pexpiretime) of every recorded key.
+fn recorded_keys(expected: &J) -> Vec<(i64, Vec<u8>, i64)> {
+    expected["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| {
+            (
+                k["db"].as_i64().expect("db"),
+                unbs(&k["key"]),
+                k["pexpiretime"].as_i64().expect("pexpiretime"),
+            )
+        })
+        .collect()
+}
+
+/// The subject RESTOREs the DUMP payloads redis-server 7.0.15 produced for
+/// each key of the fixture: the dataset must be the recorded one.
+fn restore_fixture(name: &str) {
+    let (_, expected) = fixture(name);
+    let kind = subject();
+    let payloads: Vec<_> = recorded_keys(&expected)
+        .into_iter()
+        .zip(expected["keys"].as_array().expect("keys"))
+        .map(|((db, key, at), k)| (db, key, at, unhex(k["dump"].as_str().expect("dump"))))
+        .collect();
+    let args = loader_args(&expected);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let srv = common::Server::start(kind, &args);
+    let mut c = srv.conn();
+    restore_all(&mut c, &format!("{kind:?}"), &payloads);
+    let actual = record_dataset(&mut c, None);
+    assert_same_dataset(
+        &format!("{name}.json DUMP payloads restored by {kind:?}"),
+        &without_meta(&expected),
+        &actual,
+        Compare::default(),
+    );
+}
+
+/// The subject loads the fixture and DUMPs each key; redis-server 7.0.15
+/// RESTOREs the payloads and must hold the recorded dataset.
+fn dump_fixture(name: &str) {
+    if !redis_available() {
+        eprintln!("SKIPPED dump_{name}: redis-server is not installed");
+        return;
+    }
+    let (data, expected) = fixture(name);
+    let kind = subject();
+    let args = loader_args(&expected);
+    let srv = start_on_rdb(kind, &data, &format!("{name}.rdb"), &args);
+    let mut c = srv.conn();
+    let mut payloads = Vec::new();
+    for (db, key, at) in recorded_keys(&expected) {
+        c.cmd_str(&["SELECT", &db.to_string()]);
+        let reply = common::rdb::call(&mut c, &[&b"DUMP"[..], &key]);
+        let common::rdb::Resp::Str(payload) = reply else {
+            panic!("{kind:?}: DUMP {}: {reply:?}", common::show(&key));
+        };
+        payloads.push((db, key, at, payload));
+    }
+    drop(c);
+    drop(srv);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let redis = common::Server::start(Kind::Redis, &args);
+    let mut rc = redis.conn();
+    restore_all(
+        &mut rc,
+        &format!("redis-server on {kind:?}'s DUMP"),
+        &payloads,
+    );
+    let actual = record_dataset(&mut rc, None);
+    assert_same_dataset(
+        &format!("{name}.rdb DUMPed by {kind:?}, RESTOREd by redis-server"),
+        &without_meta(&expected),
+        &actual,
+        Compare::default(),
+    );
+}
+
 macro_rules! fixture_tests {
-    ($($load:ident, $save:ident => $name:literal;)*) => {$(
+    ($($load:ident, $save:ident, $reload:ident, $restore:ident, $dump:ident => $name:literal;)*) => {$(
         #[test]
         fn $load() {
             load_fixture($name);
@@ -131,25 +314,37 @@ macro_rules! fixture_tests {
         fn $save() {
             save_fixture($name);
         }
+        #[test]
+        fn $reload() {
+            reload_fixture($name);
+        }
+        #[test]
+        fn $restore() {
+            restore_fixture($name);
+        }
+        #[test]
+        fn $dump() {
+            dump_fixture($name);
+        }
     )*};
 }
 
 fixture_tests! {
-    load_strings, save_strings => "strings";
-    load_strings_nocompress, save_strings_nocompress => "strings-nocompress";
-    load_lists, save_lists => "lists";
-    load_lists_compressed, save_lists_compressed => "lists-compressed";
-    load_hashes, save_hashes => "hashes";
-    load_sets, save_sets => "sets";
-    load_zsets, save_zsets => "zsets";
-    load_streams, save_streams => "streams";
-    load_expires, save_expires => "expires";
-    load_functions, save_functions => "functions";
-    load_idle_lru, save_idle_lru => "idle-lru";
-    load_freq_lfu, save_freq_lfu => "freq-lfu";
-    load_nochecksum, save_nochecksum => "nochecksum";
-    load_empty, save_empty => "empty";
-    load_small, save_small => "small";
+    load_strings, save_strings, reload_strings, restore_strings, dump_strings => "strings";
+    load_strings_nocompress, save_strings_nocompress, reload_strings_nocompress, restore_strings_nocompress, dump_strings_nocompress => "strings-nocompress";
+    load_lists, save_lists, reload_lists, restore_lists, dump_lists => "lists";
+    load_lists_compressed, save_lists_compressed, reload_lists_compressed, restore_lists_compressed, dump_lists_compressed => "lists-compressed";
+    load_hashes, save_hashes, reload_hashes, restore_hashes, dump_hashes => "hashes";
+    load_sets, save_sets, reload_sets, restore_sets, dump_sets => "sets";
+    load_zsets, save_zsets, reload_zsets, restore_zsets, dump_zsets => "zsets";
+    load_streams, save_streams, reload_streams, restore_streams, dump_streams => "streams";
+    load_expires, save_expires, reload_expires, restore_expires, dump_expires => "expires";
+    load_functions, save_functions, reload_functions, restore_functions, dump_functions => "functions";
+    load_idle_lru, save_idle_lru, reload_idle_lru, restore_idle_lru, dump_idle_lru => "idle-lru";
+    load_freq_lfu, save_freq_lfu, reload_freq_lfu, restore_freq_lfu, dump_freq_lfu => "freq-lfu";
+    load_nochecksum, save_nochecksum, reload_nochecksum, restore_nochecksum, dump_nochecksum => "nochecksum";
+    load_empty, save_empty, reload_empty, restore_empty, dump_empty => "empty";
+    load_small, save_small, reload_small, restore_small, dump_small => "small";
 }
 
 /// First number after each "offset" in `text` (case-insensitive).
@@ -300,12 +495,9 @@ fn asset(name: &str) {
         loaded.unwrap_or_else(|e| panic!("{kind:?} refuses {file} ({}):\n{}", e.status, e.output));
     let mut c = srv.conn();
     let actual = record_dataset(&mut c, None);
-    assert_same_dataset(
-        &format!("{file} loaded by {kind:?}"),
-        &expected,
-        &actual,
-        Compare::default(),
-    );
+    let who = format!("{file} loaded by {kind:?}");
+    assert_same_dataset(&who, &expected, &actual, Compare::default());
+    check_load_report(&who, &srv, &mut c, &expected);
 }
 
 #[test]
@@ -348,64 +540,17 @@ fn asset_zset_ziplist() {
     asset("zset-ziplist");
 }
 
-/// A file written by a newer server, against its own JSON. `may_refuse`:
-/// refusing is acceptable if the message is about hash field TTLs.
-fn newer(name: &str, may_refuse_field_ttls: bool) {
-    let kind = subject();
-    // KEEL_RDB_NEWER_DIR: other files with the same JSON (e.g. the same
-    // datasets rebuilt in a 7.0 server, to check this harness with Redis).
-    let override_dir = std::env::var_os("KEEL_RDB_NEWER_DIR").map(std::path::PathBuf::from);
-    if kind == Kind::Redis && override_dir.is_none() {
-        eprintln!("SKIPPED newer_{name}: Redis 7.0 refuses RDB 11/12 by design");
-        return;
-    }
-    let dir = override_dir.unwrap_or_else(|| assets_dir().join("newer"));
-    let Ok(data) = std::fs::read(dir.join(format!("{name}.rdb"))) else {
-        eprintln!(
-            "SKIPPED newer_{name}: {}/{name}.rdb is absent",
-            dir.display()
-        );
-        return;
-    };
-    let expected = read_json(&dir.join(format!("{name}.json")));
-    let file = format!("{name}.rdb");
-    let srv = match try_start_on_rdb(kind, &data, &file, &[]) {
-        Ok(srv) => srv,
-        Err(e) => {
-            let lower = e.output.to_lowercase();
-            let about_field_ttls =
-                lower.contains("field") && (lower.contains("ttl") || lower.contains("expir"));
-            assert!(
-                may_refuse_field_ttls && about_field_ttls,
-                "{kind:?} refuses {file} ({}):\n{}",
-                e.status,
-                e.output
-            );
-            assert!(e.file_after == data, "{kind:?} modified {file}");
-            return;
-        }
-    };
-    let mut c = srv.conn();
-    let diffs = common::rdb_newer::compare_dataset(&mut c, &expected);
-    assert!(
-        diffs.is_empty(),
-        "{file} loaded by {kind:?}: {} difference(s):\n  {}",
-        diffs.len(),
-        diffs.join("\n  ")
-    );
-}
-
 #[test]
 fn newer_redis_7_4_1() {
-    newer("redis-7.4.1", true);
+    common::rdb_newer::newer("redis-7.4.1", true);
 }
 
 #[test]
 fn newer_redis_7_4_1_cluster() {
-    newer("redis-7.4.1-cluster", false);
+    common::rdb_newer::newer("redis-7.4.1-cluster", false);
 }
 
 #[test]
 fn newer_valkey_8_0_1() {
-    newer("valkey-8.0.1", false);
+    common::rdb_newer::newer("valkey-8.0.1", false);
 }

@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 pub mod rdb;
 pub mod rdb_newer;
+pub mod rdb_server;
 
 /// How long a server may take to answer its first PING.
 const START_DEADLINE: Duration = Duration::from_secs(20);

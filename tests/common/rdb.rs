@@ -7,10 +7,9 @@
 //! `KEEL_RDB_SUBJECT=redis` makes [`subject`] return redis-server, so every
 //! harness can be checked against real Redis itself.
 
-use super::{free_port, Kind, RawConn, Server};
+use super::{Kind, RawConn};
 use serde_json::{json, Map, Value as J};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 /// The server the fixture tests exercise: keel-server, or redis-server
 /// when `KEEL_RDB_SUBJECT=redis` (to validate the harness).
@@ -113,6 +112,22 @@ pub fn bs(b: &[u8]) -> J {
     match std::str::from_utf8(b) {
         Ok(s) => J::String(s.to_owned()),
         Err(_) => json!({ "hex": b.iter().map(|x| format!("{x:02x}")).collect::<String>() }),
+    }
+}
+
+/// Hex text to bytes (panics on bad hex: the fixtures are generated).
+pub fn unhex(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// The bytes of a [`bs`] JSON byte string.
+pub fn unbs(v: &J) -> Vec<u8> {
+    match v {
+        J::String(s) => s.as_bytes().to_vec(),
+        _ => unhex(v["hex"].as_str().expect("a byte string")),
     }
 }
 
@@ -415,111 +430,6 @@ pub fn loader_args(expected: &J) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Starts `kind` with `data` as `dir/<dbfilename>` (and `extra` args);
-/// returns once it answers PING (that is, after loading).
-pub fn start_on_rdb(kind: Kind, data: &[u8], dbfilename: &str, extra: &[String]) -> Server {
-    let mut args: Vec<&str> = vec!["--dbfilename", dbfilename];
-    args.extend(extra.iter().map(String::as_str));
-    Server::start_seeded(kind, &args, &|dir: &Path| {
-        std::fs::write(dir.join(dbfilename), data).expect("write the RDB file");
-    })
-}
-
-/// How a server that did not come up on its RDB file ended.
-#[derive(Debug)]
-pub struct Exit {
-    pub status: std::process::ExitStatus,
-    /// Its stdout and stderr, interleaved.
-    pub output: String,
-    /// The RDB file's bytes after the server exited.
-    pub file_after: Vec<u8>,
-}
-
-/// Starts `kind` on `data` (as `dir/<dbfilename>`, plus `extra` args):
-/// Ok once it answers PING (after loading), Err when it exits first.
-pub fn try_start_on_rdb(
-    kind: Kind,
-    data: &[u8],
-    dbfilename: &str,
-    extra: &[String],
-) -> Result<Server, Exit> {
-    let mut last = None;
-    for _attempt in 0..3 {
-        let port = free_port();
-        let dir = tempfile::Builder::new()
-            .prefix("keel-rdb-")
-            .tempdir()
-            .expect("temp dir");
-        std::fs::write(dir.path().join(dbfilename), data).expect("write the RDB file");
-        let log_path = dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).expect("log file");
-        let program: PathBuf = match kind {
-            Kind::Keel => PathBuf::from(env!("CARGO_BIN_EXE_keel-server")),
-            Kind::Redis => PathBuf::from("redis-server"),
-        };
-        let child = Command::new(&program)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .arg("--dir")
-            .arg(dir.path())
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .args(["--dbfilename", dbfilename])
-            .args(extra)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log fd"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        let mut srv = Server {
-            kind,
-            port,
-            child,
-            dir,
-        };
-        match srv.wait_ready(false) {
-            Ok(()) => return Ok(srv),
-            Err(why) => {
-                let status = match srv.child.try_wait() {
-                    Ok(Some(st)) => st,
-                    _ => panic!("{kind:?} neither answered nor exited: {why}\n{}", srv.log()),
-                };
-                let output = srv.log();
-                let file_after = std::fs::read(srv.dir().join(dbfilename)).unwrap_or_default();
-                let exit = Exit {
-                    status,
-                    output,
-                    file_after,
-                };
-                if !exit.output.contains("already in use") {
-                    return Err(exit);
-                }
-                last = Some(exit); // someone took the port: try another
-            }
-        }
-    }
-    Err(last.expect("an attempt was made"))
-}
-
-/// True if redis-check-rdb can be run.
-pub fn check_rdb_available() -> bool {
-    Command::new("redis-check-rdb")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-/// Runs redis-check-rdb on `path`: (exit code, stdout + stderr).
-pub fn check_rdb(path: &Path) -> (i32, String) {
-    let out = Command::new("redis-check-rdb")
-        .arg(path)
-        .output()
-        .expect("run redis-check-rdb");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), text)
-}
-
 /// Python's `bytes.decode("utf-8", "backslashreplace")`: the text form of
 /// byte strings in ../shared/redis-assets/newer/*.json.
 pub fn backslash_text(b: &[u8]) -> String {
@@ -531,4 +441,80 @@ pub fn backslash_text(b: &[u8]) -> String {
         }
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_strings_are_text_or_hex() {
+        assert_eq!(bs(b"h\xc3\xa9"), json!("h\u{e9}"));
+        assert_eq!(bs(b"\x00\xff"), json!({"hex": "00ff"}));
+        assert_eq!(unbs(&bs(b"\x00\xff")), b"\x00\xff");
+        assert_eq!(unbs(&bs(b"ok")), b"ok");
+        assert_eq!(backslash_text(b"a\x80\xc3\xa9\xff"), "a\\x80\u{e9}\\xff");
+    }
+
+    #[test]
+    fn replies_decode_to_generic_json() {
+        let r = Resp::parse(b"*3\r\n$1\r\na\r\n:5\r\n*1\r\n$-1\r\n");
+        assert_eq!(generic(&r), json!(["a", 5, [null]]));
+        assert_eq!(
+            generic(&Resp::parse(b"-ERR x\r\n")),
+            json!({"error": "ERR x"})
+        );
+    }
+
+    #[test]
+    fn messages_cut_on_char_boundaries() {
+        assert_eq!(cut("\u{e9}\u{e9}", 3), "\u{e9}... (4 bytes)");
+        let (w, g) = show_diff("abc", "abd");
+        assert_eq!((w.as_str(), g.as_str()), ("abc", "abd"));
+    }
+
+    #[test]
+    fn function_lists_sort_by_name() {
+        let libs = json!([
+            [
+                "library_name",
+                "b",
+                "functions",
+                [["name", "y"], ["name", "x"]]
+            ],
+            ["library_name", "a", "functions", []]
+        ]);
+        assert_eq!(
+            sorted_functions(libs),
+            json!([
+                ["library_name", "a", "functions", []],
+                [
+                    "library_name",
+                    "b",
+                    "functions",
+                    [["name", "x"], ["name", "y"]]
+                ]
+            ])
+        );
+    }
+
+    #[test]
+    fn datasets_compare_key_by_key() {
+        let want = json!({"dbsize": {"0": 1}, "keys": [
+            {"db": 0, "key": "k", "type": "string", "encoding": "int", "pexpiretime": -1,
+             "value": "1", "freq": 5}]});
+        assert!(compare_datasets(&want, &want, Compare::default()).is_empty());
+        let mut got = want.clone();
+        got["keys"][0]["encoding"] = json!("embstr");
+        got["keys"][0]["freq"] = json!(4); // one minute of decay is tolerated
+        let d = compare_datasets(&want, &got, Compare::default());
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].contains("encoding"), "{d:?}");
+        got["keys"] = json!([]);
+        let d = compare_datasets(&want, &got, Compare::default());
+        assert!(
+            d.iter().any(|l| l.contains("missing key db0 \"k\"")),
+            "{d:?}"
+        );
+    }
 }

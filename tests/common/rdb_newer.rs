@@ -4,10 +4,12 @@
 //! from those newer RDB files. That shape differs from fixtures/rdb's:
 //! byte strings are text with invalid UTF-8 bytes as `\xNN`, maps are
 //! `[name, value]` pairs sorted by name, scores are compared as numbers
-//! (7.4 prints shortest round-trip doubles, 7.0 prints %.17g).
+//! (7.4 prints shortest round-trip doubles, 7.0 prints %.17g). [`newer`]
+//! is the whole test of one such file.
 
-use super::rdb::{backslash_text, call, show_diff, Resp};
-use super::RawConn;
+use super::rdb::{assets_dir, backslash_text, call, read_json, show_diff, subject, Resp};
+use super::rdb_server::try_start_on_rdb;
+use super::{Kind, RawConn};
 use serde_json::{json, Value as J};
 
 fn text(r: &Resp) -> J {
@@ -194,4 +196,51 @@ pub fn compare_dataset(c: &mut RawConn, expected: &J) -> Vec<String> {
     }
     call(c, &["SELECT", "0"]);
     out
+}
+
+/// A file written by a newer server, against its own JSON. `may_refuse`:
+/// refusing is acceptable if the message is about hash field TTLs.
+pub fn newer(name: &str, may_refuse_field_ttls: bool) {
+    let kind = subject();
+    // KEEL_RDB_NEWER_DIR: other files with the same JSON (e.g. the same
+    // datasets rebuilt in a 7.0 server, to check this harness with Redis).
+    let override_dir = std::env::var_os("KEEL_RDB_NEWER_DIR").map(std::path::PathBuf::from);
+    if kind == Kind::Redis && override_dir.is_none() {
+        eprintln!("SKIPPED newer_{name}: Redis 7.0 refuses RDB 11/12 by design");
+        return;
+    }
+    let dir = override_dir.unwrap_or_else(|| assets_dir().join("newer"));
+    let Ok(data) = std::fs::read(dir.join(format!("{name}.rdb"))) else {
+        eprintln!(
+            "SKIPPED newer_{name}: {}/{name}.rdb is absent",
+            dir.display()
+        );
+        return;
+    };
+    let expected = read_json(&dir.join(format!("{name}.json")));
+    let file = format!("{name}.rdb");
+    let srv = match try_start_on_rdb(kind, &data, &file, &[]) {
+        Ok(srv) => srv,
+        Err(e) => {
+            let lower = e.output.to_lowercase();
+            let about_field_ttls =
+                lower.contains("field") && (lower.contains("ttl") || lower.contains("expir"));
+            assert!(
+                may_refuse_field_ttls && about_field_ttls,
+                "{kind:?} refuses {file} ({}):\n{}",
+                e.status,
+                e.output
+            );
+            assert!(e.file_after == data, "{kind:?} modified {file}");
+            return;
+        }
+    };
+    let mut c = srv.conn();
+    let diffs = compare_dataset(&mut c, &expected);
+    assert!(
+        diffs.is_empty(),
+        "{file} loaded by {kind:?}: {} difference(s):\n  {}",
+        diffs.len(),
+        diffs.join("\n  ")
+    );
 }
