@@ -68,7 +68,7 @@ pub fn try_start_on_rdb(
             child,
             dir,
         };
-        match srv.wait_ready() {
+        match srv.wait_ready(false) {
             Ok(()) => return Ok(srv),
             Err(why) => {
                 let status = match srv.child.try_wait() {
