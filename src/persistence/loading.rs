@@ -189,6 +189,7 @@ pub enum LoadFailure {
 pub fn load_file(
     path: &Path,
     cfg: &Config,
+    verify_checksum: bool,
     sink: &mut DbSink,
 ) -> Result<Option<rdb::LoadSummary>, LoadFailure> {
     let data = match std::fs::read(path) {
@@ -198,7 +199,7 @@ pub fn load_file(
     };
     let opts = rdb::LoadOptions {
         limits: limits_from(cfg, false),
-        verify_checksum: cfg.rdbchecksum,
+        verify_checksum: verify_checksum && cfg.rdbchecksum,
     };
     let summary = rdb::load(&data, &opts, sink).map_err(LoadFailure::Decode)?;
     sink.stats.empty_skipped = summary.empty_keys_skipped;
@@ -294,6 +295,7 @@ pub fn display_path(p: &Path) -> String {
 pub fn reload(srv: &mut crate::server::Server, merge: bool) -> bool {
     let path = super::snapshot::rdb_path(srv);
     let start = Instant::now();
+    let verify = !srv.skip_checksum_validation;
     let crate::server::Server {
         dbs,
         snapshots,
@@ -302,7 +304,7 @@ pub fn reload(srv: &mut crate::server::Server, merge: bool) -> bool {
     } = srv;
     let mut sink = DbSink::new(dbs, &mut snapshots.functions, config);
     sink.allow_dup = merge;
-    let res = load_file(&path, config, &mut sink);
+    let res = load_file(&path, config, verify, &mut sink);
     let stats = std::mem::take(&mut sink.stats);
     match res {
         Ok(Some(_)) => {
@@ -359,7 +361,7 @@ pub fn start_loading(
             let mut dbs: Vec<Db> = (0..config.databases).map(|_| Db::new()).collect();
             let mut functions = Vec::new();
             let mut sink = DbSink::new(&mut dbs, &mut functions, &config).with_progress(&progress);
-            let res = load_file(&path, &config, &mut sink);
+            let res = load_file(&path, &config, true, &mut sink);
             let stats = std::mem::take(&mut sink.stats);
             match res {
                 Ok(_) => {
