@@ -170,6 +170,16 @@ impl LoadSink for DbSink<'_> {
         Ok(())
     }
 
+    fn empty_key(&mut self, key: &[u8]) {
+        if self.stats.empty_skipped < 10 {
+            log_warning!(
+                "rdbLoadObject skipping empty key: {}",
+                String::from_utf8_lossy(key)
+            );
+        }
+        self.stats.empty_skipped += 1;
+    }
+
     fn progress(&mut self, offset: u64, _keys: u64) {
         if let Some(p) = self.progress {
             p.loaded_bytes.store(offset, Ordering::Relaxed);
@@ -202,7 +212,6 @@ pub fn load_file(
         verify_checksum: verify_checksum && cfg.rdbchecksum,
     };
     let summary = rdb::load(&data, &opts, sink).map_err(LoadFailure::Decode)?;
-    sink.stats.empty_skipped = summary.empty_keys_skipped;
     Ok(Some(summary))
 }
 
@@ -272,10 +281,11 @@ pub fn log_failure(path: &Path, f: &LoadFailure) {
                 );
             }
             log_warning!(
-                "Fatal error loading the DB from '{}': {}. Exiting.",
+                "Fatal error loading the DB from '{}': {}.",
                 display_path(path),
                 e
             );
+            log_warning!("Terminating server after rdb file reading failure.");
         }
     }
 }

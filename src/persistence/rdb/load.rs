@@ -45,6 +45,8 @@ pub trait LoadSink {
     fn function(&mut self, code: &[u8]) -> Result<(), String>;
     /// Called after every key with the offset reached and keys so far.
     fn progress(&mut self, _offset: u64, _keys: u64) {}
+    /// A key holding an empty collection, skipped as Redis skips it.
+    fn empty_key(&mut self, _key: &[u8]) {}
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -239,7 +241,10 @@ pub fn load(
                 st.doing = "read-object-value";
                 st.key = Some(key);
                 match decode_object(&mut r, t, lim).map_err(|e| st.wrap(e))? {
-                    None => empty += 1,
+                    None => {
+                        empty += 1;
+                        sink.empty_key(st.key.as_deref().unwrap_or_default());
+                    }
                     Some(v) => {
                         let key = st.key.take().expect("set above");
                         sink.key(&key, v, meta).map_err(|m| {
