@@ -251,7 +251,7 @@ pub fn log_done(stats: &LoadStats) {
 
 /// Logs a failed load: what, where, on which key; the last line says the
 /// server cannot go on.
-pub fn log_failure(path: &Path, f: &LoadFailure) {
+pub fn log_failure(path: &Path, f: &LoadFailure, fatal: bool) {
     match f {
         LoadFailure::Io(e) => {
             log_warning!(
@@ -285,7 +285,9 @@ pub fn log_failure(path: &Path, f: &LoadFailure) {
                 display_path(path),
                 e
             );
-            log_warning!("Terminating server after rdb file reading failure.");
+            if fatal {
+                log_warning!("Terminating server after rdb file reading failure.");
+            }
         }
     }
 }
@@ -338,7 +340,7 @@ pub fn reload(srv: &mut crate::server::Server, merge: bool) -> bool {
             false
         }
         Err(f) => {
-            log_failure(&path, &f);
+            log_failure(&path, &f, false);
             false
         }
     }
@@ -390,7 +392,7 @@ pub fn start_loading(
                     ready();
                 }
                 Err(f) => {
-                    log_failure(&path, &f);
+                    log_failure(&path, &f, true);
                     std::process::exit(1);
                 }
             }
