@@ -93,6 +93,13 @@ fn check_load_report(who: &str, srv: &common::Server, c: &mut common::RawConn, e
     }
 }
 
+/// keel has no scripting engine, so no FUNCTION command: it keeps the
+/// libraries it loads and writes them back on save, which save_functions
+/// checks by having redis-server list them from keel's file.
+fn lists_functions(kind: Kind) -> bool {
+    kind == Kind::Redis
+}
+
 /// The subject loads the fixture; its dataset must be the recorded one.
 fn load_fixture(name: &str) {
     let (data, expected) = fixture(name);
@@ -102,7 +109,7 @@ fn load_fixture(name: &str) {
     let mut c = srv.conn();
     let actual = record_dataset(&mut c, meta_of(&expected));
     let how = Compare {
-        functions: name == "functions",
+        functions: name == "functions" && lists_functions(kind),
         idle_slack: started.elapsed().as_secs() as i64 + 1,
     };
     let who = format!("{name}.rdb loaded by {kind:?}");
@@ -177,7 +184,7 @@ fn reload_fixture(name: &str) {
     );
     let actual = record_dataset(&mut c, meta_of(&expected));
     let how = Compare {
-        functions: name == "functions",
+        functions: name == "functions" && lists_functions(kind),
         idle_slack: started.elapsed().as_secs() as i64 + 1,
     };
     assert_same_dataset(

@@ -165,4 +165,3 @@ mod tests {
         assert_eq!(format_time(1_795_380_481_123), "22 Nov 2026 20:48:01.123");
     }
 }
-
