@@ -55,7 +55,7 @@ fn decode(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>, RdbError
         ZSET | ZSET_2 => read_zset(r, t == ZSET_2, lim),
         HASH => read_hash(r, lim),
         MODULE | MODULE_2 => {
-            let id = r.len()?;
+            let id = r.length()?;
             Err(r.err(format!(
                 "The RDB file contains module data I can't load: no matching module type '{}'",
                 module_name(id)
@@ -162,6 +162,9 @@ fn decode(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>, RdbError
             if !pairs.iter().all(|(f, _)| seen.insert(f.as_slice())) {
                 return Err(r.err(what));
             }
+            if pairs.is_empty() {
+                return Ok(None);
+            }
             let table = pairs.len() > lim.hash.max_entries;
             let it = pairs.iter().map(|(f, v)| (f.as_slice(), v.as_slice()));
             Ok(Some(Value::Hash(build_hash(it, table))))
@@ -246,7 +249,7 @@ fn read_hash_with_ttls(
     let now = now_ms();
     let mut pairs: IndexMap<Vec<u8>, Vec<u8>, hash::Builder> = IndexMap::default();
     for _ in 0..n {
-        let ttl = r.len()?;
+        let ttl = r.length()?;
         let at = if relative && ttl != 0 {
             ttl.wrapping_add(min_expire).wrapping_sub(1)
         } else {
@@ -469,7 +472,7 @@ fn read_quicklist(r: &mut Reader, v2: bool) -> Result<Option<Value>, RdbError> {
     let n = r.count()?;
     let mut l = ListValue::new();
     for _ in 0..n {
-        let container = if v2 { r.len()? } else { 2 };
+        let container = if v2 { r.length()? } else { 2 };
         if container != 1 && container != 2 {
             return Err(r.err("Quicklist integrity check failed."));
         }
@@ -511,4 +514,4 @@ pub fn module_name(id: u64) -> String {
 
 #[cfg(test)]
 #[path = "decode_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -38,12 +38,12 @@ pub(super) fn read_stream(r: &mut Reader, t: u8, _lim: &Limits) -> Result<Stream
             return Err(r.err("Listpack re-added with existing key"));
         }
     }
-    s.length = r.len()?;
-    s.last_id = StreamId::new(r.len()?, r.len()?);
+    s.length = r.length()?;
+    s.last_id = StreamId::new(r.length()?, r.length()?);
     if t >= types::STREAM_LISTPACKS_2 {
-        s.first_id = StreamId::new(r.len()?, r.len()?);
-        s.max_deleted_id = StreamId::new(r.len()?, r.len()?);
-        s.entries_added = r.len()?;
+        s.first_id = StreamId::new(r.length()?, r.length()?);
+        s.max_deleted_id = StreamId::new(r.length()?, r.length()?);
+        s.entries_added = r.length()?;
     } else {
         s.max_deleted_id = StreamId::MIN;
         s.entries_added = s.length;
@@ -56,10 +56,10 @@ pub(super) fn read_stream(r: &mut Reader, t: u8, _lim: &Limits) -> Result<Stream
     let groups = r.count()?;
     for _ in 0..groups {
         let name = Bytes::from(r.string()?.into_owned());
-        let last = StreamId::new(r.len()?, r.len()?);
+        let last = StreamId::new(r.length()?, r.length()?);
         let entries_read = if t >= types::STREAM_LISTPACKS_2 {
             // u64::MAX is how -1 ("unknown") is stored.
-            r.len()? as i64
+            r.length()? as i64
         } else {
             s.estimate_distance(last)
         };
@@ -83,7 +83,7 @@ fn read_group(r: &mut Reader, t: u8, last: StreamId, entries_read: i64) -> Resul
     for _ in 0..n {
         let (ms, seq) = r.raw_id()?;
         let time = r.time_ms()?;
-        let count = r.len()?;
+        let count = r.length()?;
         if pending
             .insert(StreamId::new(ms, seq), (time, count, None))
             .is_some()
@@ -226,3 +226,7 @@ fn parse_node(lp: &[u8], master: StreamId) -> Result<Node, &'static str> {
         bytes: lp.len(),
     })
 }
+
+#[cfg(test)]
+#[path = "decode_stream_tests.rs"]
+mod tests;

@@ -171,25 +171,25 @@ pub fn load(
             }
             opcode::IDLE => {
                 st.doing = "read-len";
-                meta.idle_secs = Some(r.len().map_err(|e| st.wrap(e))?);
+                meta.idle_secs = Some(r.length().map_err(|e| st.wrap(e))?);
             }
             opcode::EOF => break,
             opcode::SELECTDB => {
                 st.doing = "read-len";
-                let db = r.len().map_err(|e| st.wrap(e))?;
+                let db = r.length().map_err(|e| st.wrap(e))?;
                 sink.select_db(db).map_err(|m| st.wrap(r.err(m)))?;
             }
             opcode::RESIZEDB => {
                 st.doing = "read-len";
-                let k = r.len().map_err(|e| st.wrap(e))?;
-                let e = r.len().map_err(|e| st.wrap(e))?;
+                let k = r.length().map_err(|e| st.wrap(e))?;
+                let e = r.length().map_err(|e| st.wrap(e))?;
                 sink.resize_db(k, e);
             }
             opcode::SLOT_INFO => {
                 // Cluster sizing hints (Redis 7.4): slot, keys, expires.
                 st.doing = "read-len";
                 for _ in 0..3 {
-                    r.len().map_err(|e| st.wrap(e))?;
+                    r.length().map_err(|e| st.wrap(e))?;
                 }
             }
             opcode::AUX => {
@@ -200,9 +200,9 @@ pub fn load(
             }
             opcode::MODULE_AUX => {
                 st.doing = "read-module-aux";
-                let id = r.len().map_err(|e| st.wrap(e))?;
-                let when_opcode = r.len().map_err(|e| st.wrap(e))?;
-                r.len().map_err(|e| st.wrap(e))?;
+                let id = r.length().map_err(|e| st.wrap(e))?;
+                let when_opcode = r.length().map_err(|e| st.wrap(e))?;
+                r.length().map_err(|e| st.wrap(e))?;
                 if when_opcode != 2 {
                     return Err(st.wrap(r.err("bad when_opcode")));
                 }
@@ -215,7 +215,7 @@ pub fn load(
                 st.doing = "read-functions";
                 let name = r.string().map_err(|e| st.wrap(e))?;
                 let engine = r.string().map_err(|e| st.wrap(e))?;
-                if r.len().map_err(|e| st.wrap(e))? != 0 {
+                if r.length().map_err(|e| st.wrap(e))? != 0 {
                     r.string().map_err(|e| st.wrap(e))?; // the description, dropped
                 }
                 let blob = r.string().map_err(|e| st.wrap(e))?;
@@ -286,3 +286,7 @@ pub fn load(
 #[cfg(test)]
 #[path = "load_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "load_asset_tests.rs"]
+mod asset_tests;

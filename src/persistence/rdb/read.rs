@@ -106,7 +106,7 @@ impl<'a> Reader<'a> {
 
     /// A length. A special-encoding marker reads as its low 6 bits, as
     /// Redis's rdbLoadLen does when the caller does not ask.
-    pub fn len(&mut self) -> Result<u64, RdbError> {
+    pub fn length(&mut self) -> Result<u64, RdbError> {
         Ok(match self.len_or_enc()? {
             Len::Plain(n) => n,
             Len::Encoded(e) => e as u64,
@@ -116,7 +116,7 @@ impl<'a> Reader<'a> {
     /// A length used to size a loop of items each at least one byte long:
     /// larger than the remaining input is a short read.
     pub fn count(&mut self) -> Result<u64, RdbError> {
-        let n = self.len()?;
+        let n = self.length()?;
         if n > self.remaining() as u64 {
             return Err(self.err(EOF_MSG));
         }
@@ -133,8 +133,8 @@ impl<'a> Reader<'a> {
             Len::Encoded(1) => Ok(int_text(i16::from_le_bytes(self.array()?) as i64)),
             Len::Encoded(2) => Ok(int_text(i32::from_le_bytes(self.array()?) as i64)),
             Len::Encoded(3) => {
-                let clen = self.len()?;
-                let len = self.len()?;
+                let clen = self.length()?;
+                let len = self.length()?;
                 let c = self.bytes(clen)?;
                 let len =
                     usize::try_from(len).map_err(|_| self.err("Invalid LZF compressed string"))?;
@@ -234,16 +234,16 @@ mod tests {
             0x05, 0x41, 0x02, 0x80, 0, 1, 0, 0, 0x81, 0, 0, 0, 1, 0, 0, 0, 0, 0xC2, 0x82,
         ];
         let mut r = Reader::new(&data);
-        assert_eq!(r.len().unwrap(), 5);
-        assert_eq!(r.len().unwrap(), 0x102);
-        assert_eq!(r.len().unwrap(), 0x10000);
-        assert_eq!(r.len().unwrap(), 1 << 32);
+        assert_eq!(r.length().unwrap(), 5);
+        assert_eq!(r.length().unwrap(), 0x102);
+        assert_eq!(r.length().unwrap(), 0x10000);
+        assert_eq!(r.length().unwrap(), 1 << 32);
         assert_eq!(r.len_or_enc().unwrap(), Len::Encoded(2));
-        let e = r.len().unwrap_err();
+        let e = r.length().unwrap_err();
         assert_eq!(e.offset, 18);
         assert!(e.msg.starts_with("Unknown length encoding"));
         let mut r = Reader::new(&[0x40]);
-        assert_eq!(r.len().unwrap_err().msg, EOF_MSG);
+        assert_eq!(r.length().unwrap_err().msg, EOF_MSG);
     }
 
     #[test]

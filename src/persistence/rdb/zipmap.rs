@@ -9,8 +9,11 @@
 const END: u8 = 0xFF;
 const BIGLEN: u8 = 254;
 
+/// One (field, value) pair.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// Decodes and validates every (field, value) pair of a zipmap.
-pub fn pairs(zm: &[u8]) -> Result<Vec<(&[u8], &[u8])>, &'static str> {
+pub fn pairs(zm: &[u8]) -> Result<Vec<Pair<'_>>, &'static str> {
     if zm.len() < 2 {
         return Err("zipmap shorter than its header");
     }
@@ -91,7 +94,7 @@ mod tests {
             len(&mut v, val.len());
             v.push(*free);
             v.extend_from_slice(val);
-            v.extend(std::iter::repeat(0).take(*free as usize));
+            v.extend(std::iter::repeat_n(0, *free as usize));
         }
         v.push(END);
         v
