@@ -122,7 +122,7 @@ pub fn sanitized_blobs(p: &[u8]) -> u64 {
         types::LIST_QUICKLIST_2 => {
             let mut packed = 0;
             for _ in 0..r.count().unwrap_or(0) {
-                let (Ok(container), Ok(_)) = (r.len(), r.string()) else {
+                let (Ok(container), Ok(_)) = (r.length(), r.string()) else {
                     break;
                 };
                 packed += u64::from(container == 2);
