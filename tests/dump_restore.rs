@@ -561,3 +561,34 @@ fn redis_loads_an_rdb_file_keel_saved() {
         "{ttl} {r0}"
     );
 }
+
+#[test]
+fn plain_list_nodes_match_redis() {
+    if !common::redis_available() {
+        eprintln!("SKIPPED plain_list_nodes_match_redis: no redis-server");
+        return;
+    }
+    let redis = Server::redis_with(&["--enable-debug-command", "yes", "--rdbcompression", "no"]);
+    let keel = Server::keel_with(&["--enable-debug-command", "yes", "--rdbcompression", "no"]);
+    let (mut r, mut k) = (redis.conn(), keel.conn());
+    let big = "p".repeat(150);
+    for c in [&mut r, &mut k] {
+        assert_eq!(
+            c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "100b"]),
+            b"+OK\r\n"
+        );
+        c.cmd(&["RPUSH", "l", "a", "b", &big, "c", &big, &big, "d"]);
+    }
+    let (pr, pk) = (r.cmd(&["DUMP", "l"]), k.cmd(&["DUMP", "l"]));
+    assert!(pr == pk, "DUMP of a list with plain nodes differs");
+    // Each side restores the other's payload.
+    let p = bulk(&pr);
+    assert_eq!(k.cmd(&[b"RESTORE", &b"l2"[..], b"0", &p]), b"+OK\r\n");
+    assert_eq!(
+        k.cmd(&["LRANGE", "l2", "0", "-1"]),
+        r.cmd(&["LRANGE", "l", "0", "-1"])
+    );
+    for c in [&mut r, &mut k] {
+        c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"]);
+    }
+}

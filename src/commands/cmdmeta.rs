@@ -160,7 +160,9 @@ pub fn tips(full: &str) -> &'static [&'static str] {
     const MULTI_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
     match full {
         "client|info" | "client|list" | "time" | "lastsave" | "ttl" | "pttl" | "dump"
-        | "object|encoding" | "object|freq" | "object|idletime" | "object|refcount" => ND,
+        | "migrate" | "object|encoding" | "object|freq" | "object|idletime" | "object|refcount" => {
+            ND
+        }
         "command" | "command|docs" | "command|info" | "command|list" => NDO,
         "info" => &[
             "nondeterministic_output",
@@ -257,7 +259,7 @@ fn known_key_flags(full: &str) -> Option<&'static [&'static [&'static str]]> {
         | "sort_ro" => &[RO_ACCESS],
         "strlen" | "exists" | "type" | "touch" | "llen" | "scard" | "hlen" | "zcard" | "watch"
         | "object|encoding" | "object|freq" | "object|idletime" | "object|refcount" => &[RO],
-        "set" | "mset" | "setex" | "psetex" | "restore" => &[OW_UPDATE],
+        "set" | "mset" | "setex" | "psetex" | "restore" | "restore-asking" => &[OW_UPDATE],
         "setnx" | "msetnx" => &[OW_INSERT],
         "getset" | "getex" | "incr" | "decr" | "incrby" | "decrby" | "incrbyfloat" | "setbit" => {
             &[RW_ACCESS_UPDATE]

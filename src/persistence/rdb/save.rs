@@ -189,4 +189,45 @@ mod tests {
         assert_eq!(out[..out.len() - 8], want[..]);
         assert_eq!(crate::persistence::rdb::crc64(0, &out), 0);
     }
+
+    /// A sink that fails once `room` bytes were written.
+    struct Full {
+        room: usize,
+    }
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "no space"));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn write_errors_are_returned() {
+        let mut dbs: Vec<Db> = (0..1).map(|_| Db::new()).collect();
+        for i in 0..5000 {
+            let k = format!("key:{i}");
+            dbs[0].set(k.as_bytes(), Value::string(&[b'x'; 100]), false, 0);
+        }
+        for room in [0, 5, 70_000] {
+            let err = save(Full { room }, &dbs, &SaveOptions::default(), &mut || {}).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        }
+        let n = save(
+            Full { room: usize::MAX },
+            &dbs,
+            &SaveOptions::default(),
+            &mut || {},
+        )
+        .unwrap();
+        // Each key: type, key, and an LZF-compressed value.
+        assert!(n > 5000 * 10);
+    }
 }
