@@ -16,8 +16,6 @@ use super::keys::add_entry;
 use super::table::{flags::*, CommandDef, K1};
 use super::{err, Ctx};
 use crate::config::Config;
-use crate::keyspace::hash::HashLimits;
-use crate::keyspace::zset::ZLimits;
 use crate::keyspace::{Entry, KBytes, Value, NO_EXPIRE};
 use crate::persistence::rdb::dump::{dump_payload_with, footer_ok_with};
 use crate::persistence::rdb::{decode_object, types, Limits, Reader};
@@ -47,31 +45,12 @@ pub static COMMANDS: &[CommandDef] = &[
     ),
 ];
 
-/// The decoder's encoding thresholds from the config, with deep blob
-/// validation on or off.
-pub fn limits_from_config(c: &Config, deep: bool) -> Limits {
-    Limits {
-        hash: HashLimits {
-            max_entries: c.hash_max_listpack_entries as usize,
-            max_value: c.hash_max_listpack_value as usize,
-        },
-        zset: ZLimits {
-            max_entries: c.zset_max_listpack_entries as usize,
-            max_value: c.zset_max_listpack_value as usize,
-        },
-        set_max_intset_entries: c.set_max_intset_entries as usize,
-        deep,
-    }
-}
-
 /// Whether RESTORE validates payloads deeply for the calling client
 /// (`sanitize-dump-payload`; `clients` spares only users with
 /// `skip-sanitize-payload`, which keel's default user does not have).
 fn deep_sanitize(c: &Config) -> bool {
-    matches!(
-        c.get_text("sanitize-dump-payload").as_deref(),
-        Some("yes") | Some("clients")
-    )
+    // 1 = yes, 2 = clients.
+    c.sanitize_dump_payload != 0
 }
 
 fn dump(ctx: &mut Ctx, args: &[Bytes]) {
@@ -231,7 +210,7 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) {
         return;
     }
     let deep = deep_sanitize(&ctx.srv.config);
-    let lim = limits_from_config(&ctx.srv.config, deep);
+    let lim = crate::persistence::loading::limits_from(&ctx.srv.config, deep);
     if deep {
         ctx.srv.stats.dump_payload_sanitizations += sanitized_blobs(payload);
     }
