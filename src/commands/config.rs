@@ -356,7 +356,7 @@ mod tests {
 
     #[test]
     fn set_is_atomic_and_errors_match_redis() {
-        let mut srv = crate::server::Server::new(Config::default());
+        let mut srv = crate::server::Server::new(crate::commands::testutil::test_config());
         let s = &mut srv;
         assert_eq!(
             run(s, &["config", "set", "maxmemory", "10mb", "timeout", "5"]),

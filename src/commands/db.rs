@@ -172,9 +172,9 @@ fn flushall(ctx: &mut Ctx, args: &[Bytes]) {
     // old dataset, so it is killed; with save points the empty dataset is
     // saved at once (which resets the change counter). Propagation is
     // forced either way.
-    ctx.srv.dirty += std::mem::take(&mut ctx.dirty);
     crate::persistence::snapshot::kill_child(ctx.srv, false);
     if ctx.srv.config.has_save_points() {
+        ctx.srv.dirty += std::mem::take(&mut ctx.dirty);
         let _ = crate::persistence::snapshot::save(ctx.srv);
     }
     ctx.propagate(args.to_vec());

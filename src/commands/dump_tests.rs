@@ -130,9 +130,7 @@ fn sanitization_counts_blobs() {
     s.add(b"1", 512);
     assert_eq!(sanitized_blobs(&dump_payload(&Value::Set(s))), 1);
     let (mut srv, mut c) = setup();
-    srv.config
-        .other
-        .insert("sanitize-dump-payload".into(), "yes".into());
+    srv.config.sanitize_dump_payload = 1;
     let p = dump_payload(&Value::Hash(crate::keyspace::hash::HashValue::new()));
     run_handler(&mut srv, &mut c, &restore_args("h", "0", &p, &[]), 2, 0);
     assert_eq!(srv.stats.dump_payload_sanitizations, 1);

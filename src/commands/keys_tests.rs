@@ -3,7 +3,6 @@
 //! propagated, and WATCH invalidation.
 
 use crate::commands::Ctx;
-use crate::config::Config;
 use crate::keyspace::NO_EXPIRE;
 use crate::protocol::Reply;
 use crate::server::client::Client;
@@ -25,7 +24,7 @@ struct Ran {
 impl T {
     fn new() -> T {
         T {
-            srv: Server::new(Config::default()),
+            srv: Server::new(crate::commands::testutil::test_config()),
             client: Client::new(
                 1,
                 "127.0.0.1:1".into(),

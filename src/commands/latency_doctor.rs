@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn disabled_and_events() {
-        let mut srv = Server::new(crate::config::Config::default());
+        let mut srv = Server::new(crate::commands::testutil::test_config());
         assert!(report(&srv).starts_with("I'm sorry, Dave"));
         srv.latency.add_if_needed(1, "command", 300);
         srv.config.latency_monitor_threshold = 1;

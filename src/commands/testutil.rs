@@ -8,10 +8,20 @@ use bytes::Bytes;
 
 /// A default server and a client (id 1, 127.0.0.1) that is not in the
 /// registry, exactly as while a connection runs a command.
+/// The default config without save points: a handler test must never
+/// write dump.rdb into the working directory (FLUSHALL saves when save
+/// points are set, the cron's save points fork).
+pub fn test_config() -> crate::config::Config {
+    crate::config::Config {
+        save: Vec::new(),
+        ..Default::default()
+    }
+}
+
 pub fn setup() -> (Server, Client) {
     let cfg = crate::config::Config {
         enable_debug_command: "yes".into(),
-        ..Default::default()
+        ..test_config()
     };
     let mut srv = Server::new(cfg);
     let c = Client::new(

@@ -273,7 +273,6 @@ pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, &'static st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::server::client::Blocked;
 
     fn blocked_client(srv: &mut Server, id: ClientId, key: &str) {
@@ -294,7 +293,7 @@ mod tests {
 
     #[test]
     fn unblock_with_error_counts_the_call_and_forgets_the_client() {
-        let mut srv = Server::new(Config::default());
+        let mut srv = Server::new(crate::commands::testutil::test_config());
         blocked_client(&mut srv, 7, "k");
         blocked_client(&mut srv, 8, "k");
         assert_eq!(srv.blocking.blocked_clients, 2);
@@ -321,7 +320,7 @@ mod tests {
 
     #[test]
     fn rerun_that_blocks_again_keeps_place_and_count() {
-        let mut srv = Server::new(Config::default());
+        let mut srv = Server::new(crate::commands::testutil::test_config());
         blocked_client(&mut srv, 7, "k");
         blocked_client(&mut srv, 8, "k");
         // The key appears as a string: both stay blocked, in order.
@@ -346,7 +345,7 @@ mod tests {
 
     #[test]
     fn swapdb_scan_signals_only_existing_waited_keys() {
-        let mut srv = Server::new(Config::default());
+        let mut srv = Server::new(crate::commands::testutil::test_config());
         blocked_client(&mut srv, 7, "here");
         blocked_client(&mut srv, 8, "absent");
         srv.dbs[0].set(b"here", crate::keyspace::Value::string(b"v"), false, 0);

@@ -186,12 +186,11 @@ fn close_timed_out_clients(s: &mut Server, now: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::keyspace::Value;
 
     #[test]
     fn expires_keys_incrementally_and_tracks_stats() {
-        let mut s = Server::new(Config::default());
+        let mut s = Server::new(crate::commands::testutil::test_config());
         let now = now_ms();
         for i in 0..200 {
             let k = format!("k{i}");
@@ -219,7 +218,7 @@ mod tests {
 
     #[test]
     fn paused_clients_stop_active_expiry() {
-        let mut s = Server::new(Config::default());
+        let mut s = Server::new(crate::commands::testutil::test_config());
         s.dbs[0].set(b"k", Value::Int(1), false, 0);
         s.dbs[0].set_expire(b"k", now_ms() - 1);
         s.pause = Some(super::super::Pause {

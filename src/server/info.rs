@@ -581,7 +581,7 @@ mod tests {
 
     #[test]
     fn sections_and_order() {
-        let mut srv = Server::new(crate::config::Config::default());
+        let mut srv = Server::new(crate::commands::testutil::test_config());
         let text = generate(&mut srv, None, &Selection::parse(&[]));
         let titles: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
         assert_eq!(

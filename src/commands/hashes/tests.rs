@@ -4,7 +4,6 @@
 //! (insertion order, as a listpack keeps it).
 
 use crate::commands::testutil;
-use crate::config::Config;
 use crate::server::client::Client;
 use crate::server::Server;
 use bytes::Bytes;
@@ -17,7 +16,7 @@ pub(crate) struct Run {
 }
 
 pub(crate) fn new_server() -> (Server, Client) {
-    let srv = Server::new(Config::default());
+    let srv = Server::new(crate::commands::testutil::test_config());
     let client = Client::new(1, "127.0.0.1:1".into(), "127.0.0.1:2".into(), 1, 0, true);
     (srv, client)
 }

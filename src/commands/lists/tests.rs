@@ -3,7 +3,6 @@
 //! blocking commands (a re-run with `srv.blocking.serving` set).
 
 use crate::commands::Ctx;
-use crate::config::Config;
 use crate::protocol::Reply;
 use crate::server::client::Client;
 use crate::server::Server;
@@ -17,7 +16,7 @@ pub(super) struct Run {
 }
 
 pub(super) fn new_server() -> (Server, Client) {
-    let srv = Server::new(Config::default());
+    let srv = Server::new(crate::commands::testutil::test_config());
     let client = Client::new(1, "127.0.0.1:1".into(), "127.0.0.1:2".into(), 1, 0, true);
     (srv, client)
 }

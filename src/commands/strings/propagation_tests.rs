@@ -2,7 +2,6 @@
 //! run through the real handlers on an in-memory server.
 
 use crate::commands::testutil;
-use crate::config::Config;
 use crate::server::client::Client;
 use crate::server::Server;
 
@@ -13,7 +12,7 @@ struct Run {
 }
 
 fn new_server() -> (Server, Client) {
-    let srv = Server::new(Config::default());
+    let srv = Server::new(crate::commands::testutil::test_config());
     let client = Client::new(1, "127.0.0.1:1".into(), "127.0.0.1:2".into(), 1, 0, true);
     (srv, client)
 }

@@ -1,7 +1,6 @@
 //! Sorted set handlers run through the command table on an in-process
 //! server: replies, dirty counts and the propagated form of pops.
 
-use crate::config::Config;
 use crate::server::client::Client;
 use crate::server::{now_ms, Server};
 
@@ -20,7 +19,7 @@ struct Ran {
 impl T {
     fn new() -> T {
         T {
-            srv: Server::new(Config::default()),
+            srv: Server::new(crate::commands::testutil::test_config()),
             client: Client::new(
                 1,
                 "127.0.0.1:1".into(),
