@@ -3,6 +3,7 @@
 //! the library) and the snapshot machinery the server drives (`snapshot`:
 //! SAVE, BGSAVE, save points, child tracking, loading at start).
 
+pub mod aof;
 pub mod atomic;
 pub mod fork;
 pub mod loading;
