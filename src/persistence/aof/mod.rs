@@ -17,3 +17,4 @@
 
 pub mod manifest;
 pub mod startup;
+pub mod stream;
