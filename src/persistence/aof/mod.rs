@@ -7,15 +7,14 @@
 //!   what is on disk when the server starts with `appendonly yes`;
 //! * [`stream`]: the command stream inside base and incr files (an
 //!   incremental reader with the server's lenient framing or
-//!   redis-check-aof's strict one, MULTI/EXEC tracking, `#TS:` annotations);
-//! * [`rewrite_cmds`]: a base file written as commands
-//!   (`aof-use-rdb-preamble no`).
+//!   redis-check-aof's strict one, MULTI/EXEC tracking, `#TS:` annotations).
 //!
 //! The server side: [`writer`] (the buffer of propagated commands and its
-//! flush under the fsync policy) and [`fsync`] (the background fsync with
-//! group commit).
+//! flush under the fsync policy), [`fsync`] (the background fsync with
+//! group commit) and [`control`] (starting, loading, rewriting, INFO).
 
 pub mod fsync;
 pub mod manifest;
 pub mod startup;
+pub mod stream;
 pub mod writer;
