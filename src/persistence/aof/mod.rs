@@ -17,4 +17,5 @@
 
 pub mod manifest;
 pub mod startup;
+pub mod rewrite_cmds;
 pub mod stream;
