@@ -16,5 +16,6 @@
 pub mod fsync;
 pub mod manifest;
 pub mod startup;
+pub mod rewrite_cmds;
 pub mod stream;
 pub mod writer;
