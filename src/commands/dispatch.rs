@@ -234,7 +234,7 @@ fn process_inner(
     // OOM: evict first, then refuse commands that may grow memory. Inside
     // MULTI every queued command counts (queuing itself uses memory),
     // except the ones that end the transaction.
-    if srv.config.maxmemory > 0 {
+    if srv.config.maxmemory > 0 && !client.flags.aof_loader {
         let res = evict::perform_evictions(srv);
         let ends_multi = matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
         let deny = def.has(flags::DENYOOM)
@@ -255,13 +255,18 @@ fn process_inner(
                 .any(|a| queued_has(srv, a, flags::WRITE)));
     // A failed BGSAVE with stop-writes-on-bgsave-error: refuse writes
     // (and PING, as Redis does) until a save succeeds.
-    if (is_write || cmd.name == "ping") && crate::persistence::snapshot::writes_denied(srv) {
-        return reject(
-            srv,
-            client,
-            out,
-            rejection(crate::persistence::snapshot::MISCONF),
-        );
+    if (is_write || cmd.name == "ping") && !client.flags.aof_loader {
+        if crate::persistence::snapshot::writes_denied(srv) {
+            return reject(
+                srv,
+                client,
+                out,
+                rejection(crate::persistence::snapshot::MISCONF),
+            );
+        }
+        if let Some(e) = crate::persistence::aof::control::write_error(srv) {
+            return reject(srv, client, out, rejection(&e));
+        }
     }
     if is_write && srv.config.min_replicas_to_write > 0 && srv.config.min_replicas_max_lag > 0 {
         return reject(
@@ -271,7 +276,7 @@ fn process_inner(
             rejection("NOREPLICAS Not enough good replicas to write."),
         );
     }
-    if srv.snapshots.loading.is_some() && !def.has(flags::LOADING) {
+    if srv.snapshots.loading.is_some() && !def.has(flags::LOADING) && !client.flags.aof_loader {
         return reject(
             srv,
             client,

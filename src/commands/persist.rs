@@ -1,9 +1,11 @@
-//! SAVE and BGSAVE (LASTSAVE is in `introspect`, DEBUG RELOAD in
-//! `debug`): thin command layers over `persistence::snapshot`.
+//! SAVE, BGSAVE and BGREWRITEAOF (LASTSAVE is in `introspect`, DEBUG
+//! RELOAD in `debug`): thin command layers over `persistence::snapshot`
+//! and `persistence::aof::control`.
 
 use super::table::{flags::*, CommandDef, KeyPos};
 use super::{err, Ctx};
-use crate::persistence::snapshot::{self, BgsaveError};
+use crate::persistence::aof::control as aof;
+use crate::persistence::snapshot::{self, BgsaveError, ChildKind};
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandDef] = &[
@@ -33,10 +35,51 @@ pub static COMMANDS: &[CommandDef] = &[
         "Asynchronously save the dataset to disk",
         "O(1)",
     ),
+    CommandDef::new(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        KeyPos::None,
+        bgrewriteaof,
+    )
+    .doc(
+        "server",
+        "1.0.0",
+        "Asynchronously rewrite the append-only file",
+        "O(1)",
+    ),
 ];
 
+fn child_kind(ctx: &Ctx) -> Option<ChildKind> {
+    ctx.srv.snapshots.child.as_ref().map(|c| c.kind)
+}
+
+fn bgrewriteaof(ctx: &mut Ctx, _args: &[Bytes]) {
+    match child_kind(ctx) {
+        Some(ChildKind::AofRewrite) => ctx
+            .out
+            .error("ERR Background append only file rewriting already in progress"),
+        Some(_) => schedule_rewrite(ctx),
+        None if ctx.srv.exec_depth > 0 => schedule_rewrite(ctx),
+        None => match aof::rewrite_background(ctx.srv) {
+            Ok(()) => ctx.out.simple("Background append only file rewriting started"),
+            Err(_) => ctx.out.error(
+                "ERR Can't execute an AOF background rewriting. Please check the server logs for more information.",
+            ),
+        },
+    }
+}
+
+fn schedule_rewrite(ctx: &mut Ctx) {
+    ctx.srv.aof.rewrite_scheduled = true;
+    // A manual rewrite is not held back by earlier failures.
+    ctx.srv.aof.consecutive_failures = 0;
+    ctx.out
+        .simple("Background append only file rewriting scheduled");
+}
+
 fn save(ctx: &mut Ctx, _args: &[Bytes]) {
-    if ctx.srv.snapshots.child.is_some() {
+    if child_kind(ctx) == Some(ChildKind::Rdb) {
         ctx.out.error("ERR Background save already in progress");
         return;
     }
@@ -48,15 +91,27 @@ fn save(ctx: &mut Ctx, _args: &[Bytes]) {
 }
 
 fn bgsave(ctx: &mut Ctx, args: &[Bytes]) {
-    // SCHEDULE only matters while another kind of child (an AOF rewrite)
-    // runs; until the AOF exists the only child is a BGSAVE.
-    if args.len() > 1 && (args.len() != 2 || !args[1].eq_ignore_ascii_case(b"schedule")) {
+    // SCHEDULE: behind an AOF rewrite, start when it ends.
+    let schedule = args.len() == 2 && args[1].eq_ignore_ascii_case(b"schedule");
+    if args.len() > 1 && !schedule {
         ctx.out.error(err::SYNTAX);
         return;
     }
-    if ctx.srv.snapshots.child.is_some() {
-        ctx.out.error("ERR Background save already in progress");
-        return;
+    match child_kind(ctx) {
+        Some(ChildKind::Rdb) => {
+            ctx.out.error("ERR Background save already in progress");
+            return;
+        }
+        Some(_) if !schedule => {
+            ctx.out.error("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.");
+            return;
+        }
+        Some(_) => {
+            ctx.srv.snapshots.bgsave_scheduled = true;
+            ctx.out.simple("Background saving scheduled");
+            return;
+        }
+        None => {}
     }
     if ctx.srv.exec_depth > 0 {
         // Never fork inside a transaction: the cron starts it after.

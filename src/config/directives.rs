@@ -6,8 +6,7 @@
 //! (`Store::Typed`); every other one is kept as its CONFIG GET text in
 //! `Config::other` (`Store::Other`), validated exactly as Redis validates
 //! it, so that a redis.conf written for Redis loads and CONFIG GET/SET/
-//! REWRITE answer as Redis does. Until persistence exists, `appendonly yes`
-//! is refused (see [`DURABILITY_AOF`]).
+//! REWRITE answer as Redis does.
 
 use super::spec::{EnumSpec, NumSpec, StrSpec, Val};
 use super::Config;
@@ -25,9 +24,6 @@ pub const SENSITIVE: u32 = 16;
 /// Refused while loading a dataset.
 pub const DENY_LOADING: u32 = 32;
 
-/// Why keel refuses durability settings it cannot honour yet.
-pub const DURABILITY_AOF: &str =
-    "keel does not persist data yet: 'appendonly yes' is refused until the AOF is implemented";
 
 /// What redis-server built without Redis's own jemalloc answers.
 pub const NO_DEFRAG: &str = "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution";
@@ -155,9 +151,6 @@ impl Directive {
             Kind::Enum(e) => Val::Int(e.parse(args, self.has(MULTI_ARG))?),
             Kind::Str(s) => Val::Str(s.parse(&args[0])?),
         };
-        if self.name == "appendonly" && val.as_bool() {
-            return Err(DURABILITY_AOF.into());
-        }
         if self.name == "activedefrag" && val.as_bool() {
             // What redis-server built without Redis's jemalloc says; keel
             // has no defragmenter either.
@@ -292,10 +285,8 @@ mod tests {
             set(&mut c, "dbfilename", "a/b").unwrap_err(),
             "dbfilename can't be a path, just a filename"
         );
-        assert_eq!(
-            set(&mut c, "appendonly", "yes").unwrap_err(),
-            DURABILITY_AOF
-        );
+        set(&mut c, "appendonly", "yes").unwrap();
+        assert!(c.appendonly);
         set(&mut c, "save", "900 1").unwrap();
         assert_eq!(c.save, vec![(900, 1)]);
         set(&mut c, "save", "").unwrap();

@@ -458,10 +458,8 @@ mod tests {
     }
 
     #[test]
-    fn durability_refused_with_line() {
-        let e = load("port 1\nappendonly yes\n").unwrap_err();
-        assert_eq!(e.line_no, 2);
-        assert_eq!(e.reason, directives::DURABILITY_AOF);
+    fn durability_settings() {
+        assert!(load("port 1\nappendonly yes\n").unwrap().appendonly);
         let c = load("save \"\"\nappendonly no\n").unwrap();
         assert!(c.save.is_empty());
         let c = load("save 900 1\nsave 300 10\n").unwrap();

@@ -267,12 +267,12 @@ pub fn build() -> Vec<Directive> {
         boolean("repl-disable-tcp-nodelay", 0, false),
         boolean("repl-diskless-sync", 0, true),
         boolean("aof-rewrite-incremental-fsync", 0, true),
-        boolean("no-appendfsync-on-rewrite", 0, false),
+        boolean("no-appendfsync-on-rewrite", 0, false).t(tbool!(no_appendfsync_on_rewrite)),
         boolean("cluster-require-full-coverage", 0, true).t(tbool!(cluster_require_full_coverage)),
         boolean("rdb-save-incremental-fsync", 0, true),
-        boolean("aof-load-truncated", 0, true),
-        boolean("aof-use-rdb-preamble", 0, true),
-        boolean("aof-timestamp-enabled", 0, false),
+        boolean("aof-load-truncated", 0, true).t(tbool!(aof_load_truncated)),
+        boolean("aof-use-rdb-preamble", 0, true).t(tbool!(aof_use_rdb_preamble)),
+        boolean("aof-timestamp-enabled", 0, false).t(tbool!(aof_timestamp_enabled)),
         boolean("cluster-replica-no-failover", 0, false)
             .alias("cluster-slave-no-failover")
             .t(tbool!(cluster_replica_no_failover)),
@@ -296,7 +296,7 @@ pub fn build() -> Vec<Directive> {
             .t(tbool!(cluster_allow_replica_migration)),
         boolean("replica-announced", 0, true),
         boolean("latency-tracking", 0, true).t(tbool!(latency_tracking)),
-        boolean("aof-disable-auto-gc", 0, false),
+        boolean("aof-disable-auto-gc", 0, false).t(tbool!(aof_disable_auto_gc)),
         boolean("replica-ignore-disk-write-errors", 0, false),
         // String configs.
         string("aclfile", i, false, Some("")),
@@ -409,7 +409,7 @@ pub fn build() -> Vec<Directive> {
         num("databases", i, 1, I32, 16, 0).t(tint!(databases, usize)),
         num("port", 0, 0, 65535, 6379, 0).t(tint!(port, u16)),
         num("io-threads", i, 1, 128, 1, 0),
-        num("auto-aof-rewrite-percentage", 0, 0, I32, 100, 0),
+        num("auto-aof-rewrite-percentage", 0, 0, I32, 100, 0).t(tint!(auto_aof_rewrite_percentage, i64)),
         num("cluster-replica-validity-factor", 0, 0, I32, 10, 0)
             .alias("cluster-slave-validity-factor")
             .t(tint!(cluster_replica_validity_factor, i64)),
@@ -502,7 +502,7 @@ pub fn build() -> Vec<Directive> {
         num("maxmemory-clients", 0, -100, L, 0, MEMORY | PERCENT),
         // Other configs.
         num("repl-backlog-ttl", 0, 0, L, 3600, 0),
-        num("auto-aof-rewrite-min-size", 0, 0, L, 64 << 20, MEMORY),
+        num("auto-aof-rewrite-min-size", 0, 0, L, 64 << 20, MEMORY).t(tint!(auto_aof_rewrite_min_size, i64)),
         num(
             "loading-process-events-interval-bytes",
             h,

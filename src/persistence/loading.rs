@@ -359,6 +359,10 @@ pub fn start_loading(
         let s = shared.lock();
         (super::snapshot::rdb_path(&s), s.config.clone())
     };
+    if config.appendonly {
+        start_aof(shared, config, ready);
+        return Ok(true);
+    }
     let size = match std::fs::metadata(&path) {
         Ok(m) => m.len(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -398,4 +402,120 @@ pub fn start_loading(
             }
         })?;
     Ok(true)
+}
+
+/// What is on disk for the AOF startup decision.
+fn aof_disk_state(cfg: &Config) -> Result<super::aof::startup::DiskState, String> {
+    let dir = Path::new(&cfg.appenddirname);
+    let old_style_file = Path::new(&cfg.appendfilename).is_file();
+    let aof_dir_files = match std::fs::read_dir(dir) {
+        Ok(rd) => Some(
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| {
+                    use std::os::unix::ffi::OsStrExt;
+                    e.file_name().as_bytes().to_vec()
+                })
+                .collect(),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(format!("Can't read the AOF directory {}: {}", dir.display(), e)),
+    };
+    let mpath = dir.join(super::aof::manifest::manifest_name(&cfg.appendfilename));
+    let manifest = match std::fs::read(&mpath) {
+        Ok(t) => Some(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(format!(
+                "Can't read the AOF manifest {}: {}",
+                mpath.display(),
+                e
+            ))
+        }
+    };
+    Ok(super::aof::startup::DiskState {
+        old_style_file,
+        aof_dir_files,
+        manifest,
+    })
+}
+
+fn fatal(lines: &[String]) -> ! {
+    for l in lines {
+        log_warning!("{}", l);
+    }
+    std::process::exit(1);
+}
+
+/// Starting with appendonly yes: decide from what is on disk, then load
+/// (or create) the AOF on the loading thread.
+fn start_aof(shared: &crate::server::Shared, config: Config, ready: impl FnOnce() + Send + 'static) {
+    use super::aof::startup::{plan_startup, StartupPlan};
+    let disk = aof_disk_state(&config).unwrap_or_else(|e| fatal(&[e]));
+    let plan = plan_startup(&config.appendfilename, &config.appenddirname, &disk);
+    if let StartupPlan::Refuse { lines } = &plan {
+        fatal(lines);
+    }
+    let progress = std::sync::Arc::new(LoadProgress::new(0));
+    shared.lock().snapshots.loading = Some(progress.clone());
+    let shared = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("aof-load".into())
+        .spawn(move || {
+            let die = |what: &str, e: std::io::Error| fatal(&[format!("{what}: {e}")]);
+            let manifest = match plan {
+                StartupPlan::Fresh { manifest } => {
+                    // keel keeps what dump.rdb holds (Redis would start
+                    // empty and later overwrite it).
+                    let rdb = super::snapshot::rdb_path(&shared.lock());
+                    if rdb.exists() {
+                        log_notice!(
+                            "No AOF yet: loading {} to build the first AOF base from it",
+                            rdb.display()
+                        );
+                        let mut s = shared.lock();
+                        let srv = &mut *s;
+                        let mut sink = DbSink::new(&mut srv.dbs, &mut srv.snapshots.functions, &config);
+                        if let Err(f) = load_file(&rdb, &config, true, &mut sink) {
+                            log_failure(&rdb, &f, true);
+                            std::process::exit(1);
+                        }
+                        log_done(&sink.stats);
+                    }
+                    let mut s = shared.lock();
+                    s.aof.manifest = manifest;
+                    if let Err(e) = super::aof::control::create_fresh(&mut s) {
+                        die("Can't create the AOF base file", e);
+                    }
+                    None
+                }
+                StartupPlan::Upgrade { manifest } => {
+                    let mut s = shared.lock();
+                    s.aof.manifest = manifest.clone();
+                    if let Err(e) = super::aof::control::upgrade(&mut s) {
+                        die("Can't upgrade the old-style AOF", e);
+                    }
+                    Some(manifest)
+                }
+                StartupPlan::Load { manifest } => Some(manifest),
+                StartupPlan::Refuse { .. } => unreachable!("refused before"),
+            };
+            if let Some(manifest) = manifest {
+                shared.lock().aof.loading = true;
+                if let Err(lines) = super::aof::replay::load_all(&shared, &manifest, &progress) {
+                    fatal(&lines);
+                }
+                let mut s = shared.lock();
+                s.aof.loading = false;
+                s.aof.manifest = manifest;
+                if let Err(e) = super::aof::control::finish_load(&mut s) {
+                    die("Can't open the append-only file", e);
+                }
+            }
+            shared.lock().snapshots.loading = None;
+            ready();
+        });
+    if let Err(e) = spawned {
+        fatal(&[format!("Can't start the AOF loading thread: {e}")]);
+    }
 }

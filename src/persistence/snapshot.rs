@@ -69,6 +69,7 @@ impl Default for Snapshots {
 /// A running BGSAVE child.
 pub struct Child {
     pub pid: Pid,
+    pub kind: ChildKind,
     pub start: Instant,
     pub keys_processed: u64,
     pub keys_total: u64,
@@ -78,7 +79,7 @@ pub struct Child {
     /// Read end of the progress pipe (non-blocking).
     pipe: File,
     pending: Vec<u8>,
-    final_cow: Option<u64>,
+    pub final_cow: Option<u64>,
 }
 
 /// A progress record on the pipe: kind, keys processed, COW bytes.
@@ -86,8 +87,9 @@ const REPORT: usize = 24;
 const REPORT_PROGRESS: u64 = 0;
 const REPORT_DONE: u64 = 1;
 
-/// What the DUMP-style options of a save come from.
-fn save_options<'a>(
+/// The options of a save of `srv`'s dataset (`aof_base`: the AUX field
+/// of an AOF base file).
+pub fn save_options<'a>(
     srv: &'a Server,
     aof_base: bool,
     idle: &'a dyn Fn(u32) -> u64,
@@ -199,20 +201,57 @@ pub fn bgsave(srv: &mut Server) -> Result<Pid, BgsaveError> {
     srv.snapshots.saves += 1;
     srv.snapshots.dirty_before_bgsave = srv.dirty;
     srv.snapshots.last_bgsave_try = now_ms() / 1000;
-    let (rx, tx) = nix::unistd::pipe().map_err(BgsaveError::Fork)?;
+    let path = rdb_path(srv);
+    match fork_child(srv, ChildKind::Rdb, move |srv, report| {
+        let res = write_rdb(srv, &path, false, report);
+        if res.is_ok() {
+            log_notice!("DB saved on disk");
+        }
+        res.is_ok()
+    }) {
+        Ok(pid) => {
+            log_notice!("Background saving started by pid {}", pid);
+            Ok(pid)
+        }
+        Err(e) => {
+            srv.snapshots.last_bgsave_ok = false;
+            log_warning!("Can't save in background: fork: {}", e.desc());
+            Err(BgsaveError::Fork(e))
+        }
+    }
+}
+
+/// What a child process is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChildKind {
+    Rdb,
+    AofRewrite,
+}
+
+impl ChildKind {
+    fn label(self) -> &'static str {
+        match self {
+            ChildKind::Rdb => "RDB",
+            ChildKind::AofRewrite => "AOF rewrite",
+        }
+    }
+}
+
+/// Forks a child that runs `job` on its copy of the server (the one
+/// child at a time; the caller checked). `job` gets a per-key callback
+/// that reports progress and returns success; the child logs its
+/// copy-on-write size, reports it and exits 0 or 1.
+pub fn fork_child(
+    srv: &mut Server,
+    kind: ChildKind,
+    job: impl FnOnce(&Server, &mut dyn FnMut()) -> bool,
+) -> nix::Result<Pid> {
+    let (rx, tx) = nix::unistd::pipe()?;
     let keys_total: u64 = srv.dbs.iter().map(|d| d.len() as u64).sum();
     let started = Instant::now();
     let tx = File::from(tx);
     let srv_ref: &Server = srv;
-    let pid = fork::fork_child(|| child_main(srv_ref, &tx));
-    let pid = match pid {
-        Ok(pid) => pid,
-        Err(e) => {
-            srv.snapshots.last_bgsave_ok = false;
-            log_warning!("Can't save in background: fork: {}", e.desc());
-            return Err(BgsaveError::Fork(e));
-        }
-    };
+    let pid = fork::fork_child(|| child_main(srv_ref, &tx, kind, job))?;
     let fork_us = started.elapsed().as_micros() as u64;
     srv.snapshots.latest_fork_usec = fork_us;
     srv.snapshots.total_forks += 1;
@@ -221,9 +260,9 @@ pub fn bgsave(srv: &mut Server) -> Result<Pid, BgsaveError> {
     drop(tx);
     let pipe = File::from(rx);
     set_nonblocking(&pipe);
-    log_notice!("Background saving started by pid {}", pid);
     srv.snapshots.child = Some(Child {
         pid,
+        kind,
         start: started,
         keys_processed: 0,
         keys_total,
@@ -247,42 +286,45 @@ fn set_nonblocking(f: &File) {
     }
 }
 
-/// The child: save, report, exit code 0 on success and 1 on failure.
-fn child_main(srv: &Server, pipe: &File) -> i32 {
+/// The child: run the job, report, exit code 0 on success and 1 on
+/// failure.
+fn child_main(
+    srv: &Server,
+    pipe: &File,
+    kind: ChildKind,
+    job: impl FnOnce(&Server, &mut dyn FnMut()) -> bool,
+) -> i32 {
     crate::server::log::set_role('C');
     let mut processed = 0u64;
     let mut last = Instant::now();
-    let report = |mut pipe: &File, kind: u64, processed: u64, cow: u64| {
+    let report = |mut pipe: &File, what: u64, processed: u64, cow: u64| {
         let mut rec = [0u8; REPORT];
-        rec[..8].copy_from_slice(&kind.to_le_bytes());
+        rec[..8].copy_from_slice(&what.to_le_bytes());
         rec[8..16].copy_from_slice(&processed.to_le_bytes());
         rec[16..].copy_from_slice(&cow.to_le_bytes());
         let _ = pipe.write_all(&rec);
     };
-    let path = rdb_path(srv);
-    let res = write_rdb(srv, &path, false, &mut || {
+    let ok = job(srv, &mut || {
         processed += 1;
         if processed & 63 == 0 && last.elapsed() >= Duration::from_secs(1) {
             last = Instant::now();
             report(pipe, REPORT_PROGRESS, processed, private_dirty());
         }
     });
-    match res {
-        Ok(_) => {
-            log_notice!("DB saved on disk");
-            let cow = private_dirty();
-            let mb = cow / (1024 * 1024);
-            log_notice!(
-                "Fork CoW for RDB: current {} MB, peak {} MB, average {} MB",
-                mb,
-                mb,
-                mb
-            );
-            report(pipe, REPORT_DONE, processed, cow);
-            0
-        }
-        Err(_) => 1,
+    if !ok {
+        return 1;
     }
+    let cow = private_dirty();
+    let mb = cow / (1024 * 1024);
+    log_notice!(
+        "Fork CoW for {}: current {} MB, peak {} MB, average {} MB",
+        kind.label(),
+        mb,
+        mb,
+        mb
+    );
+    report(pipe, REPORT_DONE, processed, cow);
+    0
 }
 
 /// Bytes of this process's memory written since the fork (copy-on-write
@@ -343,8 +385,9 @@ pub fn check_child(srv: &mut Server) {
         Ok(s) => s,
         Err(e) => {
             log_warning!(
-                "waitpid() returned an error: {}. child_type: RDB, child_pid = {}",
+                "waitpid() returned an error: {}. child_type: {}, child_pid = {}",
                 e.desc(),
+                child.kind.label(),
                 child.pid
             );
             WaitStatus::Exited(child.pid, 1)
@@ -352,6 +395,14 @@ pub fn check_child(srv: &mut Server) {
     };
     child.drain();
     let child = srv.snapshots.child.take().expect("present");
+    match child.kind {
+        ChildKind::Rdb => bgsave_done(srv, status, &child),
+        ChildKind::AofRewrite => super::aof::control::rewrite_done(srv, status, &child),
+    }
+}
+
+/// backgroundSaveDoneHandlerDisk.
+fn bgsave_done(srv: &mut Server, status: WaitStatus, child: &Child) {
     let elapsed = child.start.elapsed().as_secs() as i64;
     match status {
         WaitStatus::Exited(_, 0) => {
@@ -386,8 +437,25 @@ fn remove_temp_file(pid: Pid) {
 
 /// Kills a running BGSAVE child (killRDBChild): the cron reaps it, and
 /// its temporary file is removed. Waits for it when `wait` is set
-/// (shutdown).
+/// (shutdown). An AOF rewrite child is left alone.
 pub fn kill_child(srv: &mut Server, wait: bool) {
+    if srv
+        .snapshots
+        .child
+        .as_ref()
+        .is_some_and(|c| c.kind == ChildKind::Rdb)
+    {
+        kill_and_reap(srv, wait);
+    }
+}
+
+/// Kills whatever child runs and waits for it (shutdown, AOF switched
+/// off), removing its temporary files.
+pub fn kill_any_child(srv: &mut Server) {
+    kill_and_reap(srv, true);
+}
+
+fn kill_and_reap(srv: &mut Server, wait: bool) {
     let Some(child) = srv.snapshots.child.as_ref() else {
         return;
     };
@@ -396,6 +464,9 @@ pub fn kill_child(srv: &mut Server, wait: bool) {
         let pid = child.pid;
         let _ = waitpid(pid, None);
         remove_temp_file(pid);
+        let raw = pid.as_raw() as u32;
+        let _ = std::fs::remove_file(super::aof::manifest::temp_rewrite_name(raw));
+        let _ = std::fs::remove_file(super::aof::manifest::temp_rewrite_done_name(raw));
         srv.snapshots.child = None;
     }
 }
@@ -406,6 +477,7 @@ pub fn cron(srv: &mut Server) {
     if srv.snapshots.loading.is_some() {
         return;
     }
+    super::aof::control::cron(srv);
     if srv.snapshots.child.is_some() {
         check_child(srv);
         return;
@@ -473,9 +545,17 @@ pub fn prepare_shutdown(srv: &mut Server, mut flags: ShutdownFlags) -> bool {
         flags.nosave = true;
     }
     log_warning!("User requested shutdown...");
-    if srv.snapshots.child.is_some() {
-        log_warning!("There is a child saving an .rdb. Killing it!");
-        kill_child(srv, true);
+    if let Some(c) = srv.snapshots.child.as_ref() {
+        if c.kind == ChildKind::Rdb {
+            log_warning!("There is a child saving an .rdb. Killing it!");
+        } else {
+            log_warning!("There is a child rewriting the AOF. Killing it!");
+        }
+        kill_any_child(srv);
+    }
+    if srv.aof.is_on() {
+        log_notice!("Calling fsync() on the AOF file.");
+        super::aof::control::flush_and_sync(srv);
     }
     if (srv.config.has_save_points() && !flags.nosave) || flags.save {
         log_notice!("Saving the final RDB snapshot before exiting.");

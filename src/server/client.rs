@@ -29,6 +29,9 @@ pub struct ClientFlags {
     pub reply_skip_next: bool,
     pub reply_skip: bool,
     pub unix_socket: bool,
+    /// The AOF loader's client: its commands skip the checks that guard
+    /// live clients (LOADING, MISCONF, OOM, pauses).
+    pub aof_loader: bool,
 }
 
 /// A query-buffer resize the cron asks a connection to make.

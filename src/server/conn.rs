@@ -119,7 +119,7 @@ pub async fn serve<S>(
         }
         let pending_bytes = buf.len() + parser.pending_args_len();
         // Run the batch.
-        let (close, deadline) = {
+        let (close, deadline, aof_wait) = {
             let mut guard = shared.lock();
             let s = &mut *guard;
             let Some(mut client) = s.clients.remove(&id) else {
@@ -219,6 +219,10 @@ pub async fn serve<S>(
                 manage_read_buffer(&mut buf);
             }
             client.qbuf_cap = buf.capacity();
+            // The AOF is written before any reply leaves; under
+            // appendfsync always the replies wait until it is durable.
+            let aof_wait = crate::persistence::aof::control::flush_before_reply(s)
+                .and_then(|t| Some((t, s.aof.writer.as_ref()?.fsync.clone())));
             std::mem::swap(&mut out, &mut client.out);
             client.tot_net_out += out.len() as u64;
             s.stats.total_net_output_bytes += out.len() as u64;
@@ -233,8 +237,13 @@ pub async fn serve<S>(
             }
             s.clients.insert(id, client);
             limits = parse_limits(s, id);
-            (close, deadline)
+            (close, deadline, aof_wait)
         };
+        if let Some((ticket, fsync)) = aof_wait {
+            if !out.is_empty() {
+                fsync.wait_synced(ticket).await;
+            }
+        }
         if !out.is_empty() {
             if stream.write_all(&out).await.is_err() {
                 break;

@@ -389,18 +389,7 @@ fn persistence_section(s: &Server, out: &mut String) {
          rdb_last_cow_size:{}\r\n\
          rdb_last_load_keys_expired:{}\r\n\
          rdb_last_load_keys_loaded:{}\r\n\
-         aof_enabled:0\r\n\
-         aof_rewrite_in_progress:0\r\n\
-         aof_rewrite_scheduled:0\r\n\
-         aof_last_rewrite_time_sec:-1\r\n\
-         aof_current_rewrite_time_sec:-1\r\n\
-         aof_last_bgrewrite_status:ok\r\n\
-         aof_rewrites:0\r\n\
-         aof_rewrites_consecutive_failures:0\r\n\
-         aof_last_write_status:ok\r\n\
-         aof_last_cow_size:0\r\n\
-         module_fork_in_progress:0\r\n\
-         module_fork_last_cow_size:0\r\n",
+",
         cow_peak,
         cow,
         cow_age,
@@ -418,6 +407,7 @@ fn persistence_section(s: &Server, out: &mut String) {
         snap.last_load_keys_expired,
         snap.last_load_keys_loaded,
     );
+    crate::persistence::aof::control::info(s, out);
 }
 
 fn replication_section(s: &Server, out: &mut String) {

@@ -120,6 +120,8 @@ pub struct Server {
     pub blocking: blocking::BlockingState,
     /// BGSAVE child, save points, loading state (INFO persistence).
     pub snapshots: crate::persistence::snapshot::Snapshots,
+    /// The append-only file.
+    pub aof: crate::persistence::aof::control::Aof,
     /// MIGRATE's cached connections to target instances.
     pub migrate_sockets: crate::commands::migrate::SocketCache,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE (and RDB loading) skip
@@ -182,6 +184,7 @@ impl Server {
             detached_dirty_cas: Vec::new(),
             blocking: blocking::BlockingState::default(),
             snapshots: Default::default(),
+            aof: Default::default(),
             migrate_sockets: Default::default(),
             skip_checksum_validation: false,
         }
@@ -227,8 +230,7 @@ impl Server {
     }
 
     /// Hands a command to the AOF and replication streams, in execution
-    /// order. Both are added by their own issues; until then the command
-    /// stream has no consumer and is only counted.
+    /// order (replication is added by its own issue).
     pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
         if self.exec_depth > 0 && !self.exec_multi_emitted {
             self.exec_multi_emitted = true;
@@ -237,9 +239,11 @@ impl Server {
         self.propagate_raw(db, argv);
     }
 
-    /// Appends to the propagation stream without MULTI wrapping.
-    pub fn propagate_raw(&mut self, _db: usize, _argv: &[Bytes]) {
+    /// Appends to the propagation stream without MULTI wrapping: the AOF
+    /// (replication attaches here too).
+    pub fn propagate_raw(&mut self, db: usize, argv: &[Bytes]) {
         self.stats.propagated_cmds += 1;
+        crate::persistence::aof::control::feed(self, db, argv);
     }
 
     /// WATCH invalidation (Redis's touchWatchedKey).

@@ -122,6 +122,11 @@ impl Fsyncer {
         let _ = rx.wait_for(|v| *v >= offset).await;
     }
 
+    /// appendfsync always: a failed fsync ends the process (as Redis).
+    pub fn inner_fatal(&self, fatal: bool) {
+        self.inner.fatal_errors.store(fatal, Ordering::Relaxed);
+    }
+
     /// Stops the thread after its current job.
     pub fn stop(&self) {
         let mut st = self.inner.state.lock();

@@ -13,8 +13,10 @@
 //! flush under the fsync policy), [`fsync`] (the background fsync with
 //! group commit) and [`control`] (starting, loading, rewriting, INFO).
 
+pub mod control;
 pub mod fsync;
 pub mod manifest;
+pub mod replay;
 pub mod startup;
 pub mod rewrite_cmds;
 pub mod stream;

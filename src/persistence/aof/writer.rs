@@ -6,6 +6,7 @@
 //! fsync policy decides when it becomes durable (see [`super::fsync`]).
 
 use super::fsync::Fsyncer;
+use super::stream::{encode_command, encode_select, encode_ts_annotation};
 use crate::config::AppendFsync;
 use bytes::Bytes;
 use std::fs::File;
@@ -33,22 +34,6 @@ pub struct AofWriter {
     postponed_since: Option<i64>,
     pub delayed_fsync: u64,
     last_fsync_sec: i64,
-}
-
-/// Appends `args` as a RESP array of bulk strings (the AOF command form).
-pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
-    let mut ib = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(ib.format(args.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        let a = a.as_ref();
-        out.push(b'$');
-        out.extend_from_slice(ib.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
 }
 
 impl AofWriter {
@@ -97,12 +82,11 @@ impl AofWriter {
     /// Appends one propagated command.
     pub fn feed(&mut self, db: usize, argv: &[Bytes], now_secs: i64) {
         if self.timestamps && now_secs > self.last_ts {
-            self.buf.extend_from_slice(format!("#TS:{now_secs}\r\n").as_bytes());
+            encode_ts_annotation(&mut self.buf, now_secs);
             self.last_ts = now_secs;
         }
         if self.selected_db != Some(db) {
-            let db_s = itoa::Buffer::new().format(db).to_string();
-            encode_command(&mut self.buf, &["SELECT", db_s.as_str()]);
+            encode_select(&mut self.buf, db);
             self.selected_db = Some(db);
         }
         encode_command(&mut self.buf, argv);

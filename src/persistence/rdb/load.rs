@@ -86,6 +86,9 @@ pub struct LoadSummary {
     /// Empty collections skipped ("rdbLoadObject skipping empty key").
     pub empty_keys_skipped: u64,
     pub checksum: ChecksumState,
+    /// Where the RDB ended (after the checksum): an AOF with an RDB
+    /// preamble goes on in RESP from there.
+    pub end_offset: u64,
 }
 
 /// The state the error context needs while loading.
@@ -285,6 +288,7 @@ pub fn load(
         keys,
         empty_keys_skipped: empty,
         checksum,
+        end_offset: r.offset(),
     })
 }
 
