@@ -126,12 +126,23 @@ fn atoi(b: &[u8]) -> i64 {
     }
 }
 
-/// Decodes a whole RDB file into `sink`.
+/// Decodes a whole RDB file into `sink`. Bytes after the trailer are
+/// ignored (see [`load_prefix`] for an AOF with an RDB preamble).
 pub fn load(
     data: &[u8],
     opts: &LoadOptions,
     sink: &mut dyn LoadSink,
 ) -> Result<LoadSummary, RdbError> {
+    load_prefix(data, opts, sink).map(|(s, _)| s)
+}
+
+/// Like [`load`], also returning where the RDB ended (after the checksum
+/// trailer): an AOF with an RDB preamble continues there with commands.
+pub fn load_prefix(
+    data: &[u8],
+    opts: &LoadOptions,
+    sink: &mut dyn LoadSink,
+) -> Result<(LoadSummary, u64), RdbError> {
     let mut r = Reader::new(data);
     let mut st = Step {
         doing: "start",
@@ -275,12 +286,13 @@ pub fn load(
             ChecksumState::Ok
         }
     };
-    Ok(LoadSummary {
+    let summary = LoadSummary {
         version,
         keys,
         empty_keys_skipped: empty,
         checksum,
-    })
+    };
+    Ok((summary, r.offset()))
 }
 
 #[cfg(test)]
