@@ -43,7 +43,8 @@ pub trait LoadSink {
     fn key(&mut self, key: &[u8], value: Value, meta: KeyMeta) -> Result<(), String>;
     /// A function library's full source (`#!<engine> name=<lib>\n...`).
     fn function(&mut self, code: &[u8]) -> Result<(), String>;
-    /// Called after every key with the offset reached and keys so far.
+    /// Called after every key (skipped empty ones too) with the offset
+    /// reached and the keys passed to `key` so far.
     fn progress(&mut self, _offset: u64, _keys: u64) {}
 }
 
@@ -258,9 +259,9 @@ pub fn load_prefix(
                             st.wrap(r.err(m))
                         })?;
                         keys += 1;
-                        sink.progress(r.offset(), keys);
                     }
                 }
+                sink.progress(r.offset(), keys);
                 meta = KeyMeta::default();
             }
         }
