@@ -24,7 +24,6 @@ pub const SENSITIVE: u32 = 16;
 /// Refused while loading a dataset.
 pub const DENY_LOADING: u32 = 32;
 
-
 /// What redis-server built without Redis's own jemalloc answers.
 pub const NO_DEFRAG: &str = "Active defragmentation cannot be enabled: it requires a Redis server compiled with a modified Jemalloc like the one shipped by default with the Redis source distribution";
 

@@ -409,7 +409,8 @@ pub fn build() -> Vec<Directive> {
         num("databases", i, 1, I32, 16, 0).t(tint!(databases, usize)),
         num("port", 0, 0, 65535, 6379, 0).t(tint!(port, u16)),
         num("io-threads", i, 1, 128, 1, 0),
-        num("auto-aof-rewrite-percentage", 0, 0, I32, 100, 0).t(tint!(auto_aof_rewrite_percentage, i64)),
+        num("auto-aof-rewrite-percentage", 0, 0, I32, 100, 0)
+            .t(tint!(auto_aof_rewrite_percentage, i64)),
         num("cluster-replica-validity-factor", 0, 0, I32, 10, 0)
             .alias("cluster-slave-validity-factor")
             .t(tint!(cluster_replica_validity_factor, i64)),
@@ -502,7 +503,8 @@ pub fn build() -> Vec<Directive> {
         num("maxmemory-clients", 0, -100, L, 0, MEMORY | PERCENT),
         // Other configs.
         num("repl-backlog-ttl", 0, 0, L, 3600, 0),
-        num("auto-aof-rewrite-min-size", 0, 0, L, 64 << 20, MEMORY).t(tint!(auto_aof_rewrite_min_size, i64)),
+        num("auto-aof-rewrite-min-size", 0, 0, L, 64 << 20, MEMORY)
+            .t(tint!(auto_aof_rewrite_min_size, i64)),
         num(
             "loading-process-events-interval-bytes",
             h,

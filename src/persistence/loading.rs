@@ -419,7 +419,13 @@ fn aof_disk_state(cfg: &Config) -> Result<super::aof::startup::DiskState, String
                 .collect(),
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(format!("Can't read the AOF directory {}: {}", dir.display(), e)),
+        Err(e) => {
+            return Err(format!(
+                "Can't read the AOF directory {}: {}",
+                dir.display(),
+                e
+            ))
+        }
     };
     let mpath = dir.join(super::aof::manifest::manifest_name(&cfg.appendfilename));
     let manifest = match std::fs::read(&mpath) {
@@ -449,7 +455,11 @@ fn fatal(lines: &[String]) -> ! {
 
 /// Starting with appendonly yes: decide from what is on disk, then load
 /// (or create) the AOF on the loading thread.
-fn start_aof(shared: &crate::server::Shared, config: Config, ready: impl FnOnce() + Send + 'static) {
+fn start_aof(
+    shared: &crate::server::Shared,
+    config: Config,
+    ready: impl FnOnce() + Send + 'static,
+) {
     use super::aof::startup::{plan_startup, StartupPlan};
     let disk = aof_disk_state(&config).unwrap_or_else(|e| fatal(&[e]));
     let plan = plan_startup(&config.appendfilename, &config.appenddirname, &disk);
@@ -475,7 +485,8 @@ fn start_aof(shared: &crate::server::Shared, config: Config, ready: impl FnOnce(
                         );
                         let mut s = shared.lock();
                         let srv = &mut *s;
-                        let mut sink = DbSink::new(&mut srv.dbs, &mut srv.snapshots.functions, &config);
+                        let mut sink =
+                            DbSink::new(&mut srv.dbs, &mut srv.snapshots.functions, &config);
                         if let Err(f) = load_file(&rdb, &config, true, &mut sink) {
                             log_failure(&rdb, &f, true);
                             std::process::exit(1);

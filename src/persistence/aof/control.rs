@@ -54,9 +54,7 @@ pub struct Aof {
 impl Aof {
     /// aof_current_size.
     pub fn current_size(&self) -> u64 {
-        self.base_size
-            + self.other_incr_size
-            + self.writer.as_ref().map_or(0, |w| w.incr_size)
+        self.base_size + self.other_incr_size + self.writer.as_ref().map_or(0, |w| w.incr_size)
     }
 
     pub fn is_on(&self) -> bool {
@@ -71,11 +69,7 @@ fn aof_dir(srv: &Server) -> PathBuf {
 fn new_writer(srv: &Server) -> AofWriter {
     let fs = super::fsync::Fsyncer::start(0);
     fs.inner_fatal(srv.config.appendfsync == AppendFsync::Always);
-    AofWriter::new(
-        srv.config.appendfsync,
-        srv.config.aof_timestamp_enabled,
-        fs,
-    )
+    AofWriter::new(srv.config.appendfsync, srv.config.aof_timestamp_enabled, fs)
 }
 
 /// Opens a file for appending (O_APPEND: every write lands at the end,
@@ -153,10 +147,7 @@ pub fn cron(srv: &mut Server) {
             && growth >= srv.config.auto_aof_rewrite_percentage
             && !rewrite_limited(srv)
         {
-            log_notice!(
-                "Starting automatic rewriting of AOF on {}% growth",
-                growth
-            );
+            log_notice!("Starting automatic rewriting of AOF on {}% growth", growth);
             let _ = rewrite_background(srv);
         }
     }
@@ -196,7 +187,13 @@ pub fn write_base(
     } else {
         let ts = srv.config.aof_timestamp_enabled.then(|| now_ms() / 1000);
         atomic::write_file(dest, tmp, |w| {
-            super::rewrite_cmds::write_commands_with(w, &srv.dbs, &srv.snapshots.functions, ts, on_key)
+            super::rewrite_cmds::write_commands_with(
+                w,
+                &srv.dbs,
+                &srv.snapshots.functions,
+                ts,
+                on_key,
+            )
         })
     }
 }
@@ -222,10 +219,7 @@ fn open_incr(srv: &mut Server) -> io::Result<()> {
 fn recompute_sizes(srv: &mut Server) {
     let dir = aof_dir(srv);
     let m = &srv.aof.manifest;
-    srv.aof.base_size = m
-        .base
-        .as_ref()
-        .map_or(0, |b| file_size(&b.path_in(&dir)));
+    srv.aof.base_size = m.base.as_ref().map_or(0, |b| file_size(&b.path_in(&dir)));
     let n = m.incrs.len();
     srv.aof.other_incr_size = m
         .incrs
@@ -355,7 +349,10 @@ pub fn rewrite_background(srv: &mut Server) -> Result<(), String> {
         let done = PathBuf::from(manifest::temp_rewrite_done_name(pid));
         match write_base(srv, &done, &tmp, report) {
             Ok(_) => {
-                log_notice!("Successfully created the temporary AOF base file {}", done.display());
+                log_notice!(
+                    "Successfully created the temporary AOF base file {}",
+                    done.display()
+                );
                 true
             }
             Err(e) => {
@@ -366,12 +363,18 @@ pub fn rewrite_background(srv: &mut Server) -> Result<(), String> {
     });
     match res {
         Ok(pid) => {
-            log_notice!("Background append only file rewriting started by pid {}", pid);
+            log_notice!(
+                "Background append only file rewriting started by pid {}",
+                pid
+            );
             Ok(())
         }
         Err(e) => {
             srv.aof.last_rewrite_failed = true;
-            log_warning!("Can't rewrite append only file in background: fork: {}", e.desc());
+            log_warning!(
+                "Can't rewrite append only file in background: fork: {}",
+                e.desc()
+            );
             Err(e.desc().to_string())
         }
     }
@@ -406,7 +409,10 @@ pub fn rewrite_done(srv: &mut Server, status: WaitStatus, child: &snapshot::Chil
     }
     let _ = std::fs::remove_file(&done);
     let _ = std::fs::remove_file(manifest::temp_rewrite_name(child.pid.as_raw() as u32));
-    let killed_on_purpose = matches!(status, WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGUSR1, _));
+    let killed_on_purpose = matches!(
+        status,
+        WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGUSR1, _)
+    );
     if !killed_on_purpose {
         srv.aof.last_rewrite_failed = true;
         srv.aof.consecutive_failures += 1;
@@ -464,7 +470,10 @@ pub fn start_runtime(srv: &mut Server) -> Result<(), String> {
         open_append(&dir.join(manifest::temp_incr_name(&name)), true)
     };
     let file = setup().map_err(|e| {
-        log_warning!("Redis needs to enable the AOF but can't open the append only file: {}", e);
+        log_warning!(
+            "Redis needs to enable the AOF but can't open the append only file: {}",
+            e
+        );
         e.to_string()
     })?;
     // Whatever the manifest held, a new base replaces it.
@@ -508,7 +517,8 @@ pub fn stop(srv: &mut Server) {
     }
     if srv.aof.status == AofStatus::WaitRewrite {
         let dir = aof_dir(srv);
-        let _ = std::fs::remove_file(dir.join(manifest::temp_incr_name(&srv.config.appendfilename)));
+        let _ =
+            std::fs::remove_file(dir.join(manifest::temp_incr_name(&srv.config.appendfilename)));
     }
     srv.aof.status = AofStatus::Off;
     srv.aof.rewrite_scheduled = false;

@@ -17,7 +17,7 @@ pub mod control;
 pub mod fsync;
 pub mod manifest;
 pub mod replay;
-pub mod startup;
 pub mod rewrite_cmds;
+pub mod startup;
 pub mod stream;
 pub mod writer;

@@ -106,11 +106,11 @@ fn load_rdb_part(
         limits: loading::limits_from(cfg, false),
         verify_checksum: cfg.rdbchecksum,
     };
-    match crate::persistence::rdb::load(data, &opts, &mut sink) {
-        Ok(summary) => {
+    match crate::persistence::rdb::load_prefix(data, &opts, &mut sink) {
+        Ok((_, end)) => {
             let stats = std::mem::take(&mut sink.stats);
             loading::log_done(&stats);
-            Ok((summary.end_offset as usize).min(data.len()))
+            Ok((end as usize).min(data.len()))
         }
         Err(e) => {
             loading::log_failure(path, &loading::LoadFailure::Decode(e), true);
@@ -170,7 +170,10 @@ fn replay(
             last_good, cause, ..
         } => {
             if let Truncation::UnclosedMulti { .. } = cause {
-                log_warning!("Revert incomplete MULTI/EXEC transaction in AOF file {}", name);
+                log_warning!(
+                    "Revert incomplete MULTI/EXEC transaction in AOF file {}",
+                    name
+                );
             }
             if !is_last {
                 return Err(vec![format!(
@@ -186,14 +189,17 @@ fn replay(
                     name, last_good
                 )]);
             }
-            log_warning!("!!! Warning: short read while loading the AOF file {}!!!", name);
-            log_warning!("!!! Truncating the AOF {} at offset {} !!!", name, last_good);
-            truncate(path, last_good).map_err(|e| {
-                vec![format!(
-                    "Error truncating the AOF file {}: {}",
-                    name, e
-                )]
-            })?;
+            log_warning!(
+                "!!! Warning: short read while loading the AOF file {}!!!",
+                name
+            );
+            log_warning!(
+                "!!! Truncating the AOF {} at offset {} !!!",
+                name,
+                last_good
+            );
+            truncate(path, last_good)
+                .map_err(|e| vec![format!("Error truncating the AOF file {}: {}", name, e)])?;
             log_warning!(
                 "AOF {} loaded anyway because aof-load-truncated is enabled",
                 name

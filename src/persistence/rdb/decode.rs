@@ -515,3 +515,7 @@ pub fn module_name(id: u64) -> String {
 #[cfg(test)]
 #[path = "decode_tests.rs"]
 pub(crate) mod tests;
+
+#[cfg(test)]
+#[path = "decode_prop_tests.rs"]
+mod prop_tests;

@@ -43,7 +43,8 @@ pub trait LoadSink {
     fn key(&mut self, key: &[u8], value: Value, meta: KeyMeta) -> Result<(), String>;
     /// A function library's full source (`#!<engine> name=<lib>\n...`).
     fn function(&mut self, code: &[u8]) -> Result<(), String>;
-    /// Called after every key with the offset reached and keys so far.
+    /// Called after every key (skipped empty ones too) with the offset
+    /// reached and the keys passed to `key` so far.
     fn progress(&mut self, _offset: u64, _keys: u64) {}
     /// A key holding an empty collection, skipped as Redis skips it.
     fn empty_key(&mut self, _key: &[u8]) {}
@@ -86,9 +87,6 @@ pub struct LoadSummary {
     /// Empty collections skipped ("rdbLoadObject skipping empty key").
     pub empty_keys_skipped: u64,
     pub checksum: ChecksumState,
-    /// Where the RDB ended (after the checksum): an AOF with an RDB
-    /// preamble goes on in RESP from there.
-    pub end_offset: u64,
 }
 
 /// The state the error context needs while loading.
@@ -131,12 +129,23 @@ fn atoi(b: &[u8]) -> i64 {
     }
 }
 
-/// Decodes a whole RDB file into `sink`.
+/// Decodes a whole RDB file into `sink`. Bytes after the trailer are
+/// ignored (see [`load_prefix`] for an AOF with an RDB preamble).
 pub fn load(
     data: &[u8],
     opts: &LoadOptions,
     sink: &mut dyn LoadSink,
 ) -> Result<LoadSummary, RdbError> {
+    load_prefix(data, opts, sink).map(|(s, _)| s)
+}
+
+/// Like [`load`], also returning where the RDB ended (after the checksum
+/// trailer): an AOF with an RDB preamble continues there with commands.
+pub fn load_prefix(
+    data: &[u8],
+    opts: &LoadOptions,
+    sink: &mut dyn LoadSink,
+) -> Result<(LoadSummary, u64), RdbError> {
     let mut r = Reader::new(data);
     let mut st = Step {
         doing: "start",
@@ -255,9 +264,9 @@ pub fn load(
                             st.wrap(r.err(m))
                         })?;
                         keys += 1;
-                        sink.progress(r.offset(), keys);
                     }
                 }
+                sink.progress(r.offset(), keys);
                 meta = KeyMeta::default();
             }
         }
@@ -283,13 +292,13 @@ pub fn load(
             ChecksumState::Ok
         }
     };
-    Ok(LoadSummary {
+    let summary = LoadSummary {
         version,
         keys,
         empty_keys_skipped: empty,
         checksum,
-        end_offset: r.offset(),
-    })
+    };
+    Ok((summary, r.offset()))
 }
 
 #[cfg(test)]

@@ -165,6 +165,18 @@ fn corrupt_files_behave_like_redis() {
     }
 }
 
+#[test]
+fn aof_with_rdb_preamble_ends_where_commands_start() {
+    let Some(d) = asset("rdb-preamble.aof") else {
+        return;
+    };
+    let mut c = Collect::default();
+    let (sum, end) = load_prefix(&d, &LoadOptions::default(), &mut c).unwrap();
+    assert_eq!(sum.checksum, ChecksumState::Ok);
+    assert_eq!(c.keys.len(), 2);
+    assert!(d[end as usize..].starts_with(b"*2\r\n$6\r\nSELECT\r\n"));
+}
+
 /// Checks every key of `c` against the JSON dataset; returns how many keys
 /// were compared.
 fn compare_with_json(c: &Collect, json: &J) -> usize {

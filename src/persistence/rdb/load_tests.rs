@@ -95,8 +95,7 @@ fn fact_sheet_vectors() {
             version: 10,
             keys: 0,
             empty_keys_skipped: 0,
-            checksum: ChecksumState::Ok,
-            end_offset: 18,
+            checksum: ChecksumState::Ok
         }
     );
     assert!(c.keys.is_empty());
@@ -298,6 +297,50 @@ fn empty_keys_are_counted_and_skipped() {
     assert_eq!((sum.keys, sum.empty_keys_skipped), (2, 5));
     // The expire of a skipped key does not leak to the next one.
     assert_eq!(c.keys[1].3, KeyMeta::default());
+}
+
+#[test]
+fn hostile_lengths_are_short_reads_not_allocations() {
+    // Every counted collection with a count of 2^62 (64-bit length form),
+    // and strings / LZF claiming huge sizes: a short-read error, at once.
+    let huge = [0x81, 0x40, 0, 0, 0, 0, 0, 0, 0];
+    for t in [
+        types::LIST,
+        types::SET,
+        types::ZSET,
+        types::ZSET_2,
+        types::HASH,
+        types::LIST_QUICKLIST,
+        types::LIST_QUICKLIST_2,
+        types::STREAM_LISTPACKS_2,
+        types::STRING,
+        types::HASH_LISTPACK,
+    ] {
+        let mut r = Reader::new(&huge);
+        let e = decode_object(&mut r, t, &Limits::default()).unwrap_err();
+        assert_eq!(e.msg, "Unexpected EOF reading RDB file", "type {t}");
+    }
+    let mut b = (5u64 << 40).to_le_bytes().to_vec();
+    b.extend_from_slice(&huge);
+    let mut r = Reader::new(&b);
+    assert!(decode_object(&mut r, types::HASH_METADATA, &Limits::default()).is_err());
+    // LZF: 4 compressed bytes claiming 2^40 bytes of output.
+    let lzf = [0xC3, 0x04, 0x81, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4];
+    let mut r = Reader::new(&lzf);
+    assert_eq!(
+        decode_object(&mut r, types::STRING, &Limits::default())
+            .unwrap_err()
+            .msg,
+        "Invalid LZF compressed string"
+    );
+    // A stream group with a huge PEL.
+    let mut s = vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    enc::string(&mut s, b"g");
+    s.extend_from_slice(&[0, 0, 0]);
+    s.extend_from_slice(&huge);
+    let mut r = Reader::new(&s);
+    let e = decode_object(&mut r, types::STREAM_LISTPACKS_2, &Limits::default()).unwrap_err();
+    assert_eq!(e.msg, "Unexpected EOF reading RDB file");
 }
 
 proptest! {

@@ -32,7 +32,7 @@ pub mod ziplist;
 pub mod zipmap;
 
 pub use decode::decode_object;
-pub use load::{load, ChecksumState, KeyMeta, LoadOptions, LoadSink, LoadSummary};
+pub use load::{load, load_prefix, ChecksumState, KeyMeta, LoadOptions, LoadSink, LoadSummary};
 pub use read::Reader;
 
 #[cfg(test)]

@@ -96,7 +96,7 @@ impl<'a> Reader<'a> {
                 _ => {
                     return Err(corrupt(
                         start,
-                        format!("Unknown length encoding {b} in rdbLoadLen()"),
+                        format!("Unknown length encoding {} in rdbLoadLen()", b >> 6),
                     ))
                 }
             },
@@ -241,7 +241,7 @@ mod tests {
         assert_eq!(r.len_or_enc().unwrap(), Len::Encoded(2));
         let e = r.length().unwrap_err();
         assert_eq!(e.offset, 18);
-        assert!(e.msg.starts_with("Unknown length encoding"));
+        assert_eq!(e.msg, "Unknown length encoding 2 in rdbLoadLen()");
         let mut r = Reader::new(&[0x40]);
         assert_eq!(r.length().unwrap_err().msg, EOF_MSG);
     }
