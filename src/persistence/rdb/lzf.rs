@@ -29,7 +29,25 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
         return None;
     }
     let mut out: Vec<u8> = Vec::with_capacity(max_out.min(n + n / 32 + 1));
-    let mut htab = vec![0u32; 1 << HLOG];
+    HTAB.with(|t| compress_with(input, max_out, &mut t.borrow_mut(), out))
+}
+
+thread_local! {
+    /// The hash table of recent 3-byte sequences, reused across calls:
+    /// zeroing 64 KB per string would cost more than compressing it.
+    /// Stale entries from earlier inputs are harmless: a candidate is
+    /// used only if it lies before the current position and its bytes
+    /// match.
+    static HTAB: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(vec![0u32; 1 << HLOG]);
+}
+
+fn compress_with(
+    input: &[u8],
+    max_out: usize,
+    htab: &mut [u32],
+    mut out: Vec<u8>,
+) -> Option<Vec<u8>> {
+    let n = input.len();
     // Index of the control byte of the literal run being built.
     let mut lit_pos = 0;
     let mut lit = 0usize;
@@ -40,7 +58,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
             let h = hash3(&input[ip..]);
             let cand = htab[h] as usize;
             htab[h] = ip as u32 + 1;
-            if cand != 0 {
+            if cand != 0 && cand - 1 < ip {
                 let r = cand - 1;
                 let off = ip - r - 1;
                 if off < MAX_OFF && input[r..r + 3] == input[ip..ip + 3] {
