@@ -243,6 +243,12 @@ fn apply(ctx: &mut Ctx, old: &Config) -> Result<(), (&'static str, String)> {
             crate::persistence::aof::control::stop(ctx.srv);
         }
     }
+    if ctx.srv.config.aof_timestamp_enabled != old.aof_timestamp_enabled {
+        let on = ctx.srv.config.aof_timestamp_enabled;
+        if let Some(w) = ctx.srv.aof.writer.as_mut() {
+            w.timestamps = on;
+        }
+    }
     if ctx.srv.config.appendfsync != old.appendfsync {
         let p = ctx.srv.config.appendfsync;
         crate::persistence::aof::control::set_policy(ctx.srv, p);

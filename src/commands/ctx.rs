@@ -84,7 +84,8 @@ impl<'a> Ctx<'a> {
             Some(e) if e.expire != NO_EXPIRE => e.expire,
             _ => return false,
         };
-        if expire > self.now_ms {
+        // Nothing expires while the AOF is replayed: its own DELs do it.
+        if expire > self.now_ms || self.srv.aof.loading {
             return false;
         }
         if !self.expiry_paused() {
@@ -107,7 +108,7 @@ impl<'a> Ctx<'a> {
         }
         let loc = d.locate(key);
         let e = d.get_at(loc, key)?;
-        if e.expire != NO_EXPIRE && e.expire <= self.now_ms {
+        if e.expire != NO_EXPIRE && e.expire <= self.now_ms && !self.srv.aof.loading {
             if !self.expiry_paused() {
                 self.srv.delete_expired(db, key);
             }

@@ -61,6 +61,8 @@ const HELP: &[&str] = &[
     "ERROR <string>",
     "    Return a Redis protocol error with <string> as message. Useful for clients",
     "    unit tests to simulate Redis errors.",
+    "LOADAOF",
+    "    Flush the AOF buffers on disk and reload the AOF in memory.",
     "LOG <message>",
     "    Write <message> to the server log.",
     "OBJECT <key>",
@@ -184,6 +186,16 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) {
         }
         (b"populate", 3..=5) => populate(ctx, args),
         (b"reload", _) => reload(ctx, args),
+        (b"loadaof", 2) => {
+            if crate::persistence::aof::control::debug_loadaof(ctx.srv) {
+                ctx.out.ok();
+            } else {
+                // As Redis: the dataset is gone and the AOF cannot give
+                // it back, so serving on would answer from nothing.
+                crate::log_warning!("Exiting: DEBUG LOADAOF could not load the AOF");
+                std::process::exit(1);
+            }
+        }
         (b"segfault", 2) => {
             // The crash handler logs the report, then the process dies.
             let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSEGV);

@@ -223,7 +223,7 @@ fn restore(ctx: &mut Ctx, args: &[Bytes]) {
         ttl = ttl.saturating_add(crate::server::now_ms());
     }
     let db = ctx.db_index();
-    if ttl != 0 && ttl <= ctx.now_ms && ctx.srv.config.replicaof.is_none() {
+    if ttl != 0 && ttl <= ctx.now_ms && ctx.srv.config.replicaof.is_none() && !ctx.srv.aof.loading {
         if deleted {
             ctx.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
             ctx.signal_modified_key(db, key);

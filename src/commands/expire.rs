@@ -172,10 +172,10 @@ fn expire_generic(ctx: &mut Ctx, args: &[Bytes], relative: bool, seconds: bool) 
         return;
     }
     let db = ctx.db_index();
-    // checkAlreadyExpired. When AOF loading and replication arrive, keys
-    // written by the master or the AOF must keep their past expiry and
-    // wait for the explicit DEL instead.
-    if when <= ctx.now_ms {
+    // checkAlreadyExpired. While the AOF is replayed a past expiry is
+    // kept (the AOF's own DEL follows, or lazy expiry after the load).
+    // Replication will add the replica case.
+    if when <= ctx.now_ms && !ctx.srv.aof.loading {
         ctx.srv.dbs[db].remove(key);
         ctx.dirty += 1;
         let del: &'static [u8] = if ctx.srv.config.lazyfree_lazy_expire {

@@ -589,3 +589,57 @@ pub fn info(srv: &Server, out: &mut String) {
         );
     }
 }
+
+/// DEBUG LOADAOF: write out the AOF, empty the dataset and load it back
+/// from the files the manifest on disk lists (history files removed).
+/// False (after logging why) when it could not be loaded.
+pub fn debug_loadaof(srv: &mut Server) -> bool {
+    if srv.aof.status == AofStatus::On {
+        flush_and_sync(srv);
+    }
+    for db in srv.dbs.iter_mut() {
+        db.clear();
+    }
+    let dir = aof_dir(srv);
+    let name = srv.config.appendfilename.clone();
+    let manifest = match std::fs::read(dir.join(manifest::manifest_name(&name))) {
+        Ok(text) => match Manifest::parse(&text) {
+            Ok(m) => m,
+            Err(e) => {
+                for l in e.log_lines() {
+                    log_warning!("{}", l);
+                }
+                return false;
+            }
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Manifest::default(),
+        Err(e) => {
+            log_warning!("Can't read the AOF manifest: {}", e);
+            return false;
+        }
+    };
+    srv.aof.manifest = manifest.clone();
+    if !srv.config.aof_disable_auto_gc {
+        delete_history(srv);
+    }
+    let progress = crate::persistence::loading::LoadProgress::new(0);
+    srv.aof.loading = true;
+    let res = {
+        let access = super::replay::Direct(std::cell::RefCell::new(&mut *srv));
+        super::replay::load_all(&access, &manifest, &progress)
+    };
+    srv.aof.loading = false;
+    match res {
+        Ok(()) => {
+            srv.dirty = 0;
+            log_warning!("Append Only File loaded by DEBUG LOADAOF");
+            true
+        }
+        Err(lines) => {
+            for l in lines {
+                log_warning!("{}", l);
+            }
+            false
+        }
+    }
+}

@@ -14,7 +14,7 @@ use crate::commands::dispatch::process_command;
 use crate::persistence::loading::{self, DbSink, LoadProgress};
 use crate::protocol::Reply;
 use crate::server::client::Client;
-use crate::server::{now_ms, Shared};
+use crate::server::{now_ms, Server, Shared};
 use crate::{log_notice, log_warning};
 use bytes::Bytes;
 use std::path::Path;
@@ -26,20 +26,41 @@ const CHUNK: usize = 1024;
 /// Why the AOF could not be loaded: the lines to log before exiting.
 pub type Refusal = Vec<String>;
 
+/// How the loader reaches the server: through the lock at start (other
+/// clients get -LOADING between chunks), or directly from a command that
+/// already holds it (DEBUG LOADAOF).
+pub trait ServerAccess {
+    fn with<R>(&self, f: impl FnOnce(&mut Server) -> R) -> R;
+}
+
+impl ServerAccess for Shared {
+    fn with<R>(&self, f: impl FnOnce(&mut Server) -> R) -> R {
+        f(&mut self.lock())
+    }
+}
+
+/// The server, borrowed by a command handler.
+pub struct Direct<'a>(pub std::cell::RefCell<&'a mut Server>);
+
+impl ServerAccess for Direct<'_> {
+    fn with<R>(&self, f: impl FnOnce(&mut Server) -> R) -> R {
+        f(&mut self.0.borrow_mut())
+    }
+}
+
 /// Loads every file of `manifest` into the server behind `shared`.
 pub fn load_all(
-    shared: &Shared,
+    shared: &impl ServerAccess,
     manifest: &Manifest,
     progress: &LoadProgress,
 ) -> Result<(), Refusal> {
-    let (dir, truncate_ok, cfg) = {
-        let s = shared.lock();
+    let (dir, truncate_ok, cfg) = shared.with(|s| {
         (
             std::path::PathBuf::from(&s.config.appenddirname),
             s.config.aof_load_truncated,
             s.config.clone(),
         )
-    };
+    });
     let files: Vec<&AofFile> = manifest.load_order().collect();
     let start = Instant::now();
     for (i, f) in files.iter().enumerate() {
@@ -93,13 +114,20 @@ pub fn load_all(
 /// Loads an RDB base or preamble into the server (expired keys kept, as
 /// for every AOF base); returns where its bytes end.
 fn load_rdb_part(
-    shared: &Shared,
+    shared: &impl ServerAccess,
     path: &Path,
     data: &[u8],
     cfg: &crate::config::Config,
 ) -> Result<usize, Refusal> {
-    let mut s = shared.lock();
-    let srv = &mut *s;
+    shared.with(|srv| load_rdb_into(srv, path, data, cfg))
+}
+
+fn load_rdb_into(
+    srv: &mut Server,
+    path: &Path,
+    data: &[u8],
+    cfg: &crate::config::Config,
+) -> Result<usize, Refusal> {
     let mut sink = DbSink::new(&mut srv.dbs, &mut srv.snapshots.functions, cfg);
     sink.drop_expired = false;
     let opts = crate::persistence::rdb::LoadOptions {
@@ -128,7 +156,7 @@ fn repair_hint(name: &str) -> String {
 
 /// Replays the commands of `data` from `start`.
 fn replay(
-    shared: &Shared,
+    shared: &impl ServerAccess,
     path: &Path,
     name: &str,
     data: &[u8],
@@ -224,7 +252,7 @@ fn truncate(path: &Path, len: u64) -> std::io::Result<()> {
 /// Runs queued commands under the lock; an unknown command stops the
 /// load as in Redis.
 fn run_chunk(
-    shared: &Shared,
+    shared: &impl ServerAccess,
     client: &mut Client,
     chunk: &mut Vec<Vec<Bytes>>,
     name: &str,
@@ -232,18 +260,19 @@ fn run_chunk(
     if chunk.is_empty() {
         return Ok(());
     }
-    let mut s = shared.lock();
-    s.clock_us = crate::server::now_us();
-    for args in chunk.drain(..) {
-        if s.commands.get(&args[0]).is_none() {
-            return Err(vec![format!(
-                "Unknown command '{}' reading the append only file {}",
-                String::from_utf8_lossy(&args[0]),
-                name
-            )]);
+    shared.with(|s| {
+        s.clock_us = crate::server::now_us();
+        for args in chunk.drain(..) {
+            if s.commands.get(&args[0]).is_none() {
+                return Err(vec![format!(
+                    "Unknown command '{}' reading the append only file {}",
+                    String::from_utf8_lossy(&args[0]),
+                    name
+                )]);
+            }
+            let mut r = Reply::new(2);
+            process_command(s, client, args, &mut r);
         }
-        let mut r = Reply::new(2);
-        process_command(&mut s, client, args, &mut r);
-    }
-    Ok(())
+        Ok(())
+    })
 }

@@ -28,7 +28,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     if n == 0 {
         return None;
     }
-    let mut out: Vec<u8> = Vec::with_capacity(max_out.min(n + n / 32 + 1));
+    let out: Vec<u8> = Vec::with_capacity(max_out.min(n + n / 32 + 1));
     HTAB.with(|t| compress_with(input, max_out, &mut t.borrow_mut(), out))
 }
 
