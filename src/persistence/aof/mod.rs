@@ -15,7 +15,11 @@
 //! [`manifest::Manifest::persist`] (through `persistence::atomic`) and the
 //! `Write` the rewrite writer is given.
 
+pub mod check;
 pub mod manifest;
 pub mod startup;
 pub mod rewrite_cmds;
 pub mod stream;
+
+#[cfg(test)]
+mod fixture_tests;

@@ -86,6 +86,9 @@ pub struct LoadSummary {
     /// Empty collections skipped ("rdbLoadObject skipping empty key").
     pub empty_keys_skipped: u64,
     pub checksum: ChecksumState,
+    /// Bytes the RDB took (through the checksum): where the AOF tail of a
+    /// 4.0-6.2 preamble AOF starts.
+    pub end_offset: u64,
 }
 
 /// The state the error context needs while loading.
@@ -285,6 +288,7 @@ pub fn load(
         keys,
         empty_keys_skipped: empty,
         checksum,
+        end_offset: r.offset(),
     })
 }
 

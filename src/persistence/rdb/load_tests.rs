@@ -95,7 +95,8 @@ fn fact_sheet_vectors() {
             version: 10,
             keys: 0,
             empty_keys_skipped: 0,
-            checksum: ChecksumState::Ok
+            checksum: ChecksumState::Ok,
+            end_offset: 18,
         }
     );
     assert!(c.keys.is_empty());
