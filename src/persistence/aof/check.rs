@@ -124,6 +124,8 @@ mod tests {
         assert!(looks_like_manifest_7_0(b"# c\nfile x seq 1 type b\n"));
         assert!(!looks_like_manifest_7_0(b"*1\r\n$4\r\nPING\r\n"));
         // The 7.0 misdetection: a value line starting with "file".
-        assert!(looks_like_manifest_7_0(b"*2\r\n$3\r\nSET\r\n$9\r\na\nfilexyz\r\n"));
+        assert!(looks_like_manifest_7_0(
+            b"*2\r\n$3\r\nSET\r\n$9\r\na\nfilexyz\r\n"
+        ));
     }
 }

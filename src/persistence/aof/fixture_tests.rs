@@ -99,7 +99,9 @@ fn manifests_parse_as_the_server_parsed_them() {
             continue;
         };
         let log = strings(&exp["redis_server"]["log"]);
-        let fatal = log.iter().any(|l| l == "*** FATAL AOF MANIFEST FILE ERROR ***");
+        let fatal = log
+            .iter()
+            .any(|l| l == "*** FATAL AOF MANIFEST FILE ERROR ***");
         match Manifest::parse(&text) {
             Ok(m) => {
                 assert!(!fatal, "{name}: the server refused this manifest: {log:?}");
@@ -141,11 +143,18 @@ fn strict_reader_matches_redis_check_aof() {
         let mut line = 1;
         for (fname, path) in files {
             let Ok(data) = std::fs::read(&path) else {
-                assert!(out.iter().any(|l| l.starts_with("Cannot open file")), "{name}");
+                assert!(
+                    out.iter().any(|l| l.starts_with("Cannot open file")),
+                    "{name}"
+                );
                 break;
             };
             if data.is_empty() {
-                assert!(out.iter().any(|l| l.ends_with(&format!("{fname} is empty"))), "{name}");
+                assert!(
+                    out.iter()
+                        .any(|l| l.ends_with(&format!("{fname} is empty"))),
+                    "{name}"
+                );
                 continue;
             }
             let (shown, filepath) = if multi {
@@ -153,7 +162,11 @@ fn strict_reader_matches_redis_check_aof() {
             } else {
                 (format!("<dir>/{fname}"), format!("<dir>/{fname}"))
             };
-            let start = if data.len() >= 8 { resp_start(&data) } else { 0 };
+            let start = if data.len() >= 8 {
+                resp_start(&data)
+            } else {
+                0
+            };
             let c = check_resp(&data, start, &shown, &filepath, line);
             line = c.line;
             let analyzed = c.analyzed_line(&shown);
@@ -208,9 +221,15 @@ fn lenient_reader_ends_files_as_the_server_did() {
                             "{name}/{fname}: server truncated at {off}, reader says {end:?}"
                         );
                     } else if l.starts_with(&bad) {
-                        assert!(matches!(end, End::Corrupt { .. }), "{name}/{fname}: {end:?}");
+                        assert!(
+                            matches!(end, End::Corrupt { .. }),
+                            "{name}/{fname}: {end:?}"
+                        );
                     } else if l.starts_with(&eof) {
-                        assert!(matches!(end, End::Truncated { .. }), "{name}/{fname}: {end:?}");
+                        assert!(
+                            matches!(end, End::Truncated { .. }),
+                            "{name}/{fname}: {end:?}"
+                        );
                     } else if loaded.iter().any(|p| l.starts_with(p.as_str()))
                         && !log.iter().any(|x| x.starts_with(&trunc))
                     {

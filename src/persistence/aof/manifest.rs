@@ -410,11 +410,7 @@ impl Manifest {
         if self.incrs.is_empty() {
             return;
         }
-        let keep = if keep_current {
-            self.incrs.pop()
-        } else {
-            None
-        };
+        let keep = if keep_current { self.incrs.pop() } else { None };
         while let Some(mut f) = self.incrs.pop() {
             f.kind = AofKind::Hist;
             self.history.insert(0, f);

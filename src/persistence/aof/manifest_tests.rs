@@ -208,8 +208,14 @@ fn quoted_names_round_trip() {
 
 #[test]
 fn names() {
-    assert_eq!(base_name("appendonly.aof", 3, true), "appendonly.aof.3.base.rdb");
-    assert_eq!(base_name("appendonly.aof", 3, false), "appendonly.aof.3.base.aof");
+    assert_eq!(
+        base_name("appendonly.aof", 3, true),
+        "appendonly.aof.3.base.rdb"
+    );
+    assert_eq!(
+        base_name("appendonly.aof", 3, false),
+        "appendonly.aof.3.base.aof"
+    );
     assert_eq!(incr_name("a.aof", 7), "a.aof.7.incr.aof");
     assert_eq!(manifest_name("a.aof"), "a.aof.manifest");
     assert_eq!(temp_manifest_name("a.aof"), "temp-a.aof.manifest");
@@ -224,8 +230,14 @@ fn lifecycle_matches_redis_runs() {
     // Start: no base, no incr -> base 1 + incr 1.
     let mut m = Manifest::default();
     assert_eq!(m.new_base(F, true), b"appendonly.aof.1.base.rdb");
-    assert_eq!(m.last_incr_or_new(F), (b"appendonly.aof.1.incr.aof".to_vec(), true));
-    assert_eq!(m.last_incr_or_new(F), (b"appendonly.aof.1.incr.aof".to_vec(), false));
+    assert_eq!(
+        m.last_incr_or_new(F),
+        (b"appendonly.aof.1.incr.aof".to_vec(), true)
+    );
+    assert_eq!(
+        m.last_incr_or_new(F),
+        (b"appendonly.aof.1.incr.aof".to_vec(), false)
+    );
     assert_eq!(
         m.to_text(),
         b"file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
@@ -278,7 +290,10 @@ fn rewrite_with_aof_off_and_from_temp_incr() {
     let mut off = m.clone();
     off.install_rewrite(F, false, false, false);
     assert!(off.incrs.is_empty());
-    assert_eq!(off.base.as_ref().unwrap().name, b"appendonly.aof.2.base.aof");
+    assert_eq!(
+        off.base.as_ref().unwrap().name,
+        b"appendonly.aof.2.base.aof"
+    );
     // CONFIG SET appendonly yes: the temp incr becomes incr 2 and stays.
     let (_, incr) = m.install_rewrite(F, true, true, false);
     assert_eq!(incr.unwrap(), b"appendonly.aof.2.incr.aof");

@@ -17,8 +17,8 @@
 
 pub mod check;
 pub mod manifest;
-pub mod startup;
 pub mod rewrite_cmds;
+pub mod startup;
 pub mod stream;
 
 #[cfg(test)]

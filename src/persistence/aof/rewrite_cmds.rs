@@ -192,10 +192,7 @@ fn stream_commands(out: &mut Vec<u8>, key: &[u8], s: &Stream) {
         );
         for (cname, c) in &g.consumers {
             if c.pel.is_empty() {
-                encode_command(
-                    out,
-                    &[&b"XGROUP"[..], b"CREATECONSUMER", key, gname, cname],
-                );
+                encode_command(out, &[&b"XGROUP"[..], b"CREATECONSUMER", key, gname, cname]);
                 continue;
             }
             for pid in &c.pel {
@@ -314,7 +311,16 @@ mod tests {
         z.set(b"c", 0.1, lim);
         assert_eq!(
             one(b"z", Value::ZSet(Box::new(z))),
-            [["ZADD", "z", "-inf", "b", "0.10000000000000001", "c", "1.5", "a"]]
+            [[
+                "ZADD",
+                "z",
+                "-inf",
+                "b",
+                "0.10000000000000001",
+                "c",
+                "1.5",
+                "a"
+            ]]
         );
     }
 
@@ -327,7 +333,15 @@ mod tests {
             one(b"x", Value::Stream(Box::new(empty))),
             [
                 vec!["XADD", "x", "MAXLEN", "0", "0-1", "x", "y"],
-                vec!["XSETID", "x", "0-0", "ENTRIESADDED", "0", "MAXDELETEDID", "0-0"],
+                vec![
+                    "XSETID",
+                    "x",
+                    "0-0",
+                    "ENTRIESADDED",
+                    "0",
+                    "MAXDELETEDID",
+                    "0-0"
+                ],
             ]
         );
         let mut s = Stream::new();
@@ -335,7 +349,8 @@ mod tests {
         s.entries_added = 3;
         s.max_deleted_id = StreamId::new(4, 0);
         let mut g = Group::new(StreamId::new(5, 1), -1);
-        g.consumers.insert(Bytes::from_static(b"idle"), Consumer::default());
+        g.consumers
+            .insert(Bytes::from_static(b"idle"), Consumer::default());
         let mut busy = Consumer::default();
         busy.pel.insert(StreamId::new(5, 1));
         g.consumers.insert(Bytes::from_static(b"busy"), busy);
@@ -352,11 +367,29 @@ mod tests {
         assert_eq!(
             c[1..],
             [
-                vec!["XSETID", "x", "5-1", "ENTRIESADDED", "3", "MAXDELETEDID", "4-0"],
+                vec![
+                    "XSETID",
+                    "x",
+                    "5-1",
+                    "ENTRIESADDED",
+                    "3",
+                    "MAXDELETEDID",
+                    "4-0"
+                ],
                 vec!["XGROUP", "CREATE", "x", "g", "5-1", "ENTRIESREAD", "-1"],
                 vec![
-                    "XCLAIM", "x", "g", "busy", "0", "5-1", "TIME", "1234", "RETRYCOUNT", "2",
-                    "JUSTID", "FORCE"
+                    "XCLAIM",
+                    "x",
+                    "g",
+                    "busy",
+                    "0",
+                    "5-1",
+                    "TIME",
+                    "1234",
+                    "RETRYCOUNT",
+                    "2",
+                    "JUSTID",
+                    "FORCE"
                 ],
                 vec!["XGROUP", "CREATECONSUMER", "x", "g", "idle"],
             ]

@@ -76,10 +76,15 @@ pub fn plan_startup(appendfilename: &str, appenddirname: &str, disk: &DiskState)
         let upgrade = disk.aof_dir_files.is_none()
             || m.is_empty()
             || (m.incrs.is_empty()
-                && m.base.as_ref().is_some_and(|b| b.name == appendfilename.as_bytes())
+                && m.base
+                    .as_ref()
+                    .is_some_and(|b| b.name == appendfilename.as_bytes())
                 && !in_dir(appendfilename.as_bytes()));
         if upgrade {
-            if manifest.is_none() && dir_files.iter().any(|f| is_aof_part_name(appendfilename, f))
+            if manifest.is_none()
+                && dir_files
+                    .iter()
+                    .any(|f| is_aof_part_name(appendfilename, f))
             {
                 // keel: parts without a manifest next to an old file are
                 // ambiguous; refuse rather than guess.
@@ -92,7 +97,10 @@ pub fn plan_startup(appendfilename: &str, appenddirname: &str, disk: &DiskState)
     }
 
     let Some(m) = manifest else {
-        if dir_files.iter().any(|f| is_aof_part_name(appendfilename, f)) {
+        if dir_files
+            .iter()
+            .any(|f| is_aof_part_name(appendfilename, f))
+        {
             return refuse_orphans(appendfilename, appenddirname, dir_files);
         }
         return StartupPlan::Fresh {
@@ -165,7 +173,10 @@ mod tests {
             aof_dir_files: names(&["unrelated.txt"]),
             ..DiskState::default()
         };
-        assert!(matches!(plan_startup(F, D, &empty_dir), StartupPlan::Fresh { .. }));
+        assert!(matches!(
+            plan_startup(F, D, &empty_dir),
+            StartupPlan::Fresh { .. }
+        ));
     }
 
     #[test]
@@ -188,14 +199,20 @@ mod tests {
             aof_dir_files: names(&["appendonly.aof.manifest"]),
             manifest: Some(b"file appendonly.aof seq 1 type b\n".to_vec()),
         };
-        assert!(matches!(plan_startup(F, D, &disk), StartupPlan::Upgrade { .. }));
+        assert!(matches!(
+            plan_startup(F, D, &disk),
+            StartupPlan::Upgrade { .. }
+        ));
         // Upgrade done (file in the dir): an old-style file left behind is ignored.
         let disk = DiskState {
             old_style_file: true,
             aof_dir_files: names(&["appendonly.aof", "appendonly.aof.manifest"]),
             manifest: Some(b"file appendonly.aof seq 1 type b\n".to_vec()),
         };
-        assert!(matches!(plan_startup(F, D, &disk), StartupPlan::Load { .. }));
+        assert!(matches!(
+            plan_startup(F, D, &disk),
+            StartupPlan::Load { .. }
+        ));
     }
 
     #[test]
@@ -265,7 +282,10 @@ mod tests {
             manifest: Some(b"file appendonly.aof.1.base.rdb seq 1 type h\n".to_vec()),
             ..DiskState::default()
         };
-        assert!(matches!(plan_startup(F, D, &disk), StartupPlan::Fresh { .. }));
+        assert!(matches!(
+            plan_startup(F, D, &disk),
+            StartupPlan::Fresh { .. }
+        ));
     }
 
     #[test]

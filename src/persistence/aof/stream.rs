@@ -174,7 +174,10 @@ pub enum End {
         fault: Option<Fault>,
     },
     /// Damaged at `fault.offset()`; `last_good` as above.
-    Corrupt { last_good: u64, fault: Fault },
+    Corrupt {
+        last_good: u64,
+        fault: Fault,
+    },
 }
 
 impl End {
@@ -223,7 +226,11 @@ fn strtol(s: &[u8]) -> (i64, usize, bool) {
     }
     let v = if neg { -acc } else { acc };
     let overflow = v > i64::MAX as i128 || v < i64::MIN as i128;
-    (v.clamp(i64::MIN as i128, i64::MAX as i128) as i64, i, overflow)
+    (
+        v.clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+        i,
+        overflow,
+    )
 }
 
 /// A byte printed with `%02x` after C's promotion of a signed `char`.
@@ -666,7 +673,13 @@ pub fn encode_ts_annotation(out: &mut Vec<u8>, unix_secs: i64) {
 /// Appends `SELECT <db>` as `feedAppendOnlyFile` writes it when the
 /// target database changes.
 pub fn encode_select(out: &mut Vec<u8>, db: usize) {
-    encode_command(out, &[b"SELECT".as_slice(), itoa::Buffer::new().format(db).as_bytes()]);
+    encode_command(
+        out,
+        &[
+            b"SELECT".as_slice(),
+            itoa::Buffer::new().format(db).as_bytes(),
+        ],
+    );
 }
 
 /// The server loads a file as RDB when its first 5 bytes are `REDIS`.

@@ -78,7 +78,10 @@ fn timestamps() {
     assert_eq!(a(b"#TS:12\r\n").timestamp(), Timestamp::Valid(12));
     assert_eq!(a(b"#TS:12\n").timestamp(), Timestamp::Invalid);
     assert_eq!(a(b"#TS:x\r\n").timestamp(), Timestamp::Invalid);
-    assert_eq!(a(b"#TS:99999999999999999999\r\n").timestamp(), Timestamp::Invalid);
+    assert_eq!(
+        a(b"#TS:99999999999999999999\r\n").timestamp(),
+        Timestamp::Invalid
+    );
     assert_eq!(a(b"#note\r\n").timestamp(), Timestamp::NotTs);
 }
 
@@ -232,7 +235,13 @@ fn lenient_accepts_what_the_server_accepts() {
     let data = b"*2\n$3\nfoo\r\n$3junk\nbarXX*1\r\n$4\r\nEXEC\r\n";
     let (cmds, end) = commands(data, Mode::Lenient);
     assert_eq!(end, End::Clean);
-    assert_eq!(cmds, [vec![b"foo".to_vec(), b"bar".to_vec()], vec![b"EXEC".to_vec()]]);
+    assert_eq!(
+        cmds,
+        [
+            vec![b"foo".to_vec(), b"bar".to_vec()],
+            vec![b"EXEC".to_vec()]
+        ]
+    );
     // ... which redis-check-aof refuses.
     assert!(matches!(strict(data).0, End::Corrupt { .. }));
     // "$abc" is a length of 0.
@@ -259,12 +268,21 @@ fn lenient_truncation_points() {
     assert_eq!(commands(&data, Mode::Lenient).1.last_good(0), 22);
     // "*" alone at the end is a short read; "*\0" in the middle is not.
     let data = with_set(b"*");
-    assert!(matches!(commands(&data, Mode::Lenient).1, End::Truncated { .. }));
+    assert!(matches!(
+        commands(&data, Mode::Lenient).1,
+        End::Truncated { .. }
+    ));
     let data = with_set(b"*\0\r\n");
-    assert!(matches!(commands(&data, Mode::Lenient).1, End::Corrupt { .. }));
+    assert!(matches!(
+        commands(&data, Mode::Lenient).1,
+        End::Corrupt { .. }
+    ));
     // Missing the 2 bytes after the payload.
     let data = with_set(b"*1\r\n$3\r\nbar\r");
-    assert!(matches!(commands(&data, Mode::Lenient).1, End::Truncated { .. }));
+    assert!(matches!(
+        commands(&data, Mode::Lenient).1,
+        End::Truncated { .. }
+    ));
 }
 
 #[test]
@@ -346,7 +364,13 @@ fn long_annotation_lines_wrap_like_fgets() {
     for mode in [Mode::Lenient, Mode::Strict] {
         let end = StreamReader::new(&data, mode).finish();
         assert!(
-            matches!(end, End::Corrupt { fault: Fault::BadLineStart { offset: 1023, .. }, .. }),
+            matches!(
+                end,
+                End::Corrupt {
+                    fault: Fault::BadLineStart { offset: 1023, .. },
+                    ..
+                }
+            ),
             "{mode:?}: {end:?}"
         );
     }
