@@ -197,12 +197,14 @@ fn quoted_names_round_trip() {
     let again = Manifest::parse(&m.to_text()).unwrap();
     assert_eq!(again.base, m.base);
     // Quotes and backslashes are escaped.
-    let mut m = Manifest::default();
-    m.base = Some(AofFile {
-        name: b"x\"y".to_vec(),
-        seq: 1,
-        kind: AofKind::Base,
-    });
+    let m = Manifest {
+        base: Some(AofFile {
+            name: b"x\"y".to_vec(),
+            seq: 1,
+            kind: AofKind::Base,
+        }),
+        ..Manifest::default()
+    };
     assert_eq!(m.to_text(), b"file \"x\\\"y\" seq 1 type b\n".to_vec());
 }
 

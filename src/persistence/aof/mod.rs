@@ -8,6 +8,9 @@
 //!   incremental reader with the server's lenient framing or
 //!   redis-check-aof's strict one, MULTI/EXEC tracking, `#TS:` annotations)
 //!   and the encoder keel appends with;
+//! * [`verdict`]: what the loader does with a file whose stream ended
+//!   clean, torn or corrupt (Redis's log lines, keel's repair advice);
+//! * [`check`]: redis-check-aof's per-file report lines;
 //! * [`rewrite_cmds`]: a base file written as commands
 //!   (`aof-use-rdb-preamble no`).
 //!
@@ -20,6 +23,7 @@ pub mod manifest;
 pub mod rewrite_cmds;
 pub mod startup;
 pub mod stream;
+pub mod verdict;
 
 #[cfg(test)]
 mod fixture_tests;

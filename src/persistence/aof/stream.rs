@@ -512,7 +512,7 @@ impl<'a> StreamReader<'a> {
         let mut args = Vec::with_capacity(argc.clamp(0, 1024) as usize);
         for i in 0..argc.max(0) {
             let len = self.strict_long(&mut at, b'$')?;
-            if len < 0 || len > i64::MAX - 2 {
+            if !(0..=i64::MAX - 2).contains(&len) {
                 return Err(Some(format!(
                     "Expected to read string of {len} bytes, which is not in the suitable range"
                 )));
