@@ -8,6 +8,8 @@
 //!   incremental reader with the server's lenient framing or
 //!   redis-check-aof's strict one, MULTI/EXEC tracking, `#TS:` annotations)
 //!   and the encoder keel appends with;
+//! * [`feed`]: what the writer appends per command (`#TS:`, SELECT, the
+//!   command);
 //! * [`verdict`]: what the loader does with a file whose stream ended
 //!   clean, torn or corrupt (Redis's log lines, keel's repair advice);
 //! * [`check`]: redis-check-aof's per-file report lines;
@@ -19,6 +21,7 @@
 //! `Write` the rewrite writer is given.
 
 pub mod check;
+pub mod feed;
 pub mod manifest;
 pub mod rewrite_cmds;
 pub mod startup;
