@@ -5,7 +5,7 @@
 //! its report byte for byte. Opening files, the RDB preamble check, the
 //! manifest walk, `--fix` and `--truncate-to-timestamp` are the tool's.
 
-use super::stream::{End, Fault, Mode, StreamReader};
+use super::stream::{End, Fault, Item, Mode, StreamReader, Timestamp};
 
 /// The outcome of checking one file's command stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +70,68 @@ pub fn check_resp(
     }
 }
 
+/// What `--truncate-to-timestamp <ts>` does with one file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TsCut {
+    /// Truncate the file to `offset` (the first `#TS:` annotation newer
+    /// than the timestamp, which goes too); no prompt.
+    Cut { offset: u64 },
+    /// No annotation newer than the timestamp before the stream ended:
+    /// report the file as usual.
+    NoCut,
+    /// Print `lines` and exit 1.
+    Refuse { lines: Vec<String> },
+}
+
+/// redis-check-aof's `processAnnotations` walk over `data[start..]` for
+/// `--truncate-to-timestamp to_ts`; `filepath` names the file in its
+/// messages; only the last file of a manifest may be cut.
+pub fn truncate_to_timestamp(
+    data: &[u8],
+    start: usize,
+    filepath: &str,
+    to_ts: i64,
+    is_last: bool,
+) -> TsCut {
+    for item in StreamReader::starting_at(data, start, Mode::Strict) {
+        let Item::Annotation(a) = item else { continue };
+        let ts = match a.timestamp() {
+            Timestamp::NotTs => continue,
+            Timestamp::Invalid => {
+                return TsCut::Refuse {
+                    lines: vec!["Invalid timestamp annotation".into()],
+                }
+            }
+            Timestamp::Valid(ts) => ts,
+        };
+        if ts <= to_ts {
+            continue;
+        }
+        if a.start == 0 {
+            return TsCut::Refuse {
+                lines: vec![format!(
+                    "AOF {filepath} has nothing before timestamp {to_ts}, aborting..."
+                )],
+            };
+        }
+        if !is_last {
+            return TsCut::Refuse {
+                lines: vec![
+                    format!(
+                        "Failed to truncate AOF {filepath} to timestamp {to_ts} to offset {} because it is not the last file.",
+                        a.start
+                    ),
+                    "If you insist, please delete all files after this file according to the manifest \
+                     file and delete the corresponding records in manifest file manually. Then re-run redis-check-aof."
+                        .into(),
+                ],
+            };
+        }
+        return TsCut::Cut { offset: a.start };
+    }
+    TsCut::NoCut
+}
+
 /// Whether redis-check-aof 7.0.15 takes a file for a manifest: any line
 /// (comments skipped) whose first 4 bytes are `file`. Known to misfire on
 /// an AOF holding `\nfile...` in a value (fixed upstream after 7.0);
@@ -117,6 +179,41 @@ mod tests {
         let ok = check_resp(b"", 0, "e", "e", 5);
         assert!(ok.valid());
         assert_eq!(ok.line, 5);
+    }
+
+    #[test]
+    fn timestamps() {
+        let mut d = Vec::new();
+        crate::persistence::aof::stream::encode_ts_annotation(&mut d, 10);
+        crate::persistence::aof::stream::encode_command(&mut d, &["set", "a", "1"]);
+        let second = d.len() as u64;
+        crate::persistence::aof::stream::encode_ts_annotation(&mut d, 20);
+        crate::persistence::aof::stream::encode_command(&mut d, &["set", "b", "2"]);
+        assert_eq!(
+            truncate_to_timestamp(&d, 0, "f", 15, true),
+            TsCut::Cut { offset: second }
+        );
+        assert_eq!(truncate_to_timestamp(&d, 0, "f", 20, true), TsCut::NoCut);
+        assert_eq!(
+            truncate_to_timestamp(&d, 0, "f", 5, true),
+            TsCut::Refuse {
+                lines: vec!["AOF f has nothing before timestamp 5, aborting...".into()]
+            }
+        );
+        let TsCut::Refuse { lines } = truncate_to_timestamp(&d, 0, "f", 15, false) else {
+            panic!()
+        };
+        assert_eq!(
+            lines[0],
+            format!("Failed to truncate AOF f to timestamp 15 to offset {second} because it is not the last file.")
+        );
+        let bad = b"#TS:12x\r\n";
+        assert_eq!(
+            truncate_to_timestamp(bad, 0, "f", 1, true),
+            TsCut::Refuse {
+                lines: vec!["Invalid timestamp annotation".into()]
+            }
+        );
     }
 
     #[test]

@@ -268,3 +268,25 @@ fn lenient_reader_sees_timestamps_and_transactions() {
     // a single write (SELECT does not count) is propagated bare.
     assert_eq!(multis, 2);
 }
+
+#[test]
+fn truncate_to_timestamp_cuts_where_redis_check_aof_did() {
+    use super::check::{truncate_to_timestamp, TsCut};
+    let (_, dir, exp) = all().into_iter().find(|f| f.0 == "timestamps").unwrap();
+    let run = &exp["redis_check_aof_truncate_to_timestamp"];
+    let ts = run["timestamp"].as_i64().unwrap();
+    let after = &run["files_after"];
+    let files = load_order(&dir).unwrap();
+    let n = files.len();
+    for (i, (fname, path)) in files.into_iter().enumerate() {
+        let data = std::fs::read(&path).unwrap();
+        let size_after = after[format!("{ADIR}/{fname}")].as_u64().unwrap();
+        let want = if size_after == data.len() as u64 {
+            TsCut::NoCut
+        } else {
+            TsCut::Cut { offset: size_after }
+        };
+        let got = truncate_to_timestamp(&data, resp_start(&data), &fname, ts, i + 1 == n);
+        assert_eq!(got, want, "{fname}");
+    }
+}

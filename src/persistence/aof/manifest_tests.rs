@@ -335,7 +335,13 @@ mod props {
     fn name() -> impl Strategy<Value = Vec<u8>> {
         proptest::collection::vec(any::<u8>(), 1..40).prop_map(|v| {
             v.into_iter()
-                .map(|c| if matches!(c, b'/' | b'\\' | 0) { b'_' } else { c })
+                .map(|c| {
+                    if matches!(c, b'/' | b'\\' | 0) {
+                        b'_'
+                    } else {
+                        c
+                    }
+                })
                 .collect()
         })
     }
