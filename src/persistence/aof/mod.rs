@@ -8,6 +8,8 @@
 //!   incremental reader with the server's lenient framing or
 //!   redis-check-aof's strict one, MULTI/EXEC tracking, `#TS:` annotations)
 //!   and the encoder keel appends with;
+//! * [`replay`]: the stream grouped for the loader (a MULTI ... EXEC only
+//!   once complete);
 //! * [`feed`]: what the writer appends per command (`#TS:`, SELECT, the
 //!   command);
 //! * [`verdict`]: what the loader does with a file whose stream ended
@@ -23,6 +25,7 @@
 pub mod check;
 pub mod feed;
 pub mod manifest;
+pub mod replay;
 pub mod rewrite_cmds;
 pub mod startup;
 pub mod stream;

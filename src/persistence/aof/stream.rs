@@ -460,7 +460,11 @@ impl<'a> StreamReader<'a> {
             end: at as u64,
         };
         if cmd.is("multi") {
-            self.multi = Some((self.good, start));
+            // A nested MULTI is queued inside the transaction (Redis moves
+            // its truncation point there; keel keeps the outermost one).
+            if self.multi.is_none() {
+                self.multi = Some((self.good, start));
+            }
         } else if cmd.is("exec") {
             self.multi = None;
         }
