@@ -17,6 +17,14 @@ impl<'a> StreamReader<'a> {
         };
         *at += line.len();
         if line[0] != prefix {
+            // ERROR() formats into a buffer that is then copied with %s:
+            // a NUL byte printed by %c ends the message there.
+            if line[0] == 0 {
+                return Err(Some(format!(
+                    "Expected prefix '{}', got: '",
+                    prefix as char
+                )));
+            }
             return Err(Some(format!(
                 "Expected prefix '{}', got: '{}'",
                 prefix as char,
