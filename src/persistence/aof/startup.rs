@@ -39,7 +39,14 @@ pub enum StartupPlan {
     /// restartable.
     Upgrade { manifest: Manifest },
     /// Load `manifest.load_order()` (the listed files all exist).
-    Load { manifest: Manifest },
+    /// `unlisted`: base/incr-named files in the directory the manifest
+    /// does not mention (left by a crash between creating a file and
+    /// persisting the manifest, or by hand); Redis ignores them silently,
+    /// keel logs them and leaves them alone.
+    Load {
+        manifest: Manifest,
+        unlisted: Vec<Vec<u8>>,
+    },
     /// Do not start. `lines` are the warnings to log.
     Refuse { lines: Vec<String> },
 }
@@ -119,7 +126,37 @@ pub fn plan_startup(appendfilename: &str, appenddirname: &str, disk: &DiskState)
             )],
         };
     }
-    StartupPlan::Load { manifest: m }
+    let listed = |f: &[u8]| {
+        m.load_order()
+            .chain(&m.history)
+            .any(|x| x.name.as_slice() == f)
+    };
+    let mut unlisted: Vec<Vec<u8>> = dir_files
+        .iter()
+        .filter(|f| is_aof_part_name(appendfilename, f) && !listed(f))
+        .cloned()
+        .collect();
+    unlisted.sort();
+    StartupPlan::Load {
+        manifest: m,
+        unlisted,
+    }
+}
+
+/// The warning keel logs for [`StartupPlan::Load`]'s `unlisted` files.
+pub fn unlisted_warning(appenddirname: &str, unlisted: &[Vec<u8>]) -> Option<String> {
+    if unlisted.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = unlisted
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect();
+    Some(format!(
+        "The AOF directory {appenddirname} holds files the manifest does not list ({}): \
+         they are not loaded (a crash during a rewrite can leave them; check them before removing them).",
+        names.join(", ")
+    ))
 }
 
 fn refuse_manifest(appendfilename: &str, e: &ManifestError) -> StartupPlan {
@@ -273,10 +310,11 @@ mod tests {
             ),
             ..DiskState::default()
         };
-        let StartupPlan::Load { manifest } = plan_startup(F, D, &disk) else {
+        let StartupPlan::Load { manifest, unlisted } = plan_startup(F, D, &disk) else {
             panic!("expected a load");
         };
         assert_eq!(manifest.load_order().count(), 2);
+        assert!(unlisted.is_empty());
         let disk = DiskState {
             aof_dir_files: names(&[]),
             manifest: Some(b"file appendonly.aof.1.base.rdb seq 1 type h\n".to_vec()),
@@ -286,6 +324,32 @@ mod tests {
             plan_startup(F, D, &disk),
             StartupPlan::Fresh { .. }
         ));
+    }
+
+    #[test]
+    fn unlisted_parts_are_reported() {
+        let disk = DiskState {
+            aof_dir_files: names(&[
+                "appendonly.aof.2.base.rdb",
+                "appendonly.aof.3.base.rdb",
+                "appendonly.aof.1.incr.aof",
+                "appendonly.aof.2.incr.aof",
+                "appendonly.aof.manifest",
+            ]),
+            manifest: Some(
+                b"file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.1.incr.aof seq 1 type h\n\
+file appendonly.aof.2.incr.aof seq 2 type i\n"
+                    .to_vec(),
+            ),
+            ..DiskState::default()
+        };
+        let StartupPlan::Load { unlisted, .. } = plan_startup(F, D, &disk) else {
+            panic!("expected a load");
+        };
+        assert_eq!(unlisted, [b"appendonly.aof.3.base.rdb".to_vec()]);
+        let w = unlisted_warning(D, &unlisted).unwrap();
+        assert!(w.contains("(appendonly.aof.3.base.rdb)"));
+        assert_eq!(unlisted_warning(D, &[]), None);
     }
 
     #[test]
