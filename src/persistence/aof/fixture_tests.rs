@@ -290,3 +290,56 @@ fn truncate_to_timestamp_cuts_where_redis_check_aof_did() {
         assert_eq!(got, want, "{fname}");
     }
 }
+
+#[test]
+fn startup_plan_matches_what_the_server_did() {
+    use super::startup::{plan_startup, DiskState, StartupPlan};
+    for (name, dir, exp) in all() {
+        let adir = dir.join(ADIR);
+        let disk = DiskState {
+            old_style_file: dir.join(AOF).is_file(),
+            aof_dir_files: std::fs::read_dir(&adir).ok().map(|rd| {
+                rd.map(|e| {
+                    use std::os::unix::ffi::OsStrExt;
+                    e.unwrap().file_name().as_bytes().to_vec()
+                })
+                .collect()
+            }),
+            manifest: std::fs::read(adir.join(format!("{AOF}.manifest"))).ok(),
+        };
+        let plan = plan_startup(AOF, ADIR, &disk);
+        let log = strings(&exp["redis_server"]["log"]);
+        let has = |p: &str| log.iter().any(|l| l.starts_with(p));
+        if has("*** FATAL AOF MANIFEST FILE ERROR ***") || has("Unable to obtain the AOF file") {
+            assert!(
+                matches!(plan, StartupPlan::Refuse { .. }),
+                "{name}: {plan:?}"
+            );
+        } else if has("Successfully migrated an old-style AOF file") {
+            assert!(
+                matches!(plan, StartupPlan::Upgrade { .. }),
+                "{name}: {plan:?}"
+            );
+        } else if has("Creating AOF base file") {
+            if name == "manifest-missing" {
+                // keel refuses where Redis starts empty beside the files.
+                assert!(
+                    matches!(plan, StartupPlan::Refuse { .. }),
+                    "{name}: {plan:?}"
+                );
+            } else {
+                assert!(
+                    matches!(plan, StartupPlan::Fresh { .. }),
+                    "{name}: {plan:?}"
+                );
+            }
+        } else {
+            let StartupPlan::Load { unlisted, .. } = &plan else {
+                panic!("{name}: {plan:?}");
+            };
+            if name == "manifest-missing-incr" {
+                assert_eq!(unlisted, &[b"appendonly.aof.2.incr.aof".to_vec()], "{name}");
+            }
+        }
+    }
+}
