@@ -25,8 +25,10 @@
 //! inside a command that is inside a MULTI, Redis truncates to the end of
 //! the last queued command (and reverts the MULTI at the next start); here
 //! `last_good` is the offset before the MULTI, the same dataset in one
-//! step. `last_good` starts at the offset the reader started from, so an
-//! RDB preamble is never cut (Redis would truncate to 0 there).
+//! step; likewise a MULTI nested in a transaction (queued, as Redis queues
+//! it) does not move the truncation point, which Redis does.
+//! `last_good` starts at the offset the reader started from, so an RDB
+//! preamble is never cut (Redis would truncate to 0 there).
 //!
 //! The reader only frames; the caller executes MULTI ... EXEC as a unit
 //! (commands between them must not be applied unless EXEC is reached).
@@ -316,8 +318,8 @@ impl<'a> StreamReader<'a> {
         self.end.take().unwrap_or(End::Clean)
     }
 
-    /// `fgets(buf, cap, fp)` at `at`: the chunk read (None at EOF) and
-    /// whether it stopped at the end of the input.
+    /// `fgets(buf, cap, fp)` at `at`: the chunk read (None at EOF); sets
+    /// `hit_eof` when the read ran into the end of the input (`feof`).
     fn fgets(&mut self, at: usize, cap: usize) -> Option<&'a [u8]> {
         let rest = &self.data[at.min(self.data.len())..];
         if rest.is_empty() {
