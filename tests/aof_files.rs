@@ -121,6 +121,11 @@ fn rewrite_fixture(name: &str) {
     let (dbs, funcs) = decode(&rdb);
     let mut base = Vec::new();
     write_commands(&mut base, &dbs, &funcs, Some(1_700_000_000)).unwrap();
+    let c = keel::persistence::aof::check::check_resp(&base, 0, "b", "b", 1);
+    assert!(
+        c.valid(),
+        "{name}: keel's strict reader refuses the rewrite: {c:?}"
+    );
     let seed = |dir: &Path| {
         let adir = dir.join(ADIR);
         std::fs::create_dir(&adir).unwrap();
@@ -143,6 +148,18 @@ fn rewrite_fixture(name: &str) {
         "{}",
         srv.log()
     );
+    // redis-check-aof accepts the directory too.
+    let manifest = srv.dir().join(ADIR).join("appendonly.aof.manifest");
+    if let Ok(out) = std::process::Command::new("redis-check-aof")
+        .arg(&manifest)
+        .output()
+    {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("All AOF files and manifest are valid"),
+            "{name}: redis-check-aof: {text}"
+        );
+    }
     let mut c = srv.conn();
     let mut actual = record_dataset(&mut c, None);
     let mut expected = expected.clone();
