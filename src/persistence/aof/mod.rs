@@ -14,7 +14,9 @@
 //!   command);
 //! * [`verdict`]: what the loader does with a file whose stream ended
 //!   clean, torn or corrupt (Redis's log lines, keel's repair advice);
-//! * [`check`]: redis-check-aof's per-file report lines;
+//! * [`check`]: redis-check-aof's per-file report lines, and
+//!   [`check_tool`]: the whole tool (arguments, manifest walk, `--fix`,
+//!   `--truncate-to-timestamp`) over a [`check_tool::CheckEnv`];
 //! * [`rewrite_cmds`]: a base file written as commands
 //!   (`aof-use-rdb-preamble no`).
 //!
@@ -23,6 +25,7 @@
 //! `Write` the rewrite writer is given.
 
 pub mod check;
+pub mod check_tool;
 pub mod feed;
 pub mod manifest;
 pub mod replay;
