@@ -492,18 +492,26 @@ impl<'a> Iterator for StreamReader<'a> {
 /// Appends `args` as the RESP array keel (and Redis) write to the AOF:
 /// `*<argc>\r\n` then `$<len>\r\n<arg>\r\n` each.
 pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
-    let mut num = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(num.format(args.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
+    encode_array_header(out, args.len());
     for a in args {
-        let a = a.as_ref();
-        out.push(b'$');
-        out.extend_from_slice(num.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
+        encode_bulk(out, a.as_ref());
     }
+}
+
+/// Appends `*<n>\r\n`, the header of a command of `n` arguments.
+pub fn encode_array_header(out: &mut Vec<u8>, n: usize) {
+    out.push(b'*');
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one argument, `$<len>\r\n<bytes>\r\n`.
+pub fn encode_bulk(out: &mut Vec<u8>, a: &[u8]) {
+    out.push(b'$');
+    out.extend_from_slice(itoa::Buffer::new().format(a.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(a);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends the timestamp annotation `#TS:<unix-secs>\r\n`.
