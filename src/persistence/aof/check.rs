@@ -5,7 +5,7 @@
 //! its report byte for byte. Opening files, the RDB preamble check, the
 //! manifest walk, `--fix` and `--truncate-to-timestamp` are the tool's.
 
-use super::stream::{End, Fault, Item, Mode, StreamReader, Timestamp};
+use super::stream::{End, Item, Mode, StreamReader, Timestamp};
 
 /// The outcome of checking one file's command stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,11 +152,6 @@ pub fn looks_like_manifest_7_0(data: &[u8]) -> bool {
         rest = &rest[n..];
     }
     false
-}
-
-/// Is `fault` a bad line start (redis-check-aof's "format error")?
-pub fn is_format_error(fault: &Fault) -> bool {
-    matches!(fault, Fault::BadLineStart { .. })
 }
 
 #[cfg(test)]
