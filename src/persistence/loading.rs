@@ -508,12 +508,19 @@ fn start_aof(
                     }
                     Some(manifest)
                 }
-                StartupPlan::Load { manifest } => Some(manifest),
+                StartupPlan::Load { manifest, unlisted } => {
+                    let warn =
+                        super::aof::startup::unlisted_warning(&config.appenddirname, &unlisted);
+                    if let Some(w) = warn {
+                        log_warning!("{}", w);
+                    }
+                    Some(manifest)
+                }
                 StartupPlan::Refuse { .. } => unreachable!("refused before"),
             };
             if let Some(manifest) = manifest {
                 shared.lock().aof.loading = true;
-                if let Err(lines) = super::aof::replay::load_all(&shared, &manifest, &progress) {
+                if let Err(lines) = super::aof::loader::load_all(&shared, &manifest, &progress) {
                     fatal(&lines);
                 }
                 let mut s = shared.lock();

@@ -625,8 +625,8 @@ pub fn debug_loadaof(srv: &mut Server) -> bool {
     let progress = crate::persistence::loading::LoadProgress::new(0);
     srv.aof.loading = true;
     let res = {
-        let access = super::replay::Direct(std::cell::RefCell::new(&mut *srv));
-        super::replay::load_all(&access, &manifest, &progress)
+        let access = super::loader::Direct(std::cell::RefCell::new(&mut *srv));
+        super::loader::load_all(&access, &manifest, &progress)
     };
     srv.aof.loading = false;
     match res {

@@ -196,10 +196,12 @@ pub fn atoll(b: &[u8]) -> i64 {
     v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
-/// `sdsneedsrepr`: the name must be written quoted.
+/// `sdsneedsrepr`: the name must be written quoted. keel also quotes a
+/// name holding `'`, which Redis writes bare and then cannot read back
+/// (`sdssplitargs` opens a single-quoted string there).
 fn needs_repr(name: &[u8]) -> bool {
     name.iter()
-        .any(|&c| matches!(c, b'\\' | b'"') || !(0x21..=0x7e).contains(&c))
+        .any(|&c| matches!(c, b'\\' | b'"' | b'\'') || !(0x21..=0x7e).contains(&c))
 }
 
 /// `sdscatrepr`: a double-quoted, C-escaped form.

@@ -327,3 +327,70 @@ fn upgrade_and_persist() {
     assert!(m.persist(&missing, "appendonly.aof").is_err());
     assert!(m.dirty);
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn name() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(any::<u8>(), 1..40).prop_map(|v| {
+            v.into_iter()
+                .map(|c| {
+                    if matches!(c, b'/' | b'\\' | 0) {
+                        b'_'
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        })
+    }
+
+    fn nonzero() -> impl Strategy<Value = i64> {
+        any::<i64>().prop_map(|s| if s == 0 { 1 } else { s })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn write_then_parse_is_identity(
+            base in proptest::option::of((name(), nonzero())),
+            hist in proptest::collection::vec((name(), nonzero()), 0..4),
+            incrs in proptest::collection::vec((name(), 1i64..1000), 0..5),
+        ) {
+            let mut m = Manifest::default();
+            if let Some((n, s)) = base {
+                m.base = Some(AofFile { name: n, seq: s, kind: AofKind::Base });
+                m.curr_base_seq = s;
+            }
+            for (n, s) in hist {
+                m.history.push(AofFile { name: n, seq: s, kind: AofKind::Hist });
+            }
+            let mut seq = 0;
+            for (n, step) in incrs {
+                seq += step;
+                m.incrs.push(AofFile { name: n, seq, kind: AofKind::Incr });
+                m.curr_incr_seq = seq;
+            }
+            let text = m.to_text();
+            if text.is_empty() {
+                prop_assert!(Manifest::parse(&text).is_err());
+            } else {
+                prop_assert_eq!(Manifest::parse(&text).unwrap(), m);
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(data in proptest::collection::vec(prop_oneof![
+            Just(b'\n'), Just(b' '), Just(b'"'), Just(b'\''), Just(b'#'), Just(b'\\'),
+            Just(b'f'), Just(b'1'), any::<u8>()], 0..200)) {
+            let _ = Manifest::parse(&data);
+            let mut text = b"file x seq 1 type b\n".to_vec();
+            text.extend_from_slice(&data);
+            if let Ok(m) = Manifest::parse(&text) {
+                prop_assert!(m.base.is_some());
+            }
+        }
+    }
+}

@@ -7,17 +7,28 @@
 //!   what is on disk when the server starts with `appendonly yes`;
 //! * [`stream`]: the command stream inside base and incr files (an
 //!   incremental reader with the server's lenient framing or
-//!   redis-check-aof's strict one, MULTI/EXEC tracking, `#TS:` annotations).
+//!   redis-check-aof's strict one, MULTI/EXEC tracking, `#TS:` annotations),
+//!   [`replay`] (commands and whole transactions out of a stream) and
+//!   [`verdict`] (what a loader does with how a file ended);
+//! * [`rewrite_cmds`]: a base file written as commands
+//!   (`aof-use-rdb-preamble no`);
+//! * [`check`], [`check_tool`]: redis-check-aof as a library.
 //!
 //! The server side: [`writer`] (the buffer of propagated commands and its
 //! flush under the fsync policy), [`fsync`] (the background fsync with
-//! group commit) and [`control`] (starting, loading, rewriting, INFO).
+//! group commit), [`loader`] (loading the files into the server) and
+//! [`control`] (starting, rewriting, switching on and off, INFO).
 
+pub mod check;
+pub mod check_tool;
 pub mod control;
+pub mod feed;
 pub mod fsync;
+pub mod loader;
 pub mod manifest;
 pub mod replay;
 pub mod rewrite_cmds;
 pub mod startup;
 pub mod stream;
+pub mod verdict;
 pub mod writer;

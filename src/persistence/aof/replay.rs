@@ -1,278 +1,127 @@
-//! Loading the AOF at start: the files of the manifest in order, an RDB
-//! base (or preamble) through the RDB loader, commands replayed through
-//! the command dispatcher by a loader client, in chunks so that clients
-//! connected meanwhile get -LOADING instead of waiting on the lock.
+//! The command stream grouped the way the loader must apply it: plain
+//! commands one by one, and each MULTI ... EXEC as one unit that is handed
+//! out only once its EXEC has been read. A transaction the file cuts off
+//! is therefore never partly applied; the reader's [`End`] then says
+//! where to truncate (before the MULTI).
 //!
-//! A transaction is applied only when its EXEC is read. A truncated tail
-//! of the last file is cut (aof-load-truncated yes) and logged; a file
-//! that is not the last is never truncated; corruption stops the start.
-//! Every refusal names the file, the offset and the repair command.
+//! This mirrors Redis's fake AOF client: commands after MULTI are queued
+//! and run at EXEC. As in Redis, a MULTI inside a transaction is queued
+//! like any command (the executor answers it with an error nobody reads),
+//! and an EXEC outside one is handed out as a plain command (same).
+//! Annotations are dropped.
 
-use super::manifest::{AofFile, Manifest};
-use super::stream::{starts_with_rdb, End, Item, Mode, StreamReader, Truncation};
-use crate::commands::dispatch::process_command;
-use crate::persistence::loading::{self, DbSink, LoadProgress};
-use crate::protocol::Reply;
-use crate::server::client::Client;
-use crate::server::{now_ms, Server, Shared};
-use crate::{log_notice, log_warning};
-use bytes::Bytes;
-use std::path::Path;
-use std::time::Instant;
+use super::stream::{Command, End, Item, Mode, StreamReader};
 
-/// Commands replayed per turn of the engine lock.
-const CHUNK: usize = 1024;
-
-/// Why the AOF could not be loaded: the lines to log before exiting.
-pub type Refusal = Vec<String>;
-
-/// How the loader reaches the server: through the lock at start (other
-/// clients get -LOADING between chunks), or directly from a command that
-/// already holds it (DEBUG LOADAOF).
-pub trait ServerAccess {
-    fn with<R>(&self, f: impl FnOnce(&mut Server) -> R) -> R;
+/// What the loader applies next.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unit<'a> {
+    Command(Command<'a>),
+    /// The commands between MULTI and EXEC (both excluded), to run
+    /// atomically.
+    Transaction(Vec<Command<'a>>),
 }
 
-impl ServerAccess for Shared {
-    fn with<R>(&self, f: impl FnOnce(&mut Server) -> R) -> R {
-        f(&mut self.lock())
+/// Groups a lenient [`StreamReader`]'s commands into [`Unit`]s.
+pub struct Units<'a> {
+    reader: StreamReader<'a>,
+}
+
+impl<'a> Units<'a> {
+    /// Units of `data[start..]` (start: after an RDB preamble, else 0).
+    pub fn new(data: &'a [u8], start: usize) -> Self {
+        Units {
+            reader: StreamReader::starting_at(data, start, Mode::Lenient),
+        }
+    }
+
+    /// How the input ended, once the iterator returned `None`.
+    pub fn end(&self) -> Option<&End> {
+        self.reader.end()
+    }
+
+    /// The offset read so far.
+    pub fn offset(&self) -> u64 {
+        self.reader.offset()
     }
 }
 
-/// The server, borrowed by a command handler.
-pub struct Direct<'a>(pub std::cell::RefCell<&'a mut Server>);
+impl<'a> Iterator for Units<'a> {
+    type Item = Unit<'a>;
 
-impl ServerAccess for Direct<'_> {
-    fn with<R>(&self, f: impl FnOnce(&mut Server) -> R) -> R {
-        f(&mut self.0.borrow_mut())
+    fn next(&mut self) -> Option<Unit<'a>> {
+        let mut body: Option<Vec<Command<'a>>> = None;
+        loop {
+            let cmd = match self.reader.next()? {
+                Item::Annotation(_) => continue,
+                Item::Command(c) => c,
+            };
+            match &mut body {
+                None if cmd.is("multi") => body = Some(Vec::new()),
+                None => return Some(Unit::Command(cmd)),
+                Some(b) if cmd.is("exec") => return Some(Unit::Transaction(std::mem::take(b))),
+                Some(b) => b.push(cmd),
+            }
+        }
     }
 }
 
-/// Loads every file of `manifest` into the server behind `shared`.
-pub fn load_all(
-    shared: &impl ServerAccess,
-    manifest: &Manifest,
-    progress: &LoadProgress,
-) -> Result<(), Refusal> {
-    let (dir, truncate_ok, cfg) = shared.with(|s| {
-        (
-            std::path::PathBuf::from(&s.config.appenddirname),
-            s.config.aof_load_truncated,
-            s.config.clone(),
-        )
-    });
-    let files: Vec<&AofFile> = manifest.load_order().collect();
-    let start = Instant::now();
-    for (i, f) in files.iter().enumerate() {
-        let path = f.path_in(&dir);
-        let name = f.display();
-        let t = Instant::now();
-        let data = std::fs::read(&path).map_err(|e| {
-            vec![format!(
-                "Fatal error: can't open the append log file {} for reading: {}",
-                name, e
-            )]
-        })?;
-        let is_last = i + 1 == files.len();
-        let mut cmd_start = 0;
-        if starts_with_rdb(&data) {
-            if f.name == cfg.appendfilename.as_bytes() {
-                log_notice!("Reading RDB preamble from AOF file...");
-            } else {
-                log_notice!("Reading RDB base file on AOF loading...");
-            }
-            cmd_start = load_rdb_part(shared, &path, &data, &cfg)?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persistence::aof::stream::{encode_command, encode_ts_annotation, Truncation};
+
+    fn names(u: &Unit) -> Vec<String> {
+        let one = |c: &Command| String::from_utf8_lossy(c.args[0]).into_owned();
+        match u {
+            Unit::Command(c) => vec![one(c)],
+            Unit::Transaction(b) => b.iter().map(one).collect(),
         }
-        if cmd_start < data.len() {
-            if cmd_start > 0 {
-                log_notice!("Reading the remaining AOF tail...");
-            }
-            replay(shared, &path, &name, &data, cmd_start, is_last, truncate_ok)?;
-        }
-        progress
-            .loaded_bytes
-            .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        let kind = if f.kind == super::manifest::AofKind::Base {
-            "base"
-        } else {
-            "incr"
-        };
-        log_notice!(
-            "DB loaded from {} file {}: {:.3} seconds",
-            kind,
-            name,
-            t.elapsed().as_secs_f64()
+    }
+
+    #[test]
+    fn transactions_come_whole_or_not_at_all() {
+        let mut d = Vec::new();
+        encode_command(&mut d, &["set", "a", "1"]);
+        encode_ts_annotation(&mut d, 5);
+        encode_command(&mut d, &["MULTI"]);
+        encode_command(&mut d, &["incr", "a"]);
+        encode_command(&mut d, &["multi"]);
+        encode_command(&mut d, &["del", "b"]);
+        encode_command(&mut d, &["EXEC"]);
+        encode_command(&mut d, &["exec"]);
+        let good = d.len() as u64;
+        encode_command(&mut d, &["multi"]);
+        let multi_at = good;
+        encode_command(&mut d, &["set", "c", "3"]);
+        let mut u = Units::new(&d, 0);
+        let got: Vec<_> = u.by_ref().map(|x| names(&x)).collect();
+        assert_eq!(
+            got,
+            [vec!["set"], vec!["incr", "multi", "del"], vec!["exec"]]
+        );
+        assert_eq!(
+            u.end(),
+            Some(&End::Truncated {
+                last_good: good,
+                cause: Truncation::UnclosedMulti {
+                    multi_start: multi_at
+                },
+                fault: None
+            })
         );
     }
-    log_notice!(
-        "DB loaded from append only file: {:.3} seconds",
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
 
-/// Loads an RDB base or preamble into the server (expired keys kept, as
-/// for every AOF base); returns where its bytes end.
-fn load_rdb_part(
-    shared: &impl ServerAccess,
-    path: &Path,
-    data: &[u8],
-    cfg: &crate::config::Config,
-) -> Result<usize, Refusal> {
-    shared.with(|srv| load_rdb_into(srv, path, data, cfg))
-}
-
-fn load_rdb_into(
-    srv: &mut Server,
-    path: &Path,
-    data: &[u8],
-    cfg: &crate::config::Config,
-) -> Result<usize, Refusal> {
-    let mut sink = DbSink::new(&mut srv.dbs, &mut srv.snapshots.functions, cfg);
-    sink.drop_expired = false;
-    let opts = crate::persistence::rdb::LoadOptions {
-        limits: loading::limits_from(cfg, false),
-        verify_checksum: cfg.rdbchecksum,
-    };
-    match crate::persistence::rdb::load_prefix(data, &opts, &mut sink) {
-        Ok((_, end)) => {
-            let stats = std::mem::take(&mut sink.stats);
-            loading::log_done(&stats);
-            Ok((end as usize).min(data.len()))
-        }
-        Err(e) => {
-            loading::log_failure(path, &loading::LoadFailure::Decode(e), true);
-            Err(vec![format!(
-                "The RDB part of the AOF file {} is damaged: keel-check-rdb / redis-check-aof <manifest> show where.",
-                path.display()
-            )])
-        }
+    #[test]
+    fn nested_multi_cut_reverts_the_outer_transaction() {
+        let mut d = Vec::new();
+        encode_command(&mut d, &["set", "a", "1"]);
+        let good = d.len() as u64;
+        encode_command(&mut d, &["multi"]);
+        encode_command(&mut d, &["incr", "a"]);
+        encode_command(&mut d, &["multi"]);
+        encode_command(&mut d, &["incr", "a"]);
+        let mut u = Units::new(&d, 0);
+        assert_eq!(u.by_ref().count(), 1);
+        assert_eq!(u.end().unwrap().last_good(0), good);
     }
-}
-
-fn repair_hint(name: &str) -> String {
-    format!("make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest> (the damaged file is {name})")
-}
-
-/// Replays the commands of `data` from `start`.
-fn replay(
-    shared: &impl ServerAccess,
-    path: &Path,
-    name: &str,
-    data: &[u8],
-    start: usize,
-    is_last: bool,
-    truncate_ok: bool,
-) -> Result<(), Refusal> {
-    let mut client = Client::new(0, String::new(), String::new(), -1, now_ms(), true);
-    client.flags.aof_loader = true;
-    let mut reader = StreamReader::starting_at(data, start, Mode::Lenient).named(name);
-    let mut chunk: Vec<Vec<Bytes>> = Vec::with_capacity(CHUNK);
-    let mut multi: Option<Vec<Vec<Bytes>>> = None;
-    for item in reader.by_ref() {
-        let Item::Command(c) = item else {
-            continue;
-        };
-        let args: Vec<Bytes> = c.args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        if c.is("multi") {
-            multi = Some(vec![args]);
-            continue;
-        }
-        if let Some(m) = multi.as_mut() {
-            m.push(args);
-            if c.is("exec") {
-                chunk.extend(multi.take().unwrap_or_default());
-            }
-            continue;
-        }
-        chunk.push(args);
-        if chunk.len() >= CHUNK {
-            run_chunk(shared, &mut client, &mut chunk, name)?;
-        }
-    }
-    run_chunk(shared, &mut client, &mut chunk, name)?;
-    let end = reader.finish();
-    match end {
-        End::Clean => Ok(()),
-        End::Truncated {
-            last_good, cause, ..
-        } => {
-            if let Truncation::UnclosedMulti { .. } = cause {
-                log_warning!(
-                    "Revert incomplete MULTI/EXEC transaction in AOF file {}",
-                    name
-                );
-            }
-            if !is_last {
-                return Err(vec![format!(
-                    "Fatal error: the truncated file {} is not the last file (it ends inside a command at offset {}); keel never truncates it: {}",
-                    name,
-                    last_good,
-                    repair_hint(name)
-                )]);
-            }
-            if !truncate_ok {
-                return Err(vec![format!(
-                    "Unexpected end of file reading the append only file {} (last complete command ends at offset {}). You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
-                    name, last_good
-                )]);
-            }
-            log_warning!(
-                "!!! Warning: short read while loading the AOF file {}!!!",
-                name
-            );
-            log_warning!(
-                "!!! Truncating the AOF {} at offset {} !!!",
-                name,
-                last_good
-            );
-            truncate(path, last_good)
-                .map_err(|e| vec![format!("Error truncating the AOF file {}: {}", name, e)])?;
-            log_warning!(
-                "AOF {} loaded anyway because aof-load-truncated is enabled",
-                name
-            );
-            Ok(())
-        }
-        End::Corrupt { fault, .. } => Err(vec![format!(
-            "Bad file format reading the append only file {} ({}): {}",
-            name,
-            fault,
-            repair_hint(name)
-        )]),
-    }
-}
-
-fn truncate(path: &Path, len: u64) -> std::io::Result<()> {
-    let f = std::fs::OpenOptions::new().write(true).open(path)?;
-    f.set_len(len)?;
-    f.sync_all()
-}
-
-/// Runs queued commands under the lock; an unknown command stops the
-/// load as in Redis.
-fn run_chunk(
-    shared: &impl ServerAccess,
-    client: &mut Client,
-    chunk: &mut Vec<Vec<Bytes>>,
-    name: &str,
-) -> Result<(), Refusal> {
-    if chunk.is_empty() {
-        return Ok(());
-    }
-    shared.with(|s| {
-        s.clock_us = crate::server::now_us();
-        for args in chunk.drain(..) {
-            if s.commands.get(&args[0]).is_none() {
-                return Err(vec![format!(
-                    "Unknown command '{}' reading the append only file {}",
-                    String::from_utf8_lossy(&args[0]),
-                    name
-                )]);
-            }
-            let mut r = Reply::new(2);
-            process_command(s, client, args, &mut r);
-        }
-        Ok(())
-    })
 }

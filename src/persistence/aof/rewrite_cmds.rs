@@ -17,7 +17,7 @@
 //! The commands are built in a buffer and handed to the writer in 64 KB
 //! chunks, so the only failures are the writer's.
 
-use super::stream::{encode_command, encode_ts_annotation};
+use super::stream::{encode_array_header, encode_bulk, encode_command, encode_ts_annotation};
 use crate::keyspace::stream::{Stream, StreamId};
 use crate::keyspace::{Db, Value, NO_EXPIRE};
 use crate::util::num::fmt_double;
@@ -108,8 +108,10 @@ pub fn key_commands(out: &mut Vec<u8>, key: &[u8], v: &Value) {
     }
 }
 
-/// `<cmd> key item...` with at most [`ITEMS_PER_CMD`] items per command;
-/// each item is `N` arguments.
+/// `<cmd> key item...` with at most [`ITEMS_PER_CMD`] items per command
+/// (each item `N` arguments), written straight into `out`; `total` is the
+/// number of items `items` yields (it sizes each command's header, as
+/// Redis does).
 fn batched<const N: usize, T: AsRef<[u8]>>(
     out: &mut Vec<u8>,
     cmd: &[u8],
@@ -117,25 +119,25 @@ fn batched<const N: usize, T: AsRef<[u8]>>(
     total: usize,
     items: impl Iterator<Item = [T; N]>,
 ) {
-    let mut args: Vec<Vec<u8>> = Vec::with_capacity(2 + ITEMS_PER_CMD * N);
+    let mut in_cmd = 0;
     let mut left = total;
     for item in items {
-        if args.is_empty() {
-            args.push(cmd.to_vec());
-            args.push(key.to_vec());
+        assert!(left > 0, "a collection yielded more items than its length");
+        if in_cmd == 0 {
+            encode_array_header(out, 2 + left.min(ITEMS_PER_CMD) * N);
+            encode_bulk(out, cmd);
+            encode_bulk(out, key);
         }
         for a in item {
-            args.push(a.as_ref().to_vec());
+            encode_bulk(out, a.as_ref());
         }
-        left = left.saturating_sub(1);
-        if args.len() == 2 + ITEMS_PER_CMD * N || left == 0 {
-            encode_command(out, &args);
-            args.clear();
+        left -= 1;
+        in_cmd += 1;
+        if in_cmd == ITEMS_PER_CMD {
+            in_cmd = 0;
         }
     }
-    if !args.is_empty() {
-        encode_command(out, &args);
-    }
+    assert_eq!(left, 0, "a collection yielded fewer items than its length");
 }
 
 fn id(i: StreamId) -> Vec<u8> {

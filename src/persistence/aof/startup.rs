@@ -10,6 +10,9 @@
 //! `…1.incr.aof` (data lost or mixed). keel refuses to start and says why.
 
 use super::manifest::{manifest_name, AofFile, Manifest, ManifestError};
+use crate::persistence::atomic;
+use std::io;
+use std::path::Path;
 
 /// What is on disk, as the caller found it.
 #[derive(Clone, Debug, Default)]
@@ -39,7 +42,14 @@ pub enum StartupPlan {
     /// restartable.
     Upgrade { manifest: Manifest },
     /// Load `manifest.load_order()` (the listed files all exist).
-    Load { manifest: Manifest },
+    /// `unlisted`: base/incr-named files in the directory the manifest
+    /// does not mention (left by a crash between creating a file and
+    /// persisting the manifest, or by hand); Redis ignores them silently,
+    /// keel logs them and leaves them alone.
+    Load {
+        manifest: Manifest,
+        unlisted: Vec<Vec<u8>>,
+    },
     /// Do not start. `lines` are the warnings to log.
     Refuse { lines: Vec<String> },
 }
@@ -119,7 +129,58 @@ pub fn plan_startup(appendfilename: &str, appenddirname: &str, disk: &DiskState)
             )],
         };
     }
-    StartupPlan::Load { manifest: m }
+    let listed = |f: &[u8]| {
+        m.load_order()
+            .chain(&m.history)
+            .any(|x| x.name.as_slice() == f)
+    };
+    let mut unlisted: Vec<Vec<u8>> = dir_files
+        .iter()
+        .filter(|f| is_aof_part_name(appendfilename, f) && !listed(f))
+        .cloned()
+        .collect();
+    unlisted.sort();
+    StartupPlan::Load {
+        manifest: m,
+        unlisted,
+    }
+}
+
+/// The warning keel logs for [`StartupPlan::Load`]'s `unlisted` files.
+pub fn unlisted_warning(appenddirname: &str, unlisted: &[Vec<u8>]) -> Option<String> {
+    if unlisted.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = unlisted
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect();
+    Some(format!(
+        "The AOF directory {appenddirname} holds files the manifest does not list ({}): \
+         they are not loaded (a crash during a rewrite can leave them; check them before removing them).",
+        names.join(", ")
+    ))
+}
+
+/// Carries out [`StartupPlan::Upgrade`] (`aofUpgradePrepare`): creates
+/// `<dir>/<appenddirname>`, persists `manifest` there, then moves
+/// `<dir>/<appendfilename>` into it. Every step can be redone after a
+/// crash: the plan asks for the upgrade again until the file has moved.
+pub fn perform_upgrade(
+    dir: &Path,
+    appenddirname: &str,
+    appendfilename: &str,
+    manifest: &mut Manifest,
+) -> io::Result<()> {
+    let aof_dir = dir.join(appenddirname);
+    std::fs::create_dir_all(&aof_dir)?;
+    // The manifest first: a crash before the move leaves a manifest whose
+    // only base is not in the directory yet, which the plan upgrades again.
+    manifest.persist(&aof_dir, appendfilename)?;
+    std::fs::rename(dir.join(appendfilename), aof_dir.join(appendfilename))?;
+    // Both directories changed: make the move durable in each.
+    atomic::fsync_dir(&aof_dir)?;
+    atomic::fsync_dir(dir)
 }
 
 fn refuse_manifest(appendfilename: &str, e: &ManifestError) -> StartupPlan {
@@ -273,10 +334,11 @@ mod tests {
             ),
             ..DiskState::default()
         };
-        let StartupPlan::Load { manifest } = plan_startup(F, D, &disk) else {
+        let StartupPlan::Load { manifest, unlisted } = plan_startup(F, D, &disk) else {
             panic!("expected a load");
         };
         assert_eq!(manifest.load_order().count(), 2);
+        assert!(unlisted.is_empty());
         let disk = DiskState {
             aof_dir_files: names(&[]),
             manifest: Some(b"file appendonly.aof.1.base.rdb seq 1 type h\n".to_vec()),
@@ -286,6 +348,66 @@ mod tests {
             plan_startup(F, D, &disk),
             StartupPlan::Fresh { .. }
         ));
+    }
+
+    #[test]
+    fn unlisted_parts_are_reported() {
+        let disk = DiskState {
+            aof_dir_files: names(&[
+                "appendonly.aof.2.base.rdb",
+                "appendonly.aof.3.base.rdb",
+                "appendonly.aof.1.incr.aof",
+                "appendonly.aof.2.incr.aof",
+                "appendonly.aof.manifest",
+            ]),
+            manifest: Some(
+                b"file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.1.incr.aof seq 1 type h\n\
+file appendonly.aof.2.incr.aof seq 2 type i\n"
+                    .to_vec(),
+            ),
+            ..DiskState::default()
+        };
+        let StartupPlan::Load { unlisted, .. } = plan_startup(F, D, &disk) else {
+            panic!("expected a load");
+        };
+        assert_eq!(unlisted, [b"appendonly.aof.3.base.rdb".to_vec()]);
+        let w = unlisted_warning(D, &unlisted).unwrap();
+        assert!(w.contains("(appendonly.aof.3.base.rdb)"));
+        assert_eq!(unlisted_warning(D, &[]), None);
+    }
+
+    #[test]
+    fn upgrade_moves_the_file_and_is_restartable() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(F), b"*1\r\n$4\r\nPING\r\n").unwrap();
+        let listing = |d: &Path| DiskState {
+            old_style_file: d.join(F).is_file(),
+            aof_dir_files: std::fs::read_dir(d.join(D)).ok().map(|rd| {
+                rd.map(|e| {
+                    use std::os::unix::ffi::OsStrExt;
+                    e.unwrap().file_name().as_bytes().to_vec()
+                })
+                .collect()
+            }),
+            manifest: std::fs::read(d.join(D).join("appendonly.aof.manifest")).ok(),
+        };
+        let StartupPlan::Upgrade { mut manifest } = plan_startup(F, D, &listing(d.path())) else {
+            panic!("expected an upgrade");
+        };
+        // A crash after the manifest was written: asked again.
+        std::fs::create_dir(d.path().join(D)).unwrap();
+        manifest.clone().persist(&d.path().join(D), F).unwrap();
+        assert!(matches!(
+            plan_startup(F, D, &listing(d.path())),
+            StartupPlan::Upgrade { .. }
+        ));
+        perform_upgrade(d.path(), D, F, &mut manifest).unwrap();
+        assert!(!d.path().join(F).exists());
+        assert!(d.path().join(D).join(F).exists());
+        let StartupPlan::Load { manifest, .. } = plan_startup(F, D, &listing(d.path())) else {
+            panic!("expected a load");
+        };
+        assert_eq!(manifest.to_text(), b"file appendonly.aof seq 1 type b\n");
     }
 
     #[test]

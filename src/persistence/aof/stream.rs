@@ -25,8 +25,10 @@
 //! inside a command that is inside a MULTI, Redis truncates to the end of
 //! the last queued command (and reverts the MULTI at the next start); here
 //! `last_good` is the offset before the MULTI, the same dataset in one
-//! step. `last_good` starts at the offset the reader started from, so an
-//! RDB preamble is never cut (Redis would truncate to 0 there).
+//! step; likewise a MULTI nested in a transaction (queued, as Redis queues
+//! it) does not move the truncation point, which Redis does.
+//! `last_good` starts at the offset the reader started from, so an RDB
+//! preamble is never cut (Redis would truncate to 0 there).
 //!
 //! The reader only frames; the caller executes MULTI ... EXEC as a unit
 //! (commands between them must not be applied unless EXEC is reached).
@@ -35,8 +37,6 @@ use std::fmt;
 
 /// `AOF_ANNOTATION_LINE_MAX_LEN`: the `fgets` buffer of both readers.
 const LINE_BUF: usize = 1024;
-/// redis-check-aof's `readLong` buffer.
-const STRICT_HEADER_BUF: usize = 128;
 
 /// Which reader's framing rules apply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -318,8 +318,8 @@ impl<'a> StreamReader<'a> {
         self.end.take().unwrap_or(End::Clean)
     }
 
-    /// `fgets(buf, cap, fp)` at `at`: the chunk read (None at EOF) and
-    /// whether it stopped at the end of the input.
+    /// `fgets(buf, cap, fp)` at `at`: the chunk read (None at EOF); sets
+    /// `hit_eof` when the read ran into the end of the input (`feof`).
     fn fgets(&mut self, at: usize, cap: usize) -> Option<&'a [u8]> {
         let rest = &self.data[at.min(self.data.len())..];
         if rest.is_empty() {
@@ -462,173 +462,16 @@ impl<'a> StreamReader<'a> {
             end: at as u64,
         };
         if cmd.is("multi") {
-            self.multi = Some((self.good, start));
+            // A nested MULTI is queued inside the transaction (Redis moves
+            // its truncation point there; keel keeps the outermost one).
+            if self.multi.is_none() {
+                self.multi = Some((self.good, start));
+            }
         } else if cmd.is("exec") {
             self.multi = None;
         }
         self.good = at;
         Some(Item::Command(cmd))
-    }
-
-    /// redis-check-aof's `readLong`: a `prefix` line with exact CRLF.
-    fn strict_long(&mut self, at: &mut usize, prefix: u8) -> Result<i64, Option<String>> {
-        self.epos = *at;
-        let Some(line) = self.fgets(*at, STRICT_HEADER_BUF) else {
-            return Err(None);
-        };
-        *at += line.len();
-        if line[0] != prefix {
-            return Err(Some(format!(
-                "Expected prefix '{}', got: '{}'",
-                prefix as char,
-                String::from_utf8_lossy(&line[..1])
-            )));
-        }
-        let (v, end, _) = strtol(&line[1..]);
-        let c = cstr(line);
-        let after = if end == 0 { 1 } else { 1 + end };
-        self.newline(c.get(after).copied(), c.get(after + 1).copied())?;
-        Ok(v)
-    }
-
-    /// `consumeNewline`: the two bytes must be `\r\n` (None: past the C
-    /// string, printed as 00).
-    fn newline(&mut self, a: Option<u8>, b: Option<u8>) -> Result<(), Option<String>> {
-        if a == Some(b'\r') && b == Some(b'\n') {
-            self.crlfs += 1;
-            return Ok(());
-        }
-        let b = if a.is_none() { None } else { b };
-        Err(Some(format!(
-            "Expected \\r\\n, got: {}{}",
-            hex_char(a.unwrap_or(0)),
-            hex_char(b.unwrap_or(0))
-        )))
-    }
-
-    fn strict_command(&mut self, start: usize) -> Result<Command<'a>, Option<String>> {
-        let mut at = start;
-        let argc = self.strict_long(&mut at, b'*')?;
-        let mut args = Vec::with_capacity(argc.clamp(0, 1024) as usize);
-        for i in 0..argc.max(0) {
-            let len = self.strict_long(&mut at, b'$')?;
-            if !(0..=i64::MAX - 2).contains(&len) {
-                return Err(Some(format!(
-                    "Expected to read string of {len} bytes, which is not in the suitable range"
-                )));
-            }
-            self.epos = at;
-            let want = len as u64 + 2;
-            let avail = (self.data.len() - at) as u64;
-            if avail < want {
-                self.hit_eof = true;
-                self.pos = self.data.len();
-                return Err(Some(format!(
-                    "Expected to read {want} bytes, got {avail} bytes"
-                )));
-            }
-            let len = len as usize;
-            let payload = &self.data[at..at + len];
-            self.newline(Some(self.data[at + len]), Some(self.data[at + len + 1]))?;
-            at += len + 2;
-            if i == 0 {
-                let name = cstr(payload);
-                if name.eq_ignore_ascii_case(b"multi") {
-                    if self.multi.is_some() {
-                        return Err(Some(format!("Unexpected MULTI in AOF {}", self.file)));
-                    }
-                    self.multi = Some((self.good, start));
-                } else if name.eq_ignore_ascii_case(b"exec") {
-                    if self.multi.is_none() {
-                        return Err(Some(format!("Unexpected EXEC in AOF {}", self.file)));
-                    }
-                    self.multi = None;
-                }
-            }
-            args.push(payload);
-        }
-        Ok(Command {
-            args,
-            start: start as u64,
-            end: at as u64,
-        })
-    }
-
-    fn next_strict(&mut self) -> Option<Item<'a>> {
-        let start = self.pos;
-        if self.multi.is_none() {
-            self.good = start;
-        }
-        let Some(&c) = self.data.get(start) else {
-            self.hit_eof = true;
-            return match self.multi {
-                Some((_, at)) => {
-                    let fault = Fault::Framing {
-                        offset: self.epos as u64,
-                        reason: "Reached EOF before reading EXEC for MULTI".into(),
-                    };
-                    self.finish_with(End::Truncated {
-                        last_good: self.good as u64,
-                        cause: Truncation::UnclosedMulti {
-                            multi_start: at as u64,
-                        },
-                        fault: Some(fault),
-                    })
-                }
-                None => self.finish_with(End::Clean),
-            };
-        };
-        match c {
-            b'#' => self.annotation(start),
-            b'*' => match self.strict_command(start) {
-                Ok(cmd) => {
-                    self.pos = cmd.end as usize;
-                    if self.multi.is_none() {
-                        self.good = self.pos;
-                    }
-                    Some(Item::Command(cmd))
-                }
-                Err(reason) => {
-                    let reason = match (reason, self.multi) {
-                        (Some(r), _) => Some(r),
-                        (None, Some(_)) if self.hit_eof => {
-                            Some("Reached EOF before reading EXEC for MULTI".to_owned())
-                        }
-                        (None, _) => None,
-                    };
-                    let fault = reason.map(|reason| Fault::Framing {
-                        offset: self.epos as u64,
-                        reason,
-                    });
-                    let last_good = self.good as u64;
-                    if self.hit_eof {
-                        self.finish_with(End::Truncated {
-                            last_good,
-                            cause: Truncation::InsideCommand {
-                                command_start: start as u64,
-                            },
-                            fault,
-                        })
-                    } else {
-                        let fault = fault.unwrap_or(Fault::Framing {
-                            offset: start as u64,
-                            reason: "unreadable command".into(),
-                        });
-                        self.finish_with(End::Corrupt { last_good, fault })
-                    }
-                }
-            },
-            byte => {
-                let last_good = self.good as u64;
-                self.finish_with(End::Corrupt {
-                    last_good,
-                    fault: Fault::BadLineStart {
-                        offset: start as u64,
-                        byte,
-                    },
-                })
-            }
-        }
     }
 }
 
@@ -649,18 +492,26 @@ impl<'a> Iterator for StreamReader<'a> {
 /// Appends `args` as the RESP array keel (and Redis) write to the AOF:
 /// `*<argc>\r\n` then `$<len>\r\n<arg>\r\n` each.
 pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
-    let mut num = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(num.format(args.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
+    encode_array_header(out, args.len());
     for a in args {
-        let a = a.as_ref();
-        out.push(b'$');
-        out.extend_from_slice(num.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
+        encode_bulk(out, a.as_ref());
     }
+}
+
+/// Appends `*<n>\r\n`, the header of a command of `n` arguments.
+pub fn encode_array_header(out: &mut Vec<u8>, n: usize) {
+    out.push(b'*');
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends one argument, `$<len>\r\n<bytes>\r\n`.
+pub fn encode_bulk(out: &mut Vec<u8>, a: &[u8]) {
+    out.push(b'$');
+    out.extend_from_slice(itoa::Buffer::new().format(a.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(a);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends the timestamp annotation `#TS:<unix-secs>\r\n`.
@@ -686,6 +537,9 @@ pub fn encode_select(out: &mut Vec<u8>, db: usize) {
 pub fn starts_with_rdb(data: &[u8]) -> bool {
     data.starts_with(b"REDIS")
 }
+
+#[path = "stream_strict.rs"]
+mod strict;
 
 #[cfg(test)]
 #[path = "stream_tests.rs"]

@@ -1,0 +1,314 @@
+//! redis-check-aof 7.0.15 as a library function: argument handling, input
+//! type detection (manifest, RDB preamble, plain RESP), the multi-part walk
+//! (base, then incrs, line counter carried over), `--fix` with its prompt
+//! and `--truncate-to-timestamp`, producing the exact stdout text and exit
+//! code. Everything outside the AOF format goes through [`CheckEnv`]
+//! (reading and truncating files, the y/N answer, the RDB preamble check,
+//! the server-format log lines of manifest errors), so a `keel-check-aof`
+//! binary is a thin `main` and the whole behaviour is testable in memory.
+
+use super::check::{check_resp, looks_like_manifest_7_0, truncate_to_timestamp, TsCut};
+use super::manifest::Manifest;
+
+/// What the tool needs from the outside world.
+pub trait CheckEnv {
+    /// The file's bytes, or the `strerror` text of the failure.
+    fn read(&mut self, path: &str) -> Result<Vec<u8>, String>;
+    /// Truncates the file to `len` bytes.
+    fn truncate(&mut self, path: &str, len: u64) -> Result<(), String>;
+    /// Reads the answer to "Continue? [y/N]: " (true for y/Y...).
+    fn confirm(&mut self) -> bool;
+    /// Checks an RDB preamble the way redis-check-rdb does, for the file
+    /// named `name`.
+    fn check_rdb(&mut self, data: &[u8], name: &str) -> RdbPreamble;
+    /// A server-format log line (`<pid>:C <date> # <msg>\n`).
+    fn log_line(&mut self, msg: &str) -> String;
+}
+
+/// The RDB checker's verdict on a preamble.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RdbPreamble {
+    /// `lines` printed; the RDB part ends at `end`.
+    Sane { lines: Vec<String>, end: u64 },
+    /// `lines` printed; the tool exits 1. `announce`: print "RDB preamble
+    /// of AOF file is not sane, aborting." (redis-check-aof skips it when
+    /// the RDB code exits by itself).
+    NotSane { lines: Vec<String>, announce: bool },
+}
+
+/// The tool's stdout and exit code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolOutput {
+    pub stdout: String,
+    pub code: i32,
+}
+
+/// How one file's check ended (`AOF_CHECK_*`).
+enum FileResult {
+    Ok,
+    Empty,
+    Truncated,
+    TimestampTruncated,
+}
+
+struct Run<'e> {
+    env: &'e mut dyn CheckEnv,
+    out: String,
+    fix: bool,
+    to_ts: Option<i64>,
+    line: u64,
+}
+
+/// `Err(code)`: the tool exits with `code` here.
+type Step<T> = Result<T, i32>;
+
+/// glibc `dirname`.
+fn dirname(p: &str) -> String {
+    let t = p.trim_end_matches('/');
+    if t.is_empty() {
+        return if p.is_empty() { ".".into() } else { "/".into() };
+    }
+    match t.rfind('/') {
+        None => ".".into(),
+        Some(i) => {
+            let d = t[..i].trim_end_matches('/');
+            if d.is_empty() {
+                "/".into()
+            } else {
+                d.into()
+            }
+        }
+    }
+}
+
+impl Run<'_> {
+    fn say(&mut self, s: &str) {
+        self.out.push_str(s);
+        self.out.push('\n');
+    }
+
+    fn fail(&mut self, s: &str) -> Step<FileResult> {
+        self.say(s);
+        Err(1)
+    }
+
+    /// `checkSingleAof`.
+    fn check_file(
+        &mut self,
+        name: &str,
+        path: &str,
+        last: bool,
+        preamble: bool,
+    ) -> Step<FileResult> {
+        let data = match self.env.read(path) {
+            Ok(d) => d,
+            Err(e) => return self.fail(&format!("Cannot open file {path}: {e}, aborting...")),
+        };
+        if data.is_empty() {
+            return Ok(FileResult::Empty);
+        }
+        let mut start = 0;
+        if preamble {
+            match self.env.check_rdb(&data, name) {
+                RdbPreamble::Sane { lines, end } => {
+                    lines.iter().for_each(|l| self.say(l));
+                    self.say("RDB preamble is OK, proceeding with AOF tail...");
+                    start = end as usize;
+                }
+                RdbPreamble::NotSane { lines, announce } => {
+                    lines.iter().for_each(|l| self.say(l));
+                    if announce {
+                        self.say("RDB preamble of AOF file is not sane, aborting.");
+                    }
+                    return Err(1);
+                }
+            }
+        }
+        if let Some(ts) = self.to_ts {
+            match truncate_to_timestamp(&data, start, path, ts, last) {
+                TsCut::Cut { offset } => {
+                    return match self.env.truncate(path, offset) {
+                        Ok(()) => Ok(FileResult::TimestampTruncated),
+                        Err(_) => {
+                            self.fail(&format!("Failed to truncate AOF {path} to timestamp {ts}"))
+                        }
+                    };
+                }
+                TsCut::Refuse { lines } => {
+                    lines.iter().for_each(|l| self.say(l));
+                    return Err(1);
+                }
+                TsCut::NoCut => {}
+            }
+        }
+        let c = check_resp(&data, start, name, path, self.line);
+        self.line = c.line;
+        if let Some(e) = &c.error_line {
+            self.say(e);
+        }
+        if let (0, Some(ts)) = (c.diff, self.to_ts) {
+            self.say(&format!("Truncate nothing in AOF {name} to timestamp {ts}"));
+            return Ok(FileResult::Ok);
+        }
+        self.say(&c.analyzed_line(name));
+        if c.diff == 0 {
+            return Ok(FileResult::Ok);
+        }
+        if !self.fix {
+            return self.fail(&format!(
+                "AOF {name} is not valid. Use the --fix option to try fixing it."
+            ));
+        }
+        if !last {
+            return self.fail(&format!(
+                "Failed to truncate AOF {name} because it is not the last file"
+            ));
+        }
+        self.say(&format!(
+            "This will shrink the AOF {name} from {} bytes, with {} bytes, to {} bytes",
+            c.size, c.diff, c.ok_up_to
+        ));
+        self.out.push_str("Continue? [y/N]: ");
+        if !self.env.confirm() {
+            return self.fail("Aborting...");
+        }
+        match self.env.truncate(path, c.ok_up_to) {
+            Ok(()) => Ok(FileResult::Truncated),
+            Err(_) => self.fail(&format!("Failed to truncate AOF {name}")),
+        }
+    }
+
+    fn report(&mut self, kind: &str, name: &str, r: FileResult) {
+        let ts = self.to_ts.unwrap_or(0);
+        let line = match r {
+            FileResult::Ok => format!("{kind}{name} is valid"),
+            FileResult::Empty => format!("{kind}{name} is empty"),
+            FileResult::TimestampTruncated => {
+                format!("Successfully truncated AOF {name} to timestamp {ts}")
+            }
+            FileResult::Truncated => format!("Successfully truncated AOF {name}"),
+        };
+        self.say(&line);
+    }
+
+    /// `checkMultiPartAof`.
+    fn multi_part(&mut self, manifest_path: &str, text: &[u8]) -> Step<()> {
+        self.say("Start checking Multi Part AOF");
+        let m = match Manifest::parse(text) {
+            Ok(m) => m,
+            Err(e) => {
+                for l in e.log_lines() {
+                    let s = self.env.log_line(&l);
+                    self.out.push_str(&s);
+                }
+                return Err(1);
+            }
+        };
+        let dir = dirname(manifest_path);
+        let total = m.load_order().count();
+        let mut n = 0;
+        if let Some(b) = &m.base {
+            let name = b.display();
+            let path = format!("{dir}/{name}");
+            n += 1;
+            let preamble = match self.env.read(&path) {
+                Ok(d) => d.len() >= 8 && d.starts_with(b"REDIS"),
+                Err(e) => {
+                    self.say(&format!("Cannot open file {path}: {e}"));
+                    return Err(1);
+                }
+            };
+            let fmt = if preamble { "RDB" } else { "RESP" };
+            self.say(&format!("Start to check BASE AOF ({fmt} format)."));
+            let r = self.check_file(&name, &path, n == total, preamble)?;
+            self.report("BASE AOF ", &name, r);
+        }
+        if !m.incrs.is_empty() {
+            self.say("Start to check INCR files.");
+            for f in &m.incrs {
+                let name = f.display();
+                let path = format!("{dir}/{name}");
+                n += 1;
+                let r = self.check_file(&name, &path, n == total, false)?;
+                self.report("INCR AOF ", &name, r);
+            }
+        }
+        self.say("All AOF files and manifest are valid");
+        Ok(())
+    }
+
+    fn main(&mut self, path: &str) -> Step<()> {
+        let data = match self.env.read(path) {
+            Ok(d) => d,
+            Err(e) => {
+                self.say(&format!("Cannot open file {path}: {e}"));
+                return Err(1);
+            }
+        };
+        if looks_like_manifest_7_0(&data) {
+            return self.multi_part(path, &data);
+        }
+        let preamble = data.len() >= 8 && data.starts_with(b"REDIS");
+        self.say("Start checking Old-Style AOF");
+        let r = self.check_file(path, path, true, preamble)?;
+        self.report("AOF ", path, r);
+        Ok(())
+    }
+}
+
+/// Runs redis-check-aof with `argv` (argv[0] is the program name).
+pub fn run(argv: &[String], env: &mut dyn CheckEnv) -> ToolOutput {
+    let prog = argv.first().map_or("redis-check-aof", String::as_str);
+    let usage = || ToolOutput {
+        stdout: format!(
+            "Usage: {prog} [--fix|--truncate-to-timestamp $timestamp] <file.manifest|file.aof>\n"
+        ),
+        code: 1,
+    };
+    let (path, fix, to_ts) = match argv.len() {
+        2 => (&argv[1], false, None),
+        3 if argv[1] == "--fix" => (&argv[2], true, None),
+        4 if argv[1] == "--truncate-to-timestamp" => {
+            // strtol, then nothing may follow; "" reads as 0, and 0 turns
+            // the option off (redis-check-aof tests `if (to_timestamp)`).
+            let t = argv[2].trim_start();
+            let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+            let parsed = if argv[2].is_empty() {
+                Ok(0)
+            } else if !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()) {
+                t.parse::<i64>()
+            } else {
+                "x".parse::<i64>()
+            };
+            match parsed {
+                Ok(ts) => (&argv[3], false, (ts != 0).then_some(ts)),
+                _ => {
+                    return ToolOutput {
+                        stdout: "Invalid timestamp, aborting...\n".into(),
+                        code: 1,
+                    }
+                }
+            }
+        }
+        _ => return usage(),
+    };
+    let mut r = Run {
+        env,
+        out: String::new(),
+        fix,
+        to_ts,
+        line: 1,
+    };
+    let code = match r.main(path) {
+        Ok(()) => 0,
+        Err(c) => c,
+    };
+    ToolOutput {
+        stdout: r.out,
+        code,
+    }
+}
+
+#[cfg(test)]
+#[path = "check_tool_tests.rs"]
+mod tests;
