@@ -6,7 +6,7 @@
 
 use super::*;
 use crate::keyspace::Value;
-use crate::persistence::rdb::{load, KeyMeta, LoadOptions, LoadSink};
+use crate::persistence::rdb::{KeyMeta, LoadOptions, LoadSink};
 use serde_json::Value as J;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
