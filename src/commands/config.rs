@@ -243,6 +243,9 @@ fn apply(ctx: &mut Ctx, old: &Config) -> Result<(), (&'static str, String)> {
             crate::persistence::aof::control::stop(ctx.srv);
         }
     }
+    if old.aof_disable_auto_gc && !ctx.srv.config.aof_disable_auto_gc {
+        crate::persistence::aof::control::delete_history(ctx.srv);
+    }
     if ctx.srv.config.aof_timestamp_enabled != old.aof_timestamp_enabled {
         let on = ctx.srv.config.aof_timestamp_enabled;
         if let Some(w) = ctx.srv.aof.writer.as_mut() {

@@ -176,6 +176,15 @@ pub fn write_base(
     tmp: &Path,
     on_key: &mut dyn FnMut(),
 ) -> io::Result<u64> {
+    // rdb-key-save-delay slows rewrites too (tests stretch them with it).
+    let delay = srv.config.rdb_key_save_delay;
+    let mut each = || {
+        if delay != 0 {
+            snapshot::debug_delay(delay);
+        }
+        on_key();
+    };
+    let on_key: &mut dyn FnMut() = &mut each;
     if srv.config.aof_use_rdb_preamble {
         let decay = srv.config.lfu_decay_time;
         let idle = |lru: u32| crate::server::evict::idle_secs(lru);
@@ -280,7 +289,8 @@ pub fn finish_load(srv: &mut Server) -> io::Result<()> {
     Ok(())
 }
 
-fn delete_history(srv: &mut Server) {
+/// Removes the history files of the manifest (aofDelHistoryFiles).
+pub fn delete_history(srv: &mut Server) {
     let dir = aof_dir(srv);
     let name = srv.config.appendfilename.clone();
     let hist = srv.aof.manifest.take_history();
@@ -332,6 +342,25 @@ pub fn rewrite_background(srv: &mut Server) -> Result<(), String> {
                 srv.aof.other_incr_size += prev;
                 srv.aof.manifest = m;
                 if let Some(w) = srv.aof.writer.as_mut() {
+                    w.set_file(Some(f), 0);
+                }
+            }
+            Err(e) => {
+                log_warning!("Can't open the append-only file {}: {}", path.display(), e);
+                srv.aof.last_rewrite_failed = true;
+                return Err(e.to_string());
+            }
+        }
+    }
+    if srv.aof.status == AofStatus::WaitRewrite {
+        // Switched on at runtime: the snapshot will hold everything up to
+        // the fork, so the temp incr file starts empty now and takes the
+        // writes that follow (openNewIncrAofForAppend).
+        let path = dir.join(manifest::temp_incr_name(&name));
+        match open_append(&path, true) {
+            Ok(f) => {
+                if let Some(w) = srv.aof.writer.as_mut() {
+                    w.buf.clear();
                     w.set_file(Some(f), 0);
                 }
             }
@@ -417,8 +446,15 @@ pub fn rewrite_done(srv: &mut Server, status: WaitStatus, child: &snapshot::Chil
         srv.aof.last_rewrite_failed = true;
         srv.aof.consecutive_failures += 1;
     }
-    // AOF switched on at runtime needs its first base: try again.
+    // AOF switched on at runtime needs its first base: try again (the
+    // next attempt starts a fresh temp incr file).
     if srv.aof.status == AofStatus::WaitRewrite {
+        let tmp = manifest::temp_incr_name(&srv.config.appendfilename);
+        log_notice!("Removing the temp incr aof file {} in the background", tmp);
+        let _ = std::fs::remove_file(aof_dir(srv).join(&tmp));
+        if let Some(w) = srv.aof.writer.as_mut() {
+            w.set_file(None, 0);
+        }
         srv.aof.rewrite_scheduled = true;
     }
 }
@@ -465,22 +501,18 @@ pub fn start_runtime(srv: &mut Server) -> Result<(), String> {
     }
     let dir = aof_dir(srv);
     let name = srv.config.appendfilename.clone();
-    let setup = || -> io::Result<File> {
-        std::fs::create_dir_all(&dir)?;
-        open_append(&dir.join(manifest::temp_incr_name(&name)), true)
-    };
-    let file = setup().map_err(|e| {
+    std::fs::create_dir_all(&dir).map_err(|e| {
         log_warning!(
-            "Redis needs to enable the AOF but can't open the append only file: {}",
+            "Redis needs to enable the AOF but can't create the AOF directory: {}",
             e
         );
         e.to_string()
     })?;
     // Whatever the manifest held, a new base replaces it.
     srv.aof.manifest = read_manifest(&dir, &name).unwrap_or_default();
-    let mut w = new_writer(srv);
-    w.set_file(Some(file), 0);
-    srv.aof.writer = Some(w);
+    // The rewrite opens the temp incr file when it forks; until then the
+    // commands only need to be in the snapshot.
+    srv.aof.writer = Some(new_writer(srv));
     srv.aof.status = AofStatus::WaitRewrite;
     if srv.snapshots.child.is_some() {
         srv.aof.rewrite_scheduled = true;
