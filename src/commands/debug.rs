@@ -51,6 +51,8 @@ pub fn debug_allowed(s: &Server, c: &Client) -> bool {
 }
 
 const HELP: &[&str] = &[
+    "AOF-FLUSH-SLEEP <microsec>",
+    "    Server will sleep before flushing the AOF, this is used for testing.",
     "CONFIG-REWRITE-FORCE-ALL",
     "    Like CONFIG REWRITE but writes all configuration options, including",
     "    keywords not listed in original configuration file or default values.",
@@ -186,6 +188,10 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) {
         }
         (b"populate", 3..=5) => populate(ctx, args),
         (b"reload", _) => reload(ctx, args),
+        (b"aof-flush-sleep", 3) => {
+            ctx.srv.aof.flush_sleep_us = atoi(&args[2]).max(0) as u64;
+            ctx.out.ok();
+        }
         (b"loadaof", 2) => {
             if crate::persistence::aof::control::debug_loadaof(ctx.srv) {
                 ctx.out.ok();

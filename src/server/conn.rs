@@ -118,6 +118,12 @@ pub async fn serve<S>(
             }
         }
         let pending_bytes = buf.len() + parser.pending_args_len();
+        // Like Redis, which serves clients only every
+        // loading-process-events-interval-bytes of a load, a client that
+        // arrives early waits instead of getting -LOADING at once.
+        if !queue.is_empty() {
+            wait_early_loading(&shared).await;
+        }
         // Run the batch.
         let (close, deadline, aof_wait) = {
             let mut guard = shared.lock();
@@ -289,6 +295,28 @@ pub async fn serve<S>(
     }
     let mut s = shared.lock();
     unregister(&mut s, id);
+}
+
+/// Waits while a load is in its first loading-process-events-interval-
+/// bytes (checked every 10 ms, with the lock released meanwhile).
+async fn wait_early_loading(shared: &Shared) {
+    loop {
+        let early = {
+            let s = shared.lock();
+            s.snapshots.loading.as_ref().is_some_and(|p| {
+                let interval = s
+                    .config
+                    .get_text("loading-process-events-interval-bytes")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .unwrap_or(2 << 20);
+                p.loaded_bytes.load(std::sync::atomic::Ordering::Relaxed) < interval
+            })
+        };
+        if !early {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 /// Waiting for a stream to have data without reading it.

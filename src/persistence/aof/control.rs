@@ -49,6 +49,12 @@ pub struct Aof {
     pub base_size: u64,
     pub other_incr_size: u64,
     pub last_cow_size: u64,
+    /// aofRewriteLimited's back-off: minutes, and when the next automatic
+    /// rewrite may run (unix seconds, 0 = not limiting).
+    limit_delay_minutes: i64,
+    limit_next_time: i64,
+    /// DEBUG AOF-FLUSH-SLEEP: µs to sleep before writing the buffer.
+    pub flush_sleep_us: u64,
 }
 
 impl Aof {
@@ -100,9 +106,13 @@ pub fn feed(srv: &mut Server, db: usize, argv: &[Bytes]) {
 /// offset the replies must wait to be durable (appendfsync always).
 pub fn flush_before_reply(srv: &mut Server) -> Option<u64> {
     let skip = skip_fsync(srv);
+    let sleep = srv.aof.flush_sleep_us;
     let w = srv.aof.writer.as_mut()?;
     if w.buf.is_empty() && w.reply_ticket().is_none() {
         return None;
+    }
+    if sleep > 0 && !w.buf.is_empty() {
+        std::thread::sleep(std::time::Duration::from_micros(sleep));
     }
     w.flush(false, skip, now_ms());
     w.reply_ticket()
@@ -145,7 +155,7 @@ pub fn cron(srv: &mut Server) {
         let growth = (cur * 100 / base) as i64 - 100;
         if cur as i64 > srv.config.auto_aof_rewrite_min_size
             && growth >= srv.config.auto_aof_rewrite_percentage
-            && !rewrite_limited(srv)
+            && !rewrite_limited(&mut srv.aof)
         {
             log_notice!("Starting automatic rewriting of AOF on {}% growth", growth);
             let _ = rewrite_background(srv);
@@ -153,9 +163,33 @@ pub fn cron(srv: &mut Server) {
     }
 }
 
-/// After 3 consecutive failed rewrites, automatic ones back off.
-fn rewrite_limited(srv: &Server) -> bool {
-    srv.aof.consecutive_failures >= 3
+/// After 3 consecutive failed rewrites, automatic ones back off for 1,
+/// 2, 4 ... up to 60 minutes (aofRewriteLimited). BGREWRITEAOF still runs.
+fn rewrite_limited(a: &mut Aof) -> bool {
+    if a.consecutive_failures < 3 {
+        a.limit_delay_minutes = 0;
+        a.limit_next_time = 0;
+        return false;
+    }
+    let now = now_ms() / 1000;
+    if a.limit_next_time != 0 {
+        if now < a.limit_next_time {
+            return true;
+        }
+        a.limit_next_time = 0;
+        return false;
+    }
+    a.limit_delay_minutes = if a.limit_delay_minutes == 0 {
+        1
+    } else {
+        (a.limit_delay_minutes * 2).min(60)
+    };
+    a.limit_next_time = now + a.limit_delay_minutes * 60;
+    log_warning!(
+        "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+        a.limit_delay_minutes
+    );
+    true
 }
 
 /// Shutdown: write and fsync everything.
