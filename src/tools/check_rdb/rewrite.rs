@@ -138,10 +138,15 @@ impl<W: Write> Out<W> {
 }
 
 /// Where to try next after a failure: the first offset at or after
-/// `from` where [`chain_ok`] holds.
+/// `from` where [`chain_ok`] holds. A chain starting before `failed_at`
+/// (inside the key decoded just before the failure) must run past it:
+/// real records that a damaged length swallowed do, while record-shaped
+/// bytes inside an intact value (a listpack of small integers reads as a
+/// run of tiny string keys) do not.
 pub fn resync(
     data: &[u8],
     from: usize,
+    failed_at: usize,
     version: u32,
     opts: &RewriteOptions,
     dups: &Dups,
@@ -154,20 +159,26 @@ pub fn resync(
             || (t == opcode::EOF && data.len() - p == 9)
             || (opts.newer && t == opcode::SLOT_INFO);
         // A run of NUL bytes reads as keys "" holding "": never resync there.
+        let must_pass = if p <= failed_at { failed_at } else { 0 };
         plausible
             && !data[p..].starts_with(&[0, 0, 0])
-            && chain_ok(data, p, version, opts, dups, db)
+            && chain_ok(data, p, must_pass, version, opts, dups, db)
     })
 }
 
 /// Records that must decode in a row for a resynchronisation point.
 const CHAIN: usize = 8;
 
-/// True if [`CHAIN`] records decode from `p` (or fewer ending in the EOF
-/// opcode followed by exactly the checksum), with no key already seen.
+/// Most records a candidate chain may take to get past the failure.
+const CHAIN_MAX: usize = 100_000;
+
+/// True if records decode from `p` in a row, at least [`CHAIN`] of them
+/// and up to past offset `must_pass` (or fewer ending in the EOF opcode
+/// followed by exactly the checksum), with no key already seen.
 fn chain_ok(
     data: &[u8],
     p: usize,
+    must_pass: usize,
     version: u32,
     opts: &RewriteOptions,
     dups: &Dups,
@@ -175,8 +186,11 @@ fn chain_ok(
 ) -> bool {
     let mut w = Walker::assume(data, opts.newer, version);
     w.resume_at(p);
-    let mut seen: Vec<(u64, Vec<u8>)> = Vec::new();
-    for _ in 0..CHAIN {
+    let mut seen: hashbrown::HashSet<(u64, Vec<u8>)> = hashbrown::HashSet::new();
+    for n in 0..CHAIN_MAX {
+        if n >= CHAIN && w.offset() as usize > must_pass {
+            return true;
+        }
         match w.next_record() {
             Err(_) => return false,
             Ok(Record::Eof) => {
@@ -193,16 +207,15 @@ fn chain_ok(
                 if matches!(k.value, KeyValue::Empty)
                     || (version >= 10 && !written_by_7(k.type_byte))
                     || dups.contains(db, &k.key)
-                    || seen.iter().any(|(d, x)| *d == db && *x == *k.key)
+                    || !seen.insert((db, k.key.into_owned()))
                 {
                     return false;
                 }
-                seen.push((db, k.key.into_owned()));
             }
             Ok(_) => {}
         }
     }
-    true
+    false
 }
 
 /// A key record that is three NUL bytes (type string, key "", value "")
@@ -285,7 +298,7 @@ pub fn rewrite<W: Write>(data: &[u8], opts: &RewriteOptions, w: W) -> io::Result
                     return Ok(rep);
                 }
                 let from = pending.as_ref().map_or(rec_start, |(_, k)| k.start) + 1;
-                let at = resync(data, from, walker.version, opts, &dups, db);
+                let at = resync(data, from, rec_start, walker.version, opts, &dups, db);
                 let to = at.unwrap_or(data.len());
                 let mut lost_from = rec_start;
                 let mut swallowed = None;
