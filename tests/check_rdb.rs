@@ -145,8 +145,11 @@ fn newer_files_pass_with_newer_and_json_reports() {
     );
 }
 
-/// (db, key, start, end) of every key record of a valid file.
-fn spans(data: &[u8]) -> Vec<(u64, Vec<u8>, usize, usize)> {
+/// A key record of a valid file: (db, key, start, end).
+type Span = (u64, Vec<u8>, usize, usize);
+
+/// Every key record of a valid file.
+fn spans(data: &[u8]) -> Vec<Span> {
     let mut w = Walker::open(data, false).unwrap();
     let mut db = 0;
     let mut v = Vec::new();
@@ -197,7 +200,7 @@ fn dataset_of(kind: Kind, data: &[u8]) -> J {
 fn salvage_case(
     fixture: &str,
     what: &str,
-    damage: &dyn Fn(&mut Vec<u8>, &[(u64, Vec<u8>, usize, usize)]) -> std::ops::Range<usize>,
+    damage: &dyn Fn(&mut Vec<u8>, &[Span]) -> std::ops::Range<usize>,
 ) {
     let orig = std::fs::read(fixtures_dir().join(format!("{fixture}.rdb"))).unwrap();
     let want = read_json(&fixtures_dir().join(format!("{fixture}.json")));
