@@ -148,6 +148,9 @@ fn newer_files_pass_with_newer_and_json_reports() {
 /// A key record of a valid file: (db, key, start, end).
 type Span = (u64, Vec<u8>, usize, usize);
 
+/// Damages a file in place and returns the damaged byte range.
+type Damage = dyn Fn(&mut Vec<u8>, &[Span]) -> std::ops::Range<usize>;
+
 /// Every key record of a valid file.
 fn spans(data: &[u8]) -> Vec<Span> {
     let mut w = Walker::open(data, false).unwrap();
@@ -200,7 +203,7 @@ fn dataset_of(kind: Kind, data: &[u8]) -> J {
 fn salvage_case(
     fixture: &str,
     what: &str,
-    damage: &dyn Fn(&mut Vec<u8>, &[Span]) -> std::ops::Range<usize>,
+    damage: &Damage,
 ) {
     let orig = std::fs::read(fixtures_dir().join(format!("{fixture}.rdb"))).unwrap();
     let want = read_json(&fixtures_dir().join(format!("{fixture}.json")));
