@@ -53,10 +53,11 @@ cli() { redis-cli -p "$PORT" "$@"; }
 strings=$(( SIZE_MB * 1024 * 1024 / (VALUE_SIZE + 20) ))
 echo "building the RDB: $strings strings of $VALUE_SIZE bytes + $COLL each of hashes/lists/sets/zsets" >&2
 redis-server --port "$PORT" --dir "$work" --dbfilename dump.rdb --save '' \
-    --rdbcompression no --daemonize no --logfile "$work/redis.log" &
+    --rdbcompression no --enable-debug-command yes --daemonize no --logfile "$work/redis.log" &
 pid=$!
 for _ in $(seq 100); do cli ping >/dev/null 2>&1 && break; sleep 0.1; done
-cli debug populate "$strings" key "$VALUE_SIZE" >/dev/null
+reply=$(cli debug populate "$strings" key "$VALUE_SIZE")
+[ "$reply" = OK ] || { echo "bench-check-rdb: DEBUG POPULATE: $reply" >&2; exit 1; }
 cli eval "
 for i = 1, tonumber(ARGV[1]) do
   local h, l, s, z = {}, {}, {}, {}

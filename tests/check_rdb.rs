@@ -200,11 +200,7 @@ fn dataset_of(kind: Kind, data: &[u8]) -> J {
     record_dataset(&mut c, None)
 }
 
-fn salvage_case(
-    fixture: &str,
-    what: &str,
-    damage: &Damage,
-) {
+fn salvage_case(fixture: &str, what: &str, damage: &Damage) {
     let orig = std::fs::read(fixtures_dir().join(format!("{fixture}.rdb"))).unwrap();
     let want = read_json(&fixtures_dir().join(format!("{fixture}.json")));
     let sp = spans(&orig);

@@ -10,7 +10,7 @@
 //! one decodes (speculatively over everything but the 8-byte trailer, the
 //! usual layout; recomputed if the EOF opcode turns out elsewhere).
 
-use super::dups::Dups;
+use super::dups::DupScan;
 use super::stats::Stats;
 use super::walk::{Failure, KeyValue, Record, Walker, EOF_MSG};
 use crate::persistence::rdb::crc64;
@@ -136,23 +136,71 @@ pub fn check(data: &[u8], opts: &CheckOptions) -> CheckReport {
         key_type: 0,
     };
     let usual_end = data.len().saturating_sub(8);
+    let timing = std::env::var_os("KEEL_CHECK_RDB_TIMING").is_some();
     std::thread::scope(|s| {
-        let crc = s.spawn(move || crc64(0, &data[..usual_end]));
-        let eof_end = walk(data, opts, &mut rep);
-        let Some(eof_end) = eof_end else { return };
+        // The helper thread: the CRC of the usual span, then the duplicate
+        // check on the key offsets the walk sends it in batches.
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u64>>();
+        let want_dups = opts.dups;
+        let helper = s.spawn(move || {
+            let crc = crc64(0, &data[..usual_end]);
+            let mut d = DupScan::new(data);
+            for batch in rx {
+                for packed in batch {
+                    d.add_packed(packed);
+                }
+            }
+            let t = std::time::Instant::now();
+            let dup = if want_dups { d.first_duplicate() } else { None };
+            (crc, dup, t.elapsed())
+        });
+        let t0 = std::time::Instant::now();
+        let walked = walk(data, opts, &mut rep, opts.dups.then_some(tx));
+        let t1 = std::time::Instant::now();
+        let (crc, dup, dup_time) = helper.join().expect("helper thread");
+        let Some(eof_end) = walked else { return };
         let expected = if eof_end == usual_end {
-            crc.join().expect("crc thread")
+            crc
         } else {
             crc64(0, &data[..eof_end])
         };
+        if timing {
+            eprintln!(
+                "walk {:?}, helper wait {:?} (duplicate sort {:?})",
+                t1 - t0,
+                t1.elapsed(),
+                dup_time
+            );
+        }
         finish(data, eof_end, expected, &mut rep);
+        if let (true, Some((db, key, first, dup))) = (rep.ok(), dup) {
+            rep.failure = Some(Failure {
+                offset: dup,
+                msg: format!(
+                    "Duplicated key found in RDB file: DB {db}, first copy at offset {first} \
+                     (redis-server panics, keel-server refuses the file)"
+                ),
+                doing: "read-key",
+                key: Some(key),
+                key_type: -1,
+            });
+        }
     });
     rep
 }
 
-/// Walks every record; the offset just past the EOF opcode, or None after
-/// a failure (recorded in `rep`).
-fn walk(data: &[u8], opts: &CheckOptions, rep: &mut CheckReport) -> Option<usize> {
+/// Keys sent to the duplicate check per batch.
+const BATCH: usize = 64 * 1024;
+
+/// Walks every record, sending each key's packed db and offset to `dups`;
+/// the offset just past the EOF opcode, or None after a failure (recorded
+/// in `rep`).
+fn walk(
+    data: &[u8],
+    opts: &CheckOptions,
+    rep: &mut CheckReport,
+    dups: Option<std::sync::mpsc::Sender<Vec<u64>>>,
+) -> Option<usize> {
     let mut w = match Walker::open(data, opts.newer) {
         Ok(w) => w,
         Err(f) => {
@@ -162,7 +210,7 @@ fn walk(data: &[u8], opts: &CheckOptions, rep: &mut CheckReport) -> Option<usize
         }
     };
     rep.version = Some(w.version);
-    let mut dups = opts.dups.then(|| Dups::new(data));
+    let mut batch: Vec<u64> = Vec::with_capacity(BATCH);
     let mut db = 0u64;
     let result = loop {
         let rec = match w.next_record() {
@@ -223,19 +271,11 @@ fn walk(data: &[u8], opts: &CheckOptions, rep: &mut CheckReport) -> Option<usize
                         rep.already_expired += 1;
                     }
                 }
-                if let Some(d) = &mut dups {
-                    let name_at = key_name_offset(&k);
-                    if let Some(first) = d.insert(db, &k.key, name_at) {
-                        break Err(Failure {
-                            offset: k.end as u64,
-                            msg: format!(
-                                "Duplicated key found in RDB file: DB {db}, first copy at offset {first} \
-                                 (redis-server panics, keel-server refuses the file)"
-                            ),
-                            doing: "read-object-value",
-                            key: Some(k.key.to_vec()),
-                            key_type: k.type_byte as i32,
-                        });
+                if let Some(tx) = &dups {
+                    batch.push(DupScan::pack(db, key_name_offset(&k)));
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        let _ = tx.send(full);
                     }
                 }
                 if let Some(s) = &mut rep.stats {
@@ -243,9 +283,12 @@ fn walk(data: &[u8], opts: &CheckOptions, rep: &mut CheckReport) -> Option<usize
                 }
             }
             Record::Eof => break Ok(w.offset() as usize),
-            Record::Function(_) | Record::ResizeDb | Record::SlotInfo => {}
+            Record::Function(_) | Record::ResizeDb { .. } | Record::SlotInfo => {}
         }
     };
+    if let (Some(tx), false) = (&dups, batch.is_empty()) {
+        let _ = tx.send(batch);
+    }
     rep.keys_read = w.keys_read;
     rep.key_type = w.key_type();
     match result {

@@ -83,9 +83,139 @@ impl<'a> Dups<'a> {
     }
 }
 
+/// The check's duplicate finder: each key's 64-bit hash and packed
+/// db + offset are appended to one of 4096 buckets (by the hash's top
+/// bits) as keys arrive; at the end every bucket, small enough to stay in
+/// cache, goes through a little open-addressing table. Equal hashes are
+/// confirmed by reading both keys back from the file. Linear time, and no
+/// random access into a table of millions of entries.
+pub struct DupScan<'a> {
+    data: &'a [u8],
+    hasher: hashbrown::DefaultHashBuilder,
+    /// (hash of db and key, db << 48 | offset of the key's name).
+    buckets: Vec<Vec<(u64, u64)>>,
+}
+
+/// Offsets fit in 48 bits (256 TB files); the db goes above them.
+const OFF_BITS: u32 = 48;
+const OFF_MASK: u64 = (1 << OFF_BITS) - 1;
+const BUCKET_BITS: u32 = 12;
+
+/// A duplicate: (db, key, offset of the first copy's name, offset of the
+/// duplicate's name).
+pub type Duplicate = (u64, Vec<u8>, u64, u64);
+
+impl<'a> DupScan<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        DupScan {
+            data,
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            buckets: vec![Vec::new(); 1 << BUCKET_BITS],
+        }
+    }
+
+    /// A db and a key-name offset in one word, for [`DupScan::add_packed`].
+    pub fn pack(db: u64, off: u64) -> u64 {
+        (db.min(0xffff) << OFF_BITS) | off
+    }
+
+    fn push(&mut self, h: u64, packed: u64) {
+        self.buckets[(h >> (64 - BUCKET_BITS)) as usize].push((h, packed));
+    }
+
+    /// Notes the key whose name is at the packed offset (read back from
+    /// the file: the walking thread only sends offsets).
+    pub fn add_packed(&mut self, packed: u64) {
+        let mut r = Reader::new(self.data);
+        if r.bytes(packed & OFF_MASK).is_err() {
+            return;
+        }
+        if let Ok(key) = r.string() {
+            let h = self.hasher.hash_one((packed >> OFF_BITS, &*key));
+            self.push(h, packed);
+        }
+    }
+
+    /// Notes `key` of `db`, its name at offset `off`.
+    pub fn add(&mut self, db: u64, key: &[u8], off: u64) {
+        let h = self.hasher.hash_one((db, key));
+        self.push(h, Self::pack(db, off));
+    }
+
+    fn key_at(&self, off: u64) -> Option<Vec<u8>> {
+        let mut r = Reader::new(self.data);
+        r.bytes(off).ok()?;
+        r.string().ok().map(|k| k.into_owned())
+    }
+
+    /// The duplicate that comes first in the file.
+    pub fn first_duplicate(self) -> Option<Duplicate> {
+        let mut best: Option<Duplicate> = None;
+        let mut table: Vec<u32> = Vec::new();
+        for bucket in &self.buckets {
+            let size = (bucket.len() * 2).next_power_of_two().max(2);
+            let mask = size - 1;
+            table.clear();
+            table.resize(size, u32::MAX);
+            for (i, &(h, later)) in bucket.iter().enumerate() {
+                let mut slot = h as usize & mask;
+                loop {
+                    let j = table[slot];
+                    if j == u32::MAX {
+                        table[slot] = i as u32;
+                        break;
+                    }
+                    let (h0, first) = bucket[j as usize];
+                    if h0 == h && first >> OFF_BITS == later >> OFF_BITS {
+                        if let Some(d) = self.confirm(first, later) {
+                            if best.as_ref().is_none_or(|b| d.3 < b.3) {
+                                best = Some(d);
+                            }
+                            break;
+                        }
+                    }
+                    slot = (slot + 1) & mask;
+                }
+            }
+        }
+        best
+    }
+
+    /// Both packed entries name the same key: the duplicate, ordered.
+    fn confirm(&self, a: u64, b: u64) -> Option<Duplicate> {
+        let ka = self.key_at(a & OFF_MASK)?;
+        if self.key_at(b & OFF_MASK)? != ka {
+            return None;
+        }
+        let (first, dup) = if a & OFF_MASK < b & OFF_MASK {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        Some((first >> OFF_BITS, ka, first & OFF_MASK, dup & OFF_MASK))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_finds_the_earliest_duplicate() {
+        // Names at 0 "ab", 3 "cd", 6 "ab", 9 "cd".
+        let data = b"\x02ab\x02cd\x02ab\x02cd";
+        let mut d = DupScan::new(data);
+        d.add(0, b"ab", 0);
+        d.add(0, b"cd", 3);
+        d.add(1, b"ab", 6);
+        assert_eq!(d.first_duplicate(), None);
+        let mut d = DupScan::new(data);
+        d.add(0, b"ab", 0);
+        d.add(0, b"cd", 3);
+        d.add(0, b"cd", 9);
+        d.add(0, b"ab", 6);
+        assert_eq!(d.first_duplicate(), Some((0, b"ab".to_vec(), 0, 6)));
+    }
 
     #[test]
     fn finds_duplicates_per_db() {

@@ -124,11 +124,12 @@ impl<W: Write> Out<W> {
             b.push(freq);
         }
         match &k.value {
-            KeyValue::Value(v) => {
+            KeyValue::Value(_) | KeyValue::Str(_) => {
+                let v = k.value.value().expect("a value");
                 let at = b.len();
                 b.push(0);
                 write_string(b, &k.key, self.compress);
-                b[at] = encode_object(b, v, self.compress);
+                b[at] = encode_object(b, &v, self.compress);
             }
             KeyValue::Module(_) => b.extend_from_slice(&data[k.type_at..k.end]),
             KeyValue::Empty => {}
@@ -374,7 +375,7 @@ pub fn rewrite<W: Write>(data: &[u8], opts: &RewriteOptions, w: W) -> io::Result
                 write_string(&mut out.buf, &code, opts.compress);
             }
             Record::SelectDb(n) => db = n,
-            Record::ResizeDb | Record::SlotInfo => {}
+            Record::ResizeDb { .. } | Record::SlotInfo => {}
             Record::Eof => {
                 eof_end = Some(walker.offset() as usize);
                 break;

@@ -37,6 +37,10 @@ pub struct Stats {
 pub fn type_and_encoding(k: &KeyRecord) -> (String, &'static str) {
     match &k.value {
         KeyValue::Value(v) => (v.value_type().name().to_string(), v.encoding()),
+        KeyValue::Str(_) => {
+            let v = k.value.value().expect("a string");
+            ("string".to_string(), v.encoding())
+        }
         KeyValue::Module(name) => (format!("module:{name}"), "module"),
         KeyValue::Empty => ("empty".to_string(), "none"),
     }

@@ -25,20 +25,36 @@ use std::borrow::Cow;
 pub const EOF_MSG: &str = "Unexpected EOF reading RDB file";
 
 /// What a key record holds.
-pub enum KeyValue {
+pub enum KeyValue<'a> {
     /// A value keel decoded.
     Value(Value),
+    /// A string value as the decoder reads it (`Reader::string`: raw bytes
+    /// borrowed from the file, INT and LZF decoded); [`KeyValue::value`]
+    /// makes the `Value` that `decode_object` would (`Value::string`), so
+    /// checking millions of strings allocates nothing.
+    Str(Cow<'a, [u8]>),
     /// An empty collection (the server skips it; redis-check-rdb fails).
     Empty,
     /// A MODULE_2 value, walked but not decoded: the module's name.
     Module(String),
 }
 
+impl KeyValue<'_> {
+    /// The decoded value (None for empty collections and module values).
+    pub fn value(&self) -> Option<std::borrow::Cow<'_, Value>> {
+        match self {
+            KeyValue::Value(v) => Some(Cow::Borrowed(v)),
+            KeyValue::Str(s) => Some(Cow::Owned(Value::string(s))),
+            KeyValue::Empty | KeyValue::Module(_) => None,
+        }
+    }
+}
+
 /// One key with its prefix (expire, IDLE, FREQ) and its bytes in the file.
 pub struct KeyRecord<'a> {
     pub key: Cow<'a, [u8]>,
     pub type_byte: u8,
-    pub value: KeyValue,
+    pub value: KeyValue<'a>,
     pub meta: KeyMeta,
     /// Offset of the record's first byte (its first prefix opcode, if any).
     pub start: usize,
@@ -65,7 +81,11 @@ pub enum Record<'a> {
     /// translated as Redis does).
     Function(Vec<u8>),
     SelectDb(u64),
-    ResizeDb,
+    /// The size hints of the current database.
+    ResizeDb {
+        keys: u64,
+        expires: u64,
+    },
     SlotInfo,
     Key(KeyRecord<'a>),
     /// The EOF opcode (the checksum is the caller's).
@@ -117,7 +137,7 @@ pub struct Walker<'a> {
     /// Keys whose name was read (redis-check-rdb's `keys`).
     pub keys_read: u64,
     doing: &'static str,
-    key: Option<Vec<u8>>,
+    key: Option<Cow<'a, [u8]>>,
     key_type: i32,
 }
 
@@ -214,7 +234,7 @@ impl<'a> Walker<'a> {
             offset: e.offset,
             msg: e.msg,
             doing: self.doing,
-            key: self.key.clone(),
+            key: self.key.as_deref().map(<[u8]>::to_vec),
             key_type: self.key_type,
         }
     }
@@ -251,9 +271,9 @@ impl<'a> Walker<'a> {
                 }
                 opcode::RESIZEDB => {
                     self.doing = "read-len";
-                    self.r.length().map_err(|e| self.fail(e))?;
-                    self.r.length().map_err(|e| self.fail(e))?;
-                    return Ok(Record::ResizeDb);
+                    let keys = self.r.length().map_err(|e| self.fail(e))?;
+                    let expires = self.r.length().map_err(|e| self.fail(e))?;
+                    return Ok(Record::ResizeDb { keys, expires });
                 }
                 opcode::SLOT_INFO if self.newer => {
                     self.doing = "read-len";
@@ -310,7 +330,7 @@ impl<'a> Walker<'a> {
     ) -> Result<KeyRecord<'a>, Failure> {
         self.doing = "read-key";
         let key = self.r.string().map_err(|e| self.fail(e))?;
-        self.key = Some(key.to_vec());
+        self.key = Some(key.clone());
         self.keys_read += 1;
         self.doing = "read-object-value";
         let value = if t == types::MODULE_2 {
@@ -318,6 +338,13 @@ impl<'a> Walker<'a> {
             let name = module_name(id);
             self.skip_module_data(&name)?;
             KeyValue::Module(name)
+        } else if t == types::STRING {
+            // decode_object's STRING case is `Value::string(&r.string()?)`.
+            KeyValue::Str(self.r.string().map_err(|e| {
+                let mut e = e;
+                e.type_byte = Some(t);
+                self.fail(e)
+            })?)
         } else {
             match decode_object(&mut self.r, t, &self.lim).map_err(|e| self.fail(e))? {
                 Some(v) => KeyValue::Value(v),
@@ -441,14 +468,21 @@ mod tests {
             matches!(w.next_record().unwrap(), Record::Aux { key, value } if &*key == b"ver" && &*value == b"7")
         );
         assert!(matches!(w.next_record().unwrap(), Record::SelectDb(0)));
-        assert!(matches!(w.next_record().unwrap(), Record::ResizeDb));
+        assert!(matches!(
+            w.next_record().unwrap(),
+            Record::ResizeDb {
+                keys: 1,
+                expires: 1
+            }
+        ));
         let Record::Key(k) = w.next_record().unwrap() else {
             panic!("key")
         };
         assert_eq!(&*k.key, b"foo");
         assert_eq!(k.meta.expire_ms, 0);
         assert_eq!((k.start, k.type_at, k.end), (21, 30, 39));
-        assert!(matches!(k.value, KeyValue::Value(Value::Emb(_))));
+        assert!(matches!(k.value, KeyValue::Str(ref s) if &**s == b"bar"));
+        assert!(matches!(k.value.value().as_deref(), Some(Value::Emb(_))));
         assert!(matches!(w.next_record().unwrap(), Record::Eof));
         assert_eq!(w.keys_read, 1);
     }
