@@ -140,14 +140,16 @@ pub fn check(data: &[u8], opts: &CheckOptions) -> CheckReport {
     std::thread::scope(|s| {
         // The helper thread: the CRC of the usual span, then the duplicate
         // check on the key offsets the walk sends it in batches.
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<u64>>();
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<(u64, u64)>>();
         let want_dups = opts.dups;
+        let hasher = super::dups::Hasher::default();
+        let helper_hasher = hasher.clone();
         let helper = s.spawn(move || {
             let crc = crc64(0, &data[..usual_end]);
-            let mut d = DupScan::new(data);
+            let mut d = DupScan::with_hasher(data, helper_hasher);
             for batch in rx {
-                for packed in batch {
-                    d.add_packed(packed);
+                for (h, packed) in batch {
+                    d.add_hashed(h, packed);
                 }
             }
             let t = std::time::Instant::now();
@@ -155,7 +157,7 @@ pub fn check(data: &[u8], opts: &CheckOptions) -> CheckReport {
             (crc, dup, t.elapsed())
         });
         let t0 = std::time::Instant::now();
-        let walked = walk(data, opts, &mut rep, opts.dups.then_some(tx));
+        let walked = walk(data, opts, &mut rep, opts.dups.then_some((tx, hasher)));
         let t1 = std::time::Instant::now();
         let (crc, dup, dup_time) = helper.join().expect("helper thread");
         let Some(eof_end) = walked else { return };
@@ -199,7 +201,10 @@ fn walk(
     data: &[u8],
     opts: &CheckOptions,
     rep: &mut CheckReport,
-    dups: Option<std::sync::mpsc::Sender<Vec<u64>>>,
+    dups: Option<(
+        std::sync::mpsc::Sender<Vec<(u64, u64)>>,
+        super::dups::Hasher,
+    )>,
 ) -> Option<usize> {
     let mut w = match Walker::open(data, opts.newer) {
         Ok(w) => w,
@@ -210,7 +215,8 @@ fn walk(
         }
     };
     rep.version = Some(w.version);
-    let mut batch: Vec<u64> = Vec::with_capacity(BATCH);
+    // Keys are hashed here, while their bytes are in cache.
+    let mut batch: Vec<(u64, u64)> = Vec::with_capacity(BATCH);
     let mut db = 0u64;
     let result = loop {
         let rec = match w.next_record() {
@@ -271,8 +277,8 @@ fn walk(
                         rep.already_expired += 1;
                     }
                 }
-                if let Some(tx) = &dups {
-                    batch.push(DupScan::pack(db, key_name_offset(&k)));
+                if let Some((tx, hasher)) = &dups {
+                    batch.push(DupScan::hashed(hasher, db, &k.key, key_name_offset(&k)));
                     if batch.len() == BATCH {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                         let _ = tx.send(full);
@@ -286,7 +292,7 @@ fn walk(
             Record::Function(_) | Record::ResizeDb { .. } | Record::SlotInfo => {}
         }
     };
-    if let (Some(tx), false) = (&dups, batch.is_empty()) {
+    if let (Some((tx, _)), false) = (&dups, batch.is_empty()) {
         let _ = tx.send(batch);
     }
     rep.keys_read = w.keys_read;

@@ -91,10 +91,14 @@ impl<'a> Dups<'a> {
 /// random access into a table of millions of entries.
 pub struct DupScan<'a> {
     data: &'a [u8],
-    hasher: hashbrown::DefaultHashBuilder,
+    hasher: Hasher,
     /// (hash of db and key, db << 48 | offset of the key's name).
     buckets: Vec<Vec<(u64, u64)>>,
 }
+
+/// The key hash of [`DupScan`] (foldhash); threads share clones of one
+/// instance so that they compute the same hashes.
+pub type Hasher = hashbrown::DefaultHashBuilder;
 
 /// Offsets fit in 48 bits (256 TB files); the db goes above them.
 const OFF_BITS: u32 = 48;
@@ -109,7 +113,7 @@ impl<'a> DupScan<'a> {
     pub fn new(data: &'a [u8]) -> Self {
         DupScan {
             data,
-            hasher: hashbrown::DefaultHashBuilder::default(),
+            hasher: Hasher::default(),
             buckets: vec![Vec::new(); 1 << BUCKET_BITS],
         }
     }
@@ -121,6 +125,25 @@ impl<'a> DupScan<'a> {
 
     fn push(&mut self, h: u64, packed: u64) {
         self.buckets[(h >> (64 - BUCKET_BITS)) as usize].push((h, packed));
+    }
+
+    /// A scan hashing with (a clone of) `hasher`.
+    pub fn with_hasher(data: &'a [u8], hasher: Hasher) -> Self {
+        DupScan {
+            hasher,
+            ..DupScan::new(data)
+        }
+    }
+
+    /// (hash, packed db + offset) of `key` of `db` named at `off`, for
+    /// [`DupScan::add_hashed`].
+    pub fn hashed(hasher: &Hasher, db: u64, key: &[u8], off: u64) -> (u64, u64) {
+        (hasher.hash_one((db, key)), Self::pack(db, off))
+    }
+
+    /// Notes a key hashed by [`DupScan::hashed`].
+    pub fn add_hashed(&mut self, h: u64, packed: u64) {
+        self.push(h, packed);
     }
 
     /// Notes the key whose name is at the packed offset (read back from
