@@ -388,3 +388,34 @@ fn slots_filter_follows_cluster_keyslot() {
     assert_eq!(exit, 1);
     assert!(!Path::new(&out).exists());
 }
+
+#[test]
+fn slots_downgrades_newer_files_to_rdb_10() {
+    let src = assets_dir().join("newer/valkey-8.0.1.rdb");
+    if !src.exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("all.rdb");
+    let (exit, text) = run(&[
+        "--slots".as_ref(),
+        "0-16383".as_ref(),
+        "--output".as_ref(),
+        out.as_os_str(),
+        src.as_os_str(),
+    ]);
+    assert_eq!(exit, 0, "{text}");
+    let (_, src_report) = run(&["--newer".as_ref(), src.as_os_str()]);
+    let (exit, out_report) = run(&[out.as_os_str()]);
+    assert_eq!(exit, 0, "{out_report}");
+    let keys = |r: &str| {
+        r.lines()
+            .find(|l| l.ends_with(" keys read"))
+            .map(str::to_owned)
+    };
+    assert_eq!(keys(&src_report), keys(&out_report));
+    assert!(std::fs::read(&out).unwrap().starts_with(b"REDIS0010"));
+    if check_rdb_available() {
+        assert_eq!(check_rdb(&out).0, 0);
+    }
+}

@@ -43,8 +43,8 @@ struct Cli {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
-    /// Accept RDB 11 and 12 (Redis 7.2 / 7.4, Valkey 8), which keel-server loads
-    /// (redis-check-rdb 7.0 refuses them).
+    /// Check RDB 11 and 12 files (Redis 7.2 / 7.4, Valkey 8), which keel-server
+    /// loads and redis-check-rdb 7.0 refuses (--salvage / --slots always accept them).
     #[arg(long)]
     newer: bool,
     /// The server's `databases` (a larger DB index is an error).
@@ -160,7 +160,9 @@ fn run(cli: &Cli) -> Outcome {
             let opts = RewriteOptions {
                 salvage: cli.salvage.is_some(),
                 slots,
-                newer: cli.newer,
+                // Rewrites read what keel-server reads (RDB 1-12) and write
+                // RDB 10, which Redis 7.0 loads too.
+                newer: true,
                 databases: cli.databases,
                 compress: !cli.no_compress,
             };
