@@ -143,7 +143,7 @@ pub fn check(data: &[u8], opts: &CheckOptions) -> CheckReport {
         let (tx, rx) = std::sync::mpsc::channel::<Vec<(u64, u64)>>();
         let want_dups = opts.dups;
         let hasher = super::dups::Hasher::default();
-        let helper_hasher = hasher.clone();
+        let helper_hasher = hasher;
         let helper = s.spawn(move || {
             let crc = crc64(0, &data[..usual_end]);
             let mut d = DupScan::with_hasher(data, helper_hasher);
@@ -191,6 +191,12 @@ pub fn check(data: &[u8], opts: &CheckOptions) -> CheckReport {
     rep
 }
 
+/// Where the walk sends (hash, packed db + offset) batches, and the hasher.
+type DupFeed = (
+    std::sync::mpsc::Sender<Vec<(u64, u64)>>,
+    super::dups::Hasher,
+);
+
 /// Keys sent to the duplicate check per batch.
 const BATCH: usize = 64 * 1024;
 
@@ -201,10 +207,7 @@ fn walk(
     data: &[u8],
     opts: &CheckOptions,
     rep: &mut CheckReport,
-    dups: Option<(
-        std::sync::mpsc::Sender<Vec<(u64, u64)>>,
-        super::dups::Hasher,
-    )>,
+    dups: Option<DupFeed>,
 ) -> Option<usize> {
     let mut w = match Walker::open(data, opts.newer) {
         Ok(w) => w,
