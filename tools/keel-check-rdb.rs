@@ -145,7 +145,7 @@ fn run(cli: &Cli) -> Outcome {
         let _ = m.advise(memmap2::Advice::Sequential);
     }
     let data: &[u8] = map.as_deref().unwrap_or(&[]);
-    match dest {
+    let outcome = match dest {
         None => {
             let opts = CheckOptions {
                 newer: cli.newer,
@@ -168,5 +168,9 @@ fn run(cli: &Cli) -> Outcome {
             };
             run_rewrite(data, &path, &dest, &opts, cli.json)
         }
-    }
+    };
+    // The process exits right after printing: unmapping a large file page
+    // by page would only delay that.
+    std::mem::forget(map);
+    outcome
 }

@@ -140,16 +140,21 @@ pub fn check(data: &[u8], opts: &CheckOptions) -> CheckReport {
     std::thread::scope(|s| {
         // The helper thread: the CRC of the usual span, then the duplicate
         // check on the key offsets the walk sends it in batches.
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<(u64, u64)>>();
+        let (tx, rx) = std::sync::mpsc::channel::<DupMsg>();
         let want_dups = opts.dups;
         let hasher = super::dups::Hasher::default();
         let helper_hasher = hasher;
         let helper = s.spawn(move || {
             let crc = crc64(0, &data[..usual_end]);
             let mut d = DupScan::with_hasher(data, helper_hasher);
-            for batch in rx {
-                for (h, packed) in batch {
-                    d.add_hashed(h, packed);
+            for msg in rx {
+                match msg {
+                    DupMsg::Keys(batch) => {
+                        for (h, packed) in batch {
+                            d.add_hashed(h, packed);
+                        }
+                    }
+                    DupMsg::Expect(n) => d.reserve(n),
                 }
             }
             let t = std::time::Instant::now();
@@ -191,11 +196,16 @@ pub fn check(data: &[u8], opts: &CheckOptions) -> CheckReport {
     rep
 }
 
-/// Where the walk sends (hash, packed db + offset) batches, and the hasher.
-type DupFeed = (
-    std::sync::mpsc::Sender<Vec<(u64, u64)>>,
-    super::dups::Hasher,
-);
+/// What the walk tells the duplicate check.
+enum DupMsg {
+    /// (hash, packed db + offset) of keys.
+    Keys(Vec<(u64, u64)>),
+    /// A RESIZEDB hint: this many more keys are coming.
+    Expect(u64),
+}
+
+/// Where the walk sends [`DupMsg`]s, and the hasher.
+type DupFeed = (std::sync::mpsc::Sender<DupMsg>, super::dups::Hasher);
 
 /// Keys sent to the duplicate check per batch.
 const BATCH: usize = 64 * 1024;
@@ -284,7 +294,7 @@ fn walk(
                     batch.push(DupScan::hashed(hasher, db, &k.key, key_name_offset(&k)));
                     if batch.len() == BATCH {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                        let _ = tx.send(full);
+                        let _ = tx.send(DupMsg::Keys(full));
                     }
                 }
                 if let Some(s) = &mut rep.stats {
@@ -292,11 +302,16 @@ fn walk(
                 }
             }
             Record::Eof => break Ok(w.offset() as usize),
-            Record::Function(_) | Record::ResizeDb { .. } | Record::SlotInfo => {}
+            Record::ResizeDb { keys, .. } => {
+                if let Some((tx, _)) = &dups {
+                    let _ = tx.send(DupMsg::Expect(keys));
+                }
+            }
+            Record::Function(_) | Record::SlotInfo => {}
         }
     };
     if let (Some((tx, _)), false) = (&dups, batch.is_empty()) {
-        let _ = tx.send(batch);
+        let _ = tx.send(DupMsg::Keys(batch));
     }
     rep.keys_read = w.keys_read;
     rep.key_type = w.key_type();

@@ -123,6 +123,15 @@ impl<'a> DupScan<'a> {
         (db.min(0xffff) << OFF_BITS) | off
     }
 
+    /// Room for `n` more keys (a RESIZEDB hint; capped so that a damaged
+    /// hint cannot reserve much).
+    pub fn reserve(&mut self, n: u64) {
+        let per = (n.min(1 << 30) as usize >> BUCKET_BITS) * 9 / 8 + 1;
+        for b in &mut self.buckets {
+            b.reserve(per);
+        }
+    }
+
     fn push(&mut self, h: u64, packed: u64) {
         self.buckets[(h >> (64 - BUCKET_BITS)) as usize].push((h, packed));
     }
