@@ -198,6 +198,12 @@ fn rewrite_text(
             out += &format!(", key '{}'", String::from_utf8_lossy(k));
         }
         out += ")\n";
+        if let Some(k) = &l.resumed_key {
+            out += &format!(
+                "[{m}] resumed at the key '{}' (the first key after damage: check it)\n",
+                String::from_utf8_lossy(k)
+            );
+        }
         if let Some(k) = &l.swallowed_key {
             out += &format!(
                 "[{m}] LOST key '{}' (its value ran into the next intact record)\n",
@@ -260,7 +266,8 @@ fn rewrite_json(
             .iter()
             .map(|l| {
                 json!({"from": l.from, "to": l.to, "error": failure_json(&l.failure),
-                       "swallowed_key": l.swallowed_key.as_deref().map(json_bytes)})
+                       "swallowed_key": l.swallowed_key.as_deref().map(json_bytes),
+                       "resumed_key": l.resumed_key.as_deref().map(json_bytes)})
             })
             .collect();
         v["dropped"] = r

@@ -49,6 +49,10 @@ pub struct Lost {
     /// A key decoded just before the damage, dropped because its value
     /// overlapped the next intact record.
     pub swallowed_key: Option<Vec<u8>>,
+    /// The first key read where decoding resumed. Resynchronisation checks
+    /// that records decode in a row from there, but the first one can
+    /// still be the tail of a damaged record that happens to parse.
+    pub resumed_key: Option<Vec<u8>>,
 }
 
 /// A key that decoded but is not written.
@@ -144,6 +148,7 @@ impl<W: Write> Out<W> {
 /// real records that a damaged length swallowed do, while record-shaped
 /// bytes inside an intact value (a listpack of small integers reads as a
 /// run of tiny string keys) do not.
+#[allow(clippy::too_many_arguments)]
 pub fn resync(
     data: &[u8],
     from: usize,
@@ -152,19 +157,46 @@ pub fn resync(
     opts: &RewriteOptions,
     dups: &Dups,
     db: u64,
+    nul_end: Option<usize>,
 ) -> Option<usize> {
-    (from..data.len()).find(|&p| {
+    let ok = |p: usize| -> Option<(usize, usize)> {
         let t = data[p];
         let plausible = super::walk::is_object_type(t, opts.newer)
             || (t >= opcode::FUNCTION2 && t != opcode::EOF)
             || (t == opcode::EOF && data.len() - p == 9)
             || (opts.newer && t == opcode::SLOT_INFO);
         // A run of NUL bytes reads as keys "" holding "": never resync there.
+        if !plausible || data[p..].starts_with(&[0, 0, 0]) {
+            return None;
+        }
         let must_pass = if p <= failed_at { failed_at } else { 0 };
-        plausible
-            && !data[p..].starts_with(&[0, 0, 0])
-            && chain_ok(data, p, must_pass, version, opts, dups, db)
-    })
+        chain_ok(data, p, must_pass, version, opts, dups, db)
+    };
+    let mut p = from;
+    let (mut first_at, mut first_end) = loop {
+        if p >= data.len() {
+            return None;
+        }
+        if let Some(e) = ok(p) {
+            break e;
+        }
+        p += 1;
+    };
+    // After a NUL run that ends inside a record, the first record of a
+    // chain may be that record's tail, parsed as a key that swallows real
+    // records: if a chain also starts inside it, prefer that one. (Not
+    // after other damage: record-shaped bytes inside an intact value would
+    // then win over the real record holding them.)
+    // A chain starting right where the NUL run ends is taken as is.
+    while let Some((q, e)) = nul_end
+        .is_some_and(|t| p != t && p < t + 4096)
+        .then(|| (first_at + 1..first_end).find_map(|q| ok(q).map(|e| (q, e))))
+        .flatten()
+    {
+        p = q;
+        (first_at, first_end) = e;
+    }
+    Some(p)
 }
 
 /// Records that must decode in a row for a resynchronisation point.
@@ -173,9 +205,11 @@ const CHAIN: usize = 8;
 /// Most records a candidate chain may take to get past the failure.
 const CHAIN_MAX: usize = 100_000;
 
-/// True if records decode from `p` in a row, at least [`CHAIN`] of them
-/// and up to past offset `must_pass` (or fewer ending in the EOF opcode
-/// followed by exactly the checksum), with no key already seen.
+/// If records decode from `p` in a row, at least [`CHAIN`] of them and up
+/// to past offset `must_pass` (or fewer ending in the EOF opcode followed
+/// by exactly the checksum), with no key already seen: the offset of the
+/// first record's type byte (after its expire / IDLE / FREQ prefix) and
+/// of its end.
 fn chain_ok(
     data: &[u8],
     p: usize,
@@ -184,39 +218,52 @@ fn chain_ok(
     opts: &RewriteOptions,
     dups: &Dups,
     mut db: u64,
-) -> bool {
+) -> Option<(usize, usize)> {
     let mut w = Walker::assume(data, opts.newer, version);
     w.resume_at(p);
     let mut seen: hashbrown::HashSet<(u64, Vec<u8>)> = hashbrown::HashSet::new();
+    let mut first_end = None;
+    let mut first_at = p;
     for n in 0..CHAIN_MAX {
-        if n >= CHAIN && w.offset() as usize > must_pass {
-            return true;
+        if n == 1 {
+            first_end = Some((first_at, w.offset() as usize));
         }
-        match w.next_record() {
-            Err(_) => return false,
+        if n >= CHAIN && w.offset() as usize > must_pass {
+            return first_end;
+        }
+        let rec = w.next_record();
+        match rec {
+            Err(_) => return None,
             Ok(Record::Eof) => {
                 let left = data.len() - w.offset() as usize;
-                return left == if version >= 5 { 8 } else { 0 };
+                let end = first_end.unwrap_or((p, w.offset() as usize));
+                return (left == if version >= 5 { 8 } else { 0 }).then_some(end);
             }
             Ok(Record::SelectDb(n)) => {
                 if n >= opts.databases {
-                    return false;
+                    return None;
                 }
                 db = n;
             }
             Ok(Record::Key(k)) => {
+                if n == 0 {
+                    first_at = k.type_at;
+                }
+                // An empty name on the first key: the tail of a NUL run
+                // ("00 00" + whatever follows), not a record.
                 if matches!(k.value, KeyValue::Empty)
+                    || (seen.is_empty() && k.key.is_empty())
                     || (version >= 10 && !written_by_7(k.type_byte))
                     || dups.contains(db, &k.key)
                     || !seen.insert((db, k.key.into_owned()))
                 {
-                    return false;
+                    return None;
                 }
             }
             Ok(_) => {}
         }
     }
-    false
+    None
 }
 
 /// A key record that is three NUL bytes (type string, key "", value "")
@@ -260,6 +307,7 @@ pub fn rewrite<W: Write>(data: &[u8], opts: &RewriteOptions, w: W) -> io::Result
                 to: 9,
                 failure: f,
                 swallowed_key: None,
+                resumed_key: None,
             });
             Walker::assume(data, opts.newer, RDB_VERSION)
         }
@@ -279,6 +327,7 @@ pub fn rewrite<W: Write>(data: &[u8], opts: &RewriteOptions, w: W) -> io::Result
     let mut db = 0u64;
     let mut pending: Option<(u64, KeyRecord)> = None;
     let mut eof_end = None;
+    let mut resumed = false;
     loop {
         let rec_start = walker.offset() as usize;
         let rec = match walker.next_record() {
@@ -298,8 +347,27 @@ pub fn rewrite<W: Write>(data: &[u8], opts: &RewriteOptions, w: W) -> io::Result
                     rep.failure = Some(f);
                     return Ok(rep);
                 }
-                let from = pending.as_ref().map_or(rec_start, |(_, k)| k.start) + 1;
-                let at = resync(data, from, rec_start, walker.version, opts, &dups, db);
+                let mut from = pending.as_ref().map_or(rec_start, |(_, k)| k.start) + 1;
+                // In a NUL run, real records resume at its end at the
+                // earliest (the last NUL may be a string's type byte).
+                let nul_to = data[rec_start..]
+                    .iter()
+                    .position(|&b| b != 0)
+                    .map_or(data.len(), |i| rec_start + i);
+                let nul_end = (nul_to - rec_start >= 3).then_some(nul_to);
+                if nul_end.is_some() {
+                    from = from.max(nul_to - 1);
+                }
+                let at = resync(
+                    data,
+                    from,
+                    rec_start,
+                    walker.version,
+                    opts,
+                    &dups,
+                    db,
+                    nul_end,
+                );
                 let to = at.unwrap_or(data.len());
                 let mut lost_from = rec_start;
                 let mut swallowed = None;
@@ -322,7 +390,9 @@ pub fn rewrite<W: Write>(data: &[u8], opts: &RewriteOptions, w: W) -> io::Result
                     to: to as u64,
                     failure: f,
                     swallowed_key: swallowed,
+                    resumed_key: None,
                 });
+                resumed = true;
                 match at {
                     Some(p) => {
                         walker.resume_at(p);
@@ -338,6 +408,11 @@ pub fn rewrite<W: Write>(data: &[u8], opts: &RewriteOptions, w: W) -> io::Result
         match rec {
             Record::Key(k) => {
                 rep.keys_decoded += 1;
+                if std::mem::take(&mut resumed) {
+                    if let Some(l) = rep.lost.last_mut() {
+                        l.resumed_key = Some(k.key.to_vec());
+                    }
+                }
                 if matches!(k.value, KeyValue::Empty) {
                     rep.dropped.push(Dropped {
                         db,
