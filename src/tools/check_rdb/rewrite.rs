@@ -159,7 +159,7 @@ pub fn resync(
     db: u64,
     nul_end: Option<usize>,
 ) -> Option<usize> {
-    let ok = |p: usize| -> Option<(usize, usize)> {
+    let ok = |p: usize| -> Option<(usize, usize, usize)> {
         let t = data[p];
         let plausible = super::walk::is_object_type(t, opts.newer)
             || (t >= opcode::FUNCTION2 && t != opcode::EOF)
@@ -173,7 +173,7 @@ pub fn resync(
         chain_ok(data, p, must_pass, version, opts, dups, db)
     };
     let mut p = from;
-    let (mut first_at, mut first_end) = loop {
+    let mut first = loop {
         if p >= data.len() {
             return None;
         }
@@ -182,19 +182,24 @@ pub fn resync(
         }
         p += 1;
     };
-    // After a NUL run that ends inside a record, the first record of a
-    // chain may be that record's tail, parsed as a key that swallows real
-    // records: if a chain also starts inside it, prefer that one. (Not
-    // after other damage: record-shaped bytes inside an intact value would
-    // then win over the real record holding them.)
-    // A chain starting right where the NUL run ends is taken as is.
-    while let Some((q, e)) = nul_end
-        .is_some_and(|t| p != t && p < t + 4096)
-        .then(|| (first_at + 1..first_end).find_map(|q| ok(q).map(|e| (q, e))))
-        .flatten()
-    {
-        p = q;
-        (first_at, first_end) = e;
+    // The first record of a chain may be the tail of a damaged record that
+    // happens to parse, as a key whose name swallows real records. A real
+    // record never starts inside a key's name: if a chain starts there,
+    // prefer it. After a NUL run that ends inside a record, also look
+    // inside the rest of the first record (not after other damage, where
+    // record-shaped bytes inside an intact value would win over the real
+    // record holding them; nor right where the NUL run ends).
+    loop {
+        let whole = nul_end.is_some_and(|t| p != t && p < t + 4096);
+        let (at, value_at, end) = first;
+        let upto = if whole { end } else { value_at };
+        match (at + 1..upto).find_map(|q| ok(q).map(|e| (q, e))) {
+            Some((q, e)) => {
+                p = q;
+                first = e;
+            }
+            None => break,
+        }
     }
     Some(p)
 }
@@ -207,8 +212,9 @@ const CHAIN_MAX: usize = 100_000;
 
 /// If records decode from `p` in a row, at least [`CHAIN`] of them and up
 /// to past offset `must_pass` (or fewer ending in the EOF opcode followed
-/// by exactly the checksum), with no key already seen: the offset of the
-/// first record's type byte (after its expire / IDLE / FREQ prefix) and
+/// by exactly the checksum), with no key already seen: the offsets of the
+/// first record's type byte (after its expire / IDLE / FREQ prefix), of
+/// its value (past the key's name; the type byte for other records) and
 /// of its end.
 fn chain_ok(
     data: &[u8],
@@ -218,15 +224,15 @@ fn chain_ok(
     opts: &RewriteOptions,
     dups: &Dups,
     mut db: u64,
-) -> Option<(usize, usize)> {
+) -> Option<(usize, usize, usize)> {
     let mut w = Walker::assume(data, opts.newer, version);
     w.resume_at(p);
     let mut seen: hashbrown::HashSet<(u64, Vec<u8>)> = hashbrown::HashSet::new();
     let mut first_end = None;
-    let mut first_at = p;
+    let (mut first_at, mut value_at) = (p, p);
     for n in 0..CHAIN_MAX {
         if n == 1 {
-            first_end = Some((first_at, w.offset() as usize));
+            first_end = Some((first_at, value_at, w.offset() as usize));
         }
         if n >= CHAIN && w.offset() as usize > must_pass {
             return first_end;
@@ -236,7 +242,7 @@ fn chain_ok(
             Err(_) => return None,
             Ok(Record::Eof) => {
                 let left = data.len() - w.offset() as usize;
-                let end = first_end.unwrap_or((p, w.offset() as usize));
+                let end = first_end.unwrap_or((p, p, w.offset() as usize));
                 return (left == if version >= 5 { 8 } else { 0 }).then_some(end);
             }
             Ok(Record::SelectDb(n)) => {
@@ -247,7 +253,7 @@ fn chain_ok(
             }
             Ok(Record::Key(k)) => {
                 if n == 0 {
-                    first_at = k.type_at;
+                    (first_at, value_at) = (k.type_at, k.value_at);
                 }
                 // An empty name on the first key: the tail of a NUL run
                 // ("00 00" + whatever follows), not a record.

@@ -173,6 +173,7 @@ mod tests {
             },
             start: 100,
             type_at: 100,
+            value_at: 100,
             end: 100 + size,
         }
     }

@@ -60,6 +60,8 @@ pub struct KeyRecord<'a> {
     pub start: usize,
     /// Offset of the type byte.
     pub type_at: usize,
+    /// Offset of the value (just past the key's name).
+    pub value_at: usize,
     /// Offset just past the value.
     pub end: usize,
 }
@@ -333,6 +335,7 @@ impl<'a> Walker<'a> {
         self.key = Some(key.clone());
         self.keys_read += 1;
         self.doing = "read-object-value";
+        let value_at = self.r.offset() as usize;
         let value = if t == types::MODULE_2 {
             let id = self.r.length().map_err(|e| self.fail(e))?;
             let name = module_name(id);
@@ -360,6 +363,7 @@ impl<'a> Walker<'a> {
             meta,
             start,
             type_at,
+            value_at,
             end: self.r.offset() as usize,
         })
     }
