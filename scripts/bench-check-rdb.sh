@@ -20,7 +20,8 @@
 # POPULATE values are mostly NUL bytes, which LZF would shrink to nothing),
 # so SIZE_MB is the real amount of data both tools decode and checksum.
 # keel-check-rdb runs with its defaults (duplicate-key check on), which
-# is more work than redis-check-rdb does.
+# is more work than redis-check-rdb does. KEEL_CHECK_RDB_TIMING=1 makes
+# keel-check-rdb print its phase times (walk, helper thread) on stderr.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
