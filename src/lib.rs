@@ -11,4 +11,5 @@ pub mod keyspace;
 pub mod persistence;
 pub mod protocol;
 pub mod server;
+pub mod tools;
 pub mod util;

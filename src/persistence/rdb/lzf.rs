@@ -24,30 +24,36 @@ fn hash3(b: &[u8]) -> usize {
 /// Compresses `input`; `None` when the output would exceed `max_out`
 /// bytes (Redis then stores the string raw).
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
-    let n = input.len();
-    if n == 0 {
+    if input.is_empty() {
         return None;
     }
-    let out: Vec<u8> = Vec::with_capacity(max_out.min(n + n / 32 + 1));
-    HTAB.with(|t| compress_with(input, max_out, &mut t.borrow_mut(), out))
+    // One hash table per thread, all zero between calls: allocating and
+    // zeroing 64 KB for every string cost a page fault per call.
+    thread_local! {
+        static HTAB: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    HTAB.with(|t| {
+        let mut htab = t.borrow_mut();
+        if htab.is_empty() {
+            htab.resize(1 << HLOG, 0);
+        }
+        let out = compress_with(input, max_out, &mut htab);
+        // Zero what this input may have set (every entry is set at some
+        // position p with p + 2 < n, under hash3 of input[p..]).
+        if input.len() > 1 << HLOG {
+            htab.fill(0);
+        } else {
+            for p in 0..input.len().saturating_sub(2) {
+                htab[hash3(&input[p..])] = 0;
+            }
+        }
+        out
+    })
 }
 
-thread_local! {
-    /// The hash table of recent 3-byte sequences, reused across calls:
-    /// zeroing 64 KB per string would cost more than compressing it.
-    /// Stale entries from earlier inputs are harmless: a candidate is
-    /// used only if it lies before the current position and its bytes
-    /// match.
-    static HTAB: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(vec![0u32; 1 << HLOG]);
-}
-
-fn compress_with(
-    input: &[u8],
-    max_out: usize,
-    htab: &mut [u32],
-    mut out: Vec<u8>,
-) -> Option<Vec<u8>> {
+fn compress_with(input: &[u8], max_out: usize, htab: &mut [u32]) -> Option<Vec<u8>> {
     let n = input.len();
+    let mut out: Vec<u8> = Vec::with_capacity(max_out.min(n + n / 32 + 1));
     // Index of the control byte of the literal run being built.
     let mut lit_pos = 0;
     let mut lit = 0usize;
@@ -58,7 +64,7 @@ fn compress_with(
             let h = hash3(&input[ip..]);
             let cand = htab[h] as usize;
             htab[h] = ip as u32 + 1;
-            if cand != 0 && cand - 1 < ip {
+            if cand != 0 {
                 let r = cand - 1;
                 let off = ip - r - 1;
                 if off < MAX_OFF && input[r..r + 3] == input[ip..ip + 3] {
@@ -167,6 +173,24 @@ pub fn decompress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_shared_table_is_clean_between_calls() {
+        // Each call must give what a fresh table gives, whatever came before.
+        let inputs: Vec<Vec<u8>> = vec![
+            b"abcabcabcabcabcabcabcabcabcabc".to_vec(),
+            vec![b'a'; 100],
+            (0..70_000u32).map(|i| (i % 251) as u8).collect(),
+            b"xyzxyzxyz0123456789xyzxyzxyz0123456789".to_vec(),
+            vec![0u8; 300],
+        ];
+        for _ in 0..2 {
+            for i in &inputs {
+                let mut fresh = vec![0u32; 1 << HLOG];
+                assert_eq!(compress(i, i.len()), compress_with(i, i.len(), &mut fresh));
+            }
+        }
+    }
 
     #[test]
     fn decodes_what_redis_wrote() {
