@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# AOF benchmark: keel-server against redis-server 7.0.15, one at a time,
+# same settings (appendonly yes, aof-use-rdb-preamble as given).
+#
+#   scripts/bench-aof.sh
+#
+# Prints, for appendfsync always and everysec, redis-benchmark SET and INCR
+# at -c 50 with pipelines 1 and 16 (requests/s, p50 and p99 latency in ms)
+# and the fsyncs per second each server issued (from /proc/<pid>/io is not
+# possible, so from the kernel's syscall count via strace -c when present,
+# else not shown); the disk's own fsync rate (one writer, 2 s of
+# write+fdatasync); the startup load time of a 1M-key AOF written without
+# an RDB preamble; and BGREWRITEAOF wall time. Ratios are keel/redis.
+#
+# Environment: KEEL_BIN [target/release/keel-server, built here],
+# REQUESTS [200000], KEYS [1000000], BENCH_PORTS [27000-27999].
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+for t in redis-server redis-cli redis-benchmark python3; do
+    command -v "$t" >/dev/null || { echo "bench-aof: $t is not installed" >&2; exit 1; }
+done
+REQUESTS=${REQUESTS:-200000}
+KEYS=${KEYS:-1000000}
+if [ -z "${KEEL_BIN:-}" ]; then
+    cargo build --release --bin keel-server
+    KEEL_BIN="$repo/target/release/keel-server"
+fi
+lo=${BENCH_PORTS%-*}; lo=${lo:-27000}
+port=$lo
+work=$(mktemp -d /tmp/keel-bench-aof.XXXXXX)
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+start() { # bin dir extra...
+    local bin=$1 dir=$2; shift 2
+    mkdir -p "$dir"
+    "$bin" --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --daemonize no "$@" >"$dir/log" 2>&1 &
+    pid=$!
+    until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ]; do sleep 0.05; done
+}
+stop() { redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; wait "$pid" 2>/dev/null || true; pid=""; }
+
+declare -A R
+bench() { # name fsync
+    local name=$1 fsync=$2 bin
+    for who in keel redis; do
+        if [ $who = keel ]; then bin=$KEEL_BIN; else bin=redis-server; fi
+        start "$bin" "$work/$who-$fsync" --appendonly yes --appendfsync "$fsync"
+        for p in 1 16; do
+            for t in set incr; do
+                line=$(redis-benchmark -p "$port" -c 50 -n "$REQUESTS" -P $p -t $t -r 100000 --csv | tail -1)
+                # "test","rps","avg","min","p50","p95","p99","max"
+                R[$who,$fsync,$t,$p,rps]=$(echo "$line" | cut -d, -f2 | tr -d '"')
+                R[$who,$fsync,$t,$p,p50]=$(echo "$line" | cut -d, -f5 | tr -d '"')
+                R[$who,$fsync,$t,$p,p99]=$(echo "$line" | cut -d, -f7 | tr -d '"')
+            done
+        done
+        stop
+    done
+}
+bench always always
+bench everysec everysec
+
+disk=$(python3 - "$work" <<'PY'
+import os, sys, time
+p = os.path.join(sys.argv[1], "fsync.probe")
+fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+n, t0 = 0, time.time()
+while time.time() - t0 < 2:
+    os.write(fd, b"x" * 64)
+    os.fdatasync(fd)
+    n += 1
+print(int(n / (time.time() - t0)))
+PY
+)
+
+# A 1M-key AOF without preamble, written once by redis-server.
+start redis-server "$work/build" --appendonly yes --aof-use-rdb-preamble no --enable-debug-command yes
+redis-cli -p "$port" debug populate "$KEYS" >/dev/null
+redis-cli -p "$port" bgrewriteaof >/dev/null
+until redis-cli -p "$port" info persistence | grep -q "aof_rewrite_in_progress:0"; do sleep 0.1; done
+sleep 1
+stop
+load_time() { # bin dir
+    cp -r "$work/build/appendonlydir" "$2/" 2>/dev/null || { mkdir -p "$2"; cp -r "$work/build/appendonlydir" "$2/"; }
+    local t0 t1
+    t0=$(date +%s.%N)
+    start "$1" "$2" --appendonly yes --aof-use-rdb-preamble no
+    until redis-cli -p "$port" info persistence | grep -q "^loading:0"; do sleep 0.05; done
+    t1=$(date +%s.%N)
+    echo "$t1 - $t0" | bc
+}
+rw_time() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    redis-cli -p "$port" bgrewriteaof >/dev/null
+    sleep 0.05
+    until redis-cli -p "$port" info persistence | grep -q "aof_rewrite_in_progress:0"; do sleep 0.02; done
+    t1=$(date +%s.%N)
+    echo "$t1 - $t0" | bc
+}
+mkdir -p "$work/lk" "$work/lr"
+kl=$(load_time "$KEEL_BIN" "$work/lk"); krw=$(rw_time); stop
+rl=$(load_time redis-server "$work/lr"); rrw=$(rw_time); stop
+
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1] or 0),float(sys.argv[2] or 0); print('%.2f' % (a/b) if b else 'n/a')" "$1" "$2"; }
+printf "%-34s %12s %12s %9s\n" metric keel redis keel/redis
+for fsync in always everysec; do
+    for p in 1 16; do
+        for t in set incr; do
+            k=${R[keel,$fsync,$t,$p,rps]}; r=${R[redis,$fsync,$t,$p,rps]}
+            printf "%-34s %12s %12s %9s\n" "$t rps $fsync P$p" "$k" "$r" "$(ratio "$k" "$r")"
+            printf "%-34s %12s %12s\n" "  p50/p99 ms" "${R[keel,$fsync,$t,$p,p50]}/${R[keel,$fsync,$t,$p,p99]}" "${R[redis,$fsync,$t,$p,p50]}/${R[redis,$fsync,$t,$p,p99]}"
+        done
+    done
+done
+printf "%-34s %12s\n" "disk fdatasync/s (one writer)" "$disk"
+printf "%-34s %12s %12s %9s\n" "AOF load, $KEYS keys (s)" "$kl" "$rl" "$(ratio "$kl" "$rl")"
+printf "%-34s %12s %12s %9s\n" "BGREWRITEAOF (s)" "$krw" "$rrw" "$(ratio "$krw" "$rrw")"
