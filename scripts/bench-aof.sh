@@ -26,7 +26,8 @@ if [ -z "${KEEL_BIN:-}" ]; then
     cargo build --release --bin keel-server
     KEEL_BIN="$repo/target/release/keel-server"
 fi
-lo=${BENCH_PORTS%-*}; lo=${lo:-27000}
+BENCH_PORTS=${BENCH_PORTS:-27000-27999}
+lo=${BENCH_PORTS%-*}
 port=$lo
 work=$(mktemp -d /tmp/keel-bench-aof.XXXXXX)
 pid=""
