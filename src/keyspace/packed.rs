@@ -91,6 +91,25 @@ impl Packed {
         self.buf = v.into_boxed_slice();
     }
 
+    /// A list built in one allocation (loading: no reallocation per
+    /// entry).
+    pub fn from_entries<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Packed {
+        let mut v = vec![0u8; HEADER];
+        let mut n: u32 = 0;
+        for b in items {
+            encode_len(b.len(), &mut v);
+            v.extend_from_slice(b);
+            n += 1;
+        }
+        if n == 0 {
+            return Packed::new();
+        }
+        v[..HEADER].copy_from_slice(&n.to_le_bytes());
+        Packed {
+            buf: v.into_boxed_slice(),
+        }
+    }
+
     /// Appends an entry at the tail.
     pub fn push(&mut self, b: &[u8]) {
         let enc = encode(b);
@@ -153,6 +172,17 @@ impl<'a> Iterator for PackedIter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn from_entries_equals_pushes() {
+        let items: [&[u8]; 3] = [b"a", b"", &[7u8; 300]];
+        let mut p = Packed::new();
+        for i in items {
+            p.push(i);
+        }
+        assert_eq!(Packed::from_entries(items), p);
+        assert_eq!(Packed::from_entries(std::iter::empty()), Packed::new());
+    }
 
     #[test]
     fn push_replace_remove() {

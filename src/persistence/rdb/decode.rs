@@ -280,18 +280,14 @@ fn read_hash_with_ttls(
 /// A hash from distinct pairs, as a listpack or a table.
 fn build_hash<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>, table: bool) -> HashValue {
     if table {
-        let mut m = IndexMap::with_hasher(hash::Builder::default());
+        let mut m =
+            IndexMap::with_capacity_and_hasher(pairs.size_hint().0, hash::Builder::default());
         for (f, v) in pairs {
             m.insert(KBytes::new(f), KBytes::new(v));
         }
         HashValue::Table(Box::new(m))
     } else {
-        let mut p = Packed::new();
-        for (f, v) in pairs {
-            p.push(f);
-            p.push(v);
-        }
-        HashValue::Listpack(p)
+        HashValue::Listpack(Packed::from_entries(pairs.flat_map(|(f, v)| [f, v])))
     }
 }
 
