@@ -294,20 +294,13 @@ pub fn create_fresh(srv: &mut Server) -> io::Result<()> {
 
 /// An old single-file AOF: move it into the AOF directory as base 1.
 pub fn upgrade(srv: &mut Server) -> io::Result<()> {
-    let dir = aof_dir(srv);
     let name = srv.config.appendfilename.clone();
-    std::fs::create_dir_all(&dir)?;
-    srv.aof.manifest.dirty = true;
-    srv.aof.manifest.persist(&dir, &name)?;
-    let from = PathBuf::from(&name);
-    if from.exists() {
-        atomic::rename_durable(&from, &dir.join(&name))?;
-        atomic::fsync_dir(Path::new("."))?;
-    }
+    let dirname = srv.config.appenddirname.clone();
+    super::startup::perform_upgrade(Path::new("."), &dirname, &name, &mut srv.aof.manifest)?;
     log_notice!(
         "Successfully migrated an old-style AOF file ({}) into the AOF directory ({}).",
         name,
-        srv.config.appenddirname
+        dirname
     );
     Ok(())
 }

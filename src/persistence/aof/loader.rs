@@ -9,7 +9,9 @@
 //! Every refusal names the file, the offset and the repair command.
 
 use super::manifest::{AofFile, Manifest};
-use super::stream::{starts_with_rdb, End, Item, Mode, StreamReader, Truncation};
+use super::replay::{Unit, Units};
+use super::stream::{starts_with_rdb, Command, End};
+use super::verdict::{judge, unknown_command_warning, FileContext, Verdict};
 use crate::commands::dispatch::process_command;
 use crate::persistence::loading::{self, DbSink, LoadProgress};
 use crate::protocol::Reply;
@@ -61,6 +63,10 @@ pub fn load_all(
             s.config.clone(),
         )
     });
+    let manifest_path = dir
+        .join(super::manifest::manifest_name(&cfg.appendfilename))
+        .display()
+        .to_string();
     let files: Vec<&AofFile> = manifest.load_order().collect();
     let start = Instant::now();
     for (i, f) in files.iter().enumerate() {
@@ -87,7 +93,16 @@ pub fn load_all(
             if cmd_start > 0 {
                 log_notice!("Reading the remaining AOF tail...");
             }
-            replay(shared, &path, &name, &data, cmd_start, is_last, truncate_ok)?;
+            replay(
+                shared,
+                &path,
+                &name,
+                &data,
+                cmd_start,
+                is_last,
+                truncate_ok,
+                &manifest_path,
+            )?;
         }
         progress
             .loaded_bytes
@@ -150,11 +165,9 @@ fn load_rdb_into(
     }
 }
 
-fn repair_hint(name: &str) -> String {
-    format!("make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest> (the damaged file is {name})")
-}
-
-/// Replays the commands of `data` from `start`.
+/// Replays the commands of `data` from `start`, then applies the verdict
+/// on how the file ended (go on, cut a torn tail, or refuse).
+#[allow(clippy::too_many_arguments)]
 fn replay(
     shared: &impl ServerAccess,
     path: &Path,
@@ -163,83 +176,46 @@ fn replay(
     start: usize,
     is_last: bool,
     truncate_ok: bool,
+    manifest_path: &str,
 ) -> Result<(), Refusal> {
     let mut client = Client::new(0, String::new(), String::new(), -1, now_ms(), true);
     client.flags.aof_loader = true;
-    let mut reader = StreamReader::starting_at(data, start, Mode::Lenient).named(name);
+    let mut units = Units::new(data, start);
     let mut chunk: Vec<Vec<Bytes>> = Vec::with_capacity(CHUNK);
-    let mut multi: Option<Vec<Vec<Bytes>>> = None;
-    for item in reader.by_ref() {
-        let Item::Command(c) = item else {
-            continue;
-        };
-        let args: Vec<Bytes> = c.args.iter().map(|a| Bytes::copy_from_slice(a)).collect();
-        if c.is("multi") {
-            multi = Some(vec![args]);
-            continue;
-        }
-        if let Some(m) = multi.as_mut() {
-            m.push(args);
-            if c.is("exec") {
-                chunk.extend(multi.take().unwrap_or_default());
+    let owned =
+        |c: &Command| -> Vec<Bytes> { c.args.iter().map(|a| Bytes::copy_from_slice(a)).collect() };
+    for unit in units.by_ref() {
+        match unit {
+            Unit::Command(c) => chunk.push(owned(&c)),
+            // Run through MULTI/EXEC so it applies (and propagates) as one.
+            Unit::Transaction(body) => {
+                chunk.push(vec![Bytes::from_static(b"MULTI")]);
+                chunk.extend(body.iter().map(owned));
+                chunk.push(vec![Bytes::from_static(b"EXEC")]);
             }
-            continue;
         }
-        chunk.push(args);
         if chunk.len() >= CHUNK {
             run_chunk(shared, &mut client, &mut chunk, name)?;
         }
     }
     run_chunk(shared, &mut client, &mut chunk, name)?;
-    let end = reader.finish();
-    match end {
-        End::Clean => Ok(()),
-        End::Truncated {
-            last_good, cause, ..
-        } => {
-            if let Truncation::UnclosedMulti { .. } = cause {
-                log_warning!(
-                    "Revert incomplete MULTI/EXEC transaction in AOF file {}",
-                    name
-                );
+    let end = units.end().cloned().unwrap_or(End::Clean);
+    let cx = FileContext {
+        file: name,
+        is_last,
+        load_truncated: truncate_ok,
+        manifest_path,
+    };
+    match judge(&end, &cx) {
+        Verdict::Loaded => Ok(()),
+        Verdict::Refuse { warnings } => Err(warnings),
+        Verdict::Truncate { to, warnings } => {
+            for w in &warnings {
+                log_warning!("{}", w);
             }
-            if !is_last {
-                return Err(vec![format!(
-                    "Fatal error: the truncated file {} is not the last file (it ends inside a command at offset {}); keel never truncates it: {}",
-                    name,
-                    last_good,
-                    repair_hint(name)
-                )]);
-            }
-            if !truncate_ok {
-                return Err(vec![format!(
-                    "Unexpected end of file reading the append only file {} (last complete command ends at offset {}). You can: 1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. 2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server.",
-                    name, last_good
-                )]);
-            }
-            log_warning!(
-                "!!! Warning: short read while loading the AOF file {}!!!",
-                name
-            );
-            log_warning!(
-                "!!! Truncating the AOF {} at offset {} !!!",
-                name,
-                last_good
-            );
-            truncate(path, last_good)
-                .map_err(|e| vec![format!("Error truncating the AOF file {}: {}", name, e)])?;
-            log_warning!(
-                "AOF {} loaded anyway because aof-load-truncated is enabled",
-                name
-            );
-            Ok(())
+            truncate(path, to)
+                .map_err(|e| vec![format!("Error truncating the AOF file {}: {}", name, e)])
         }
-        End::Corrupt { fault, .. } => Err(vec![format!(
-            "Bad file format reading the append only file {} ({}): {}",
-            name,
-            fault,
-            repair_hint(name)
-        )]),
     }
 }
 
@@ -264,11 +240,7 @@ fn run_chunk(
         s.clock_us = crate::server::now_us();
         for args in chunk.drain(..) {
             if s.commands.get(&args[0]).is_none() {
-                return Err(vec![format!(
-                    "Unknown command '{}' reading the append only file {}",
-                    String::from_utf8_lossy(&args[0]),
-                    name
-                )]);
+                return Err(vec![unknown_command_warning(&args[0], name)]);
             }
             let mut r = Reply::new(2);
             process_command(s, client, args, &mut r);

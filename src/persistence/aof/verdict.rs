@@ -71,12 +71,9 @@ pub fn judge(end: &End, cx: &FileContext) -> Verdict {
     let file = cx.file;
     match end {
         End::Clean => Verdict::Loaded,
+        // Redis's own line comes last: it is the one a log's tail shows.
         End::Corrupt { last_good, fault } => Verdict::Refuse {
             warnings: vec![
-                format!(
-                    "Bad file format reading the append only file {file}: make a backup of your AOF file, \
-                     then use ./redis-check-aof --fix <filename.manifest>"
-                ),
                 match fault {
                     Fault::BadLineStart { offset, byte } => format!(
                         "AOF {file}: at offset {offset} a line starts with byte 0x{byte:02x} (neither a command nor an annotation)"
@@ -86,6 +83,10 @@ pub fn judge(end: &End, cx: &FileContext) -> Verdict {
                     }
                 },
                 fix_advice(cx, fault.offset(), *last_good),
+                format!(
+                    "Bad file format reading the append only file {file}: make a backup of your AOF file, \
+                     then use ./redis-check-aof --fix <filename.manifest>"
+                ),
             ],
         },
         End::Truncated {
@@ -102,17 +103,17 @@ pub fn judge(end: &End, cx: &FileContext) -> Verdict {
                 Truncation::UnclosedMulti { multi_start } => *multi_start,
             };
             if !cx.load_truncated {
+                warnings.push(fix_advice(cx, at, *last_good));
                 warnings.push(format!(
                     "Unexpected end of file reading the append only file {file}. You can: \
                      1) Make a backup of your AOF file, then use ./redis-check-aof --fix <filename.manifest>. \
                      2) Alternatively you can set the 'aof-load-truncated' configuration option to yes and restart the server."
                 ));
-                warnings.push(fix_advice(cx, at, *last_good));
                 return Verdict::Refuse { warnings };
             }
             if !cx.is_last {
-                warnings.push("Fatal error: the truncated file is not the last file".to_owned());
                 warnings.push(fix_advice(cx, at, *last_good));
+                warnings.push("Fatal error: the truncated file is not the last file".to_owned());
                 return Verdict::Refuse { warnings };
             }
             warnings.push(format!(
@@ -182,14 +183,15 @@ mod tests {
             assert!(log.contains(w), "{w} not in {log:?}");
         }
         assert!(warnings[2].ends_with("loaded anyway because aof-load-truncated is enabled"));
-        // aof-load-truncated no: Redis's line, then keel's advice.
+        // aof-load-truncated no: keel's advice, then Redis's line (last,
+        // where a log's tail shows it).
         let Verdict::Refuse { warnings } = judge(&end_of(&data), &cx(true, false)) else {
             panic!()
         };
         let log = fixture_log("truncated-last-incr", "redis_server_no_truncate");
-        assert!(log.contains(&warnings[0]), "{:?}", warnings[0]);
-        assert!(warnings[1].contains("damaged at offset 22; the 22 bytes before offset 22"));
-        assert!(warnings[1].contains("keel-check-aof --fix appendonlydir/appendonly.aof.manifest"));
+        assert!(log.contains(&warnings[1]), "{:?}", warnings[1]);
+        assert!(warnings[0].contains("damaged at offset 22; the 22 bytes before offset 22"));
+        assert!(warnings[0].contains("keel-check-aof --fix appendonlydir/appendonly.aof.manifest"));
     }
 
     #[test]
@@ -217,12 +219,12 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            warnings[0],
+            warnings[1],
             "Fatal error: the truncated file is not the last file"
         );
         let log = fixture_log("truncated-nonlast", "redis_server");
-        assert!(log.contains(&warnings[0]));
-        assert!(warnings[1].contains("not the last file"));
+        assert!(log.contains(&warnings[1]));
+        assert!(warnings[0].contains("not the last file"));
     }
 
     #[test]
@@ -232,8 +234,8 @@ mod tests {
             panic!()
         };
         let log = fixture_log("nul-tail", "redis_server");
-        assert!(log.contains(&warnings[0]), "{:?}", warnings[0]);
-        assert!(warnings[1].contains("at offset 22 a line starts with byte 0x00"));
+        assert!(log.contains(&warnings[2]), "{:?}", warnings[2]);
+        assert!(warnings[0].contains("at offset 22 a line starts with byte 0x00"));
         assert_eq!(
             unknown_command_warning(b"FOOBAR", "appendonly.aof.2.incr.aof"),
             fixture_log("unknown-command", "redis_server")

@@ -5,8 +5,8 @@
 //! to the current incr file before any reply of the batch leaves, and the
 //! fsync policy decides when it becomes durable (see [`super::fsync`]).
 
+use super::feed::AofFeed;
 use super::fsync::Fsyncer;
-use super::stream::{encode_command, encode_select, encode_ts_annotation};
 use crate::config::AppendFsync;
 use bytes::Bytes;
 use std::fs::File;
@@ -18,8 +18,7 @@ const MAX_POSTPONE_MS: i64 = 2000;
 
 pub struct AofWriter {
     pub buf: Vec<u8>,
-    selected_db: Option<usize>,
-    last_ts: i64,
+    feed: AofFeed,
     pub timestamps: bool,
     file: Option<Arc<File>>,
     /// Bytes written to AOF files since start: a logical offset that only
@@ -40,8 +39,7 @@ impl AofWriter {
     pub fn new(policy: AppendFsync, timestamps: bool, fsync: Fsyncer) -> Self {
         AofWriter {
             buf: Vec::new(),
-            selected_db: None,
-            last_ts: 0,
+            feed: AofFeed::new(),
             timestamps,
             file: None,
             written: fsync.synced(),
@@ -63,7 +61,7 @@ impl AofWriter {
         self.fsync.set_file(file.clone());
         self.file = file;
         self.incr_size = size;
-        self.selected_db = None;
+        self.feed.new_file();
     }
 
     pub fn has_file(&self) -> bool {
@@ -81,15 +79,8 @@ impl AofWriter {
 
     /// Appends one propagated command.
     pub fn feed(&mut self, db: usize, argv: &[Bytes], now_secs: i64) {
-        if self.timestamps && now_secs > self.last_ts {
-            encode_ts_annotation(&mut self.buf, now_secs);
-            self.last_ts = now_secs;
-        }
-        if self.selected_db != Some(db) {
-            encode_select(&mut self.buf, db);
-            self.selected_db = Some(db);
-        }
-        encode_command(&mut self.buf, argv);
+        self.feed
+            .feed(&mut self.buf, db, argv, self.timestamps, now_secs);
     }
 
     /// Writes the buffer (flushAppendOnlyFile). Under everysec a write
