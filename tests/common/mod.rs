@@ -40,12 +40,57 @@ pub enum Kind {
     Redis,
 }
 
-/// A running server process; killed (and its directory removed) on drop.
+/// A running server process; killed (and its directory removed, when the
+/// server owns it) on drop.
 pub struct Server {
     pub kind: Kind,
     pub port: u16,
     child: Child,
-    dir: tempfile::TempDir,
+    dir: PathBuf,
+    /// The temp dir this server created (removed on drop); None for a
+    /// server started in a caller's directory ([`Server::start_in`]).
+    _owned: Option<tempfile::TempDir>,
+    log_path: PathBuf,
+}
+
+/// Why [`Server::try_start_in`] got no running server.
+#[derive(Debug)]
+pub struct StartFailure {
+    /// The exit status, when the process exited (None: no PONG in time).
+    pub status: Option<std::process::ExitStatus>,
+    /// Its stdout and stderr.
+    pub log: String,
+}
+
+fn server_program(kind: Kind) -> PathBuf {
+    match kind {
+        Kind::Keel => PathBuf::from(env!("CARGO_BIN_EXE_keel-server")),
+        Kind::Redis => PathBuf::from("redis-server"),
+    }
+}
+
+/// The base command line every test server gets (`--appendonly no` may be
+/// overridden by `extra`, later arguments win).
+fn base_command(kind: Kind, port: u16, dir: &Path, log: &Path) -> Command {
+    let log = std::fs::File::create(log).expect("log file");
+    let mut cmd = Command::new(server_program(kind));
+    cmd.arg("--port")
+        .arg(port.to_string())
+        .arg("--bind")
+        .arg("127.0.0.1")
+        .arg("--dir")
+        .arg(dir)
+        .arg("--save")
+        .arg("")
+        .arg("--appendonly")
+        .arg("no")
+        .arg("--daemonize")
+        .arg("no");
+    cmd.current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log fd"))
+        .stderr(log);
+    cmd
 }
 
 fn port_range() -> (u16, u16) {
@@ -171,39 +216,18 @@ impl Server {
                 .expect("temp dir");
             seed(dir.path());
             let log_path = dir.path().join("server.log");
-            let log = std::fs::File::create(&log_path).expect("log file");
-            let program: PathBuf = match kind {
-                Kind::Keel => PathBuf::from(env!("CARGO_BIN_EXE_keel-server")),
-                Kind::Redis => PathBuf::from("redis-server"),
-            };
-            let mut cmd = Command::new(&program);
-            cmd.arg("--port")
-                .arg(port.to_string())
-                .arg("--bind")
-                .arg("127.0.0.1")
-                .arg("--dir")
-                .arg(dir.path())
-                .arg("--save")
-                .arg("")
-                .arg("--appendonly")
-                .arg("no")
-                .arg("--daemonize")
-                .arg("no");
-            for a in extra {
-                cmd.arg(a);
-            }
-            cmd.current_dir(dir.path())
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log fd"))
-                .stderr(log);
+            let mut cmd = base_command(kind, port, dir.path(), &log_path);
+            cmd.args(extra);
             let child = cmd
                 .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+                .unwrap_or_else(|e| panic!("cannot start {kind:?}: {e}"));
             let mut srv = Server {
                 kind,
                 port,
                 child,
-                dir,
+                dir: dir.path().to_path_buf(),
+                _owned: Some(dir),
+                log_path,
             };
             match srv.wait_ready(loading_ok) {
                 Ok(()) => return srv,
@@ -214,6 +238,65 @@ impl Server {
             }
         }
         panic!("{kind:?} server did not start: {last_log}");
+    }
+
+    /// Starts `kind` with `--dir dir` (an existing directory the caller
+    /// owns and that outlives the server: it is not removed on drop), e.g.
+    /// to restart a server on the files a killed one left. Panics if the
+    /// server does not come up.
+    pub fn start_in(kind: Kind, dir: &Path, extra: &[&str]) -> Server {
+        Server::try_start_in(kind, dir, extra)
+            .unwrap_or_else(|f| panic!("{kind:?} server did not start in {}: {f:?}", dir.display()))
+    }
+
+    /// Like [`Server::start_in`]: Ok once it answers PING (after loading),
+    /// Err with its exit status and log when it exits (or never answers).
+    /// Each start logs to its own file in `dir` (`server-<n>.log`). A
+    /// start that fails because the port was taken is retried elsewhere.
+    pub fn try_start_in(kind: Kind, dir: &Path, extra: &[&str]) -> Result<Server, StartFailure> {
+        static STARTS: AtomicU32 = AtomicU32::new(0);
+        let mut last = None;
+        for _attempt in 0..5 {
+            let port = free_port();
+            let n = STARTS.fetch_add(1, Ordering::Relaxed);
+            let log_path = dir.join(format!("server-{}-{n}.log", std::process::id()));
+            let mut cmd = base_command(kind, port, dir, &log_path);
+            cmd.args(extra);
+            let child = cmd
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {kind:?}: {e}"));
+            let mut srv = Server {
+                kind,
+                port,
+                child,
+                dir: dir.to_path_buf(),
+                _owned: None,
+                log_path,
+            };
+            match srv.wait_ready(false) {
+                Ok(()) => return Ok(srv),
+                Err(_) => {
+                    let status = srv.child.try_wait().ok().flatten();
+                    srv.kill9();
+                    let log = srv.log();
+                    let port_taken =
+                        log.contains("in use") || log.contains("Could not create server TCP");
+                    let f = StartFailure { status, log };
+                    if !port_taken {
+                        return Err(f);
+                    }
+                    last = Some(f);
+                }
+            }
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    /// Kills the server with SIGKILL (no shutdown code runs: a crash) and
+    /// reaps it.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill(); // std's kill sends SIGKILL
+        let _ = self.child.wait();
     }
 
     /// Waits until the server answers PING (+PONG, or -NOAUTH when a
@@ -259,12 +342,14 @@ impl Server {
     }
 
     pub fn dir(&self) -> &Path {
-        self.dir.path()
+        &self.dir
     }
 
     /// The server's log so far (stdout and stderr).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        std::fs::read(&self.log_path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 
     /// A new raw connection.
