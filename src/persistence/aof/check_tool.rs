@@ -18,6 +18,13 @@ pub trait CheckEnv {
     fn truncate(&mut self, path: &str, len: u64) -> Result<(), String>;
     /// Reads the answer to "Continue? [y/N]: " (true for y/Y...).
     fn confirm(&mut self) -> bool;
+    /// Like [`CheckEnv::confirm`], given everything the tool has printed so
+    /// far (the prompt included), so an interactive env can show it before
+    /// waiting for the answer.
+    fn confirm_after(&mut self, printed: &str) -> bool {
+        let _ = printed;
+        self.confirm()
+    }
     /// Checks an RDB preamble the way redis-check-rdb does, for the file
     /// named `name`.
     fn check_rdb(&mut self, data: &[u8], name: &str) -> RdbPreamble;
@@ -169,7 +176,7 @@ impl Run<'_> {
             c.size, c.diff, c.ok_up_to
         ));
         self.out.push_str("Continue? [y/N]: ");
-        if !self.env.confirm() {
+        if !self.env.confirm_after(&self.out) {
             return self.fail("Aborting...");
         }
         match self.env.truncate(path, c.ok_up_to) {
