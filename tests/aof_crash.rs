@@ -211,7 +211,10 @@ fn crash_rounds(policy: &'static str, rounds: usize, window: Duration, max_run_m
         let mut srv = Server::start_in(Kind::Keel, dir.path(), &args);
         let what = format!("{policy} round {round} (seed {seed})");
         let seen = observe_all(&srv, &format!("{what}, at start"));
-        assert_eq!(seen, starts, "{what}: state at start differs from the one observed after the last restart");
+        assert_eq!(
+            seen, starts,
+            "{what}: state at start differs from the one observed after the last restart"
+        );
         let run_for = Duration::from_millis(rng.gen_range(150..max_run_ms));
         let rewrite_at = rng
             .gen_bool(0.4)
@@ -326,7 +329,10 @@ fn torn_tail_keeps_a_prefix() {
         Ok(_) if torn => panic!("{what}: started on a torn tail with aof-load-truncated no"),
         Ok(s) => drop(s),
         Err(f) => {
-            assert!(torn, "{what}: refused a file that ends on a command boundary: {f:?}");
+            assert!(
+                torn,
+                "{what}: refused a file that ends on a command boundary: {f:?}"
+            );
             assert!(f.status.is_some(), "{what}: {f:?}");
             assert_eq!(
                 std::fs::read(last).unwrap(),
@@ -339,7 +345,10 @@ fn torn_tail_keeps_a_prefix() {
     let srv = Server::try_start_in(Kind::Keel, dir.path(), &args)
         .unwrap_or_else(|f| panic!("{what}: does not start with aof-load-truncated yes: {f:?}"));
     let after = observe_all(&srv, &what);
-    assert_eq!(after, want, "{what}: not exactly the complete commands before the cut");
+    assert_eq!(
+        after, want,
+        "{what}: not exactly the complete commands before the cut"
+    );
     for (i, run) in runs.iter().enumerate() {
         assert!(after[i] <= run.acks.len() as u64 + 1, "{what}: client {i}");
     }

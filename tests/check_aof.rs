@@ -37,7 +37,10 @@ fn copy_dir(from: &Path, to: &Path) {
 /// Sizes of the files under `dir`, by path relative to it.
 fn sizes(dir: &Path) -> BTreeMap<String, u64> {
     fn walk(root: &Path, d: &Path, out: &mut BTreeMap<String, u64>) {
-        for e in std::fs::read_dir(d).expect("read_dir").map(|e| e.expect("entry")) {
+        for e in std::fs::read_dir(d)
+            .expect("read_dir")
+            .map(|e| e.expect("entry"))
+        {
             if e.file_type().expect("type").is_dir() {
                 walk(root, &e.path(), out);
             } else {
@@ -72,7 +75,9 @@ fn normalize(line: &str, dir: &str) -> String {
 /// The RDB checker's lines (printed by redis-check-rdb code inside
 /// redis-check-aof): compared by the RDB tests, not here.
 fn is_rdb_line(l: &str) -> bool {
-    l.starts_with("[offset ") || l.starts_with("[info] ") || l.starts_with("[additional info]")
+    l.starts_with("[offset ")
+        || l.starts_with("[info] ")
+        || l.starts_with("[additional info]")
         || l == "--- RDB ERROR DETECTED ---"
 }
 
@@ -177,10 +182,15 @@ fn keel_check_aof_matches_the_recorded_redis_check_aof() {
             let got = run_tool(keel_tool(), name, &args, b"y\n");
             compared += 1;
             let want_exit = rec["exit"].as_i64().expect("exit") as i32;
-            let want_lines: Vec<String> =
-                strs(&rec["output"]).into_iter().filter(|l| !is_rdb_line(l)).collect();
+            let want_lines: Vec<String> = strs(&rec["output"])
+                .into_iter()
+                .filter(|l| !is_rdb_line(l))
+                .collect();
             if got.exit != want_exit {
-                failures.push(format!("{name} {label}: exit {} (redis-check-aof: {want_exit})", got.exit));
+                failures.push(format!(
+                    "{name} {label}: exit {} (redis-check-aof: {want_exit})",
+                    got.exit
+                ));
             }
             if got.lines != want_lines {
                 failures.push(format!(
@@ -204,7 +214,12 @@ fn keel_check_aof_matches_the_recorded_redis_check_aof() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {compared} cases differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} cases differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     eprintln!("{compared} recorded cases agree");
 }
 
@@ -223,7 +238,8 @@ fn keel_check_aof_agrees_with_live_redis_check_aof() {
             let ours = run_tool(keel_tool(), &name, &args, b"y\n");
             let theirs = run_tool("redis-check-aof", &name, &args, b"y\n");
             compared += 1;
-            if (ours.exit, &ours.lines, &ours.files) != (theirs.exit, &theirs.lines, &theirs.files) {
+            if (ours.exit, &ours.lines, &ours.files) != (theirs.exit, &theirs.lines, &theirs.files)
+            {
                 failures.push(format!(
                     "{name} {label}:\n  keel  ({}): {:?} {:?}\n  redis ({}): {:?} {:?}",
                     ours.exit, ours.lines, ours.files, theirs.exit, theirs.lines, theirs.files
@@ -231,7 +247,12 @@ fn keel_check_aof_agrees_with_live_redis_check_aof() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {compared} differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -245,19 +266,42 @@ fn yes_skips_the_prompt_and_a_refusal_cuts_nothing() {
     };
     let incr = "appendonlydir/appendonly.aof.2.incr.aof";
     // --yes with nothing on stdin: cut where redis-check-aof cuts.
-    let got = run_tool(keel_tool(), "truncated-last-incr", &args(&["--fix", "--yes"]), b"");
+    let got = run_tool(
+        keel_tool(),
+        "truncated-last-incr",
+        &args(&["--fix", "--yes"]),
+        b"",
+    );
     assert_eq!(got.exit, 0, "{:?}", got.lines);
     assert_eq!(got.files[incr], 447);
-    assert!(got.lines.last().unwrap().contains("All AOF files and manifest are valid"));
+    assert!(got
+        .lines
+        .last()
+        .unwrap()
+        .contains("All AOF files and manifest are valid"));
     // --yes first works too.
-    let got = run_tool(keel_tool(), "truncated-last-incr", &args(&["--yes", "--fix"]), b"");
+    let got = run_tool(
+        keel_tool(),
+        "truncated-last-incr",
+        &args(&["--yes", "--fix"]),
+        b"",
+    );
     assert_eq!((got.exit, got.files[incr]), (0, 447));
     // No answer: "Aborting...", exit 1, nothing cut.
     let got = run_tool(keel_tool(), "truncated-last-incr", &args(&["--fix"]), b"");
     assert_eq!(got.exit, 1);
     assert_eq!(got.files[incr], 490);
-    assert!(got.lines.last().unwrap().ends_with("Aborting..."), "{:?}", got.lines);
+    assert!(
+        got.lines.last().unwrap().ends_with("Aborting..."),
+        "{:?}",
+        got.lines
+    );
     // "n": the same.
-    let got = run_tool(keel_tool(), "truncated-last-incr", &args(&["--fix"]), b"n\n");
+    let got = run_tool(
+        keel_tool(),
+        "truncated-last-incr",
+        &args(&["--fix"]),
+        b"n\n",
+    );
     assert_eq!((got.exit, got.files[incr]), (1, 490));
 }
