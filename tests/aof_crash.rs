@@ -39,7 +39,7 @@ const CLIENTS: usize = 8;
 /// The state of client `i`'s keys after `t` operations:
 /// (INCR counter, list length, last SET value).
 fn state_after(t: u64) -> (u64, u64, Option<u64>) {
-    ((t + 2) / 3, (t + 1) / 3, (t >= 3).then(|| t / 3 - 1))
+    (t.div_ceil(3), (t + 1) / 3, (t >= 3).then(|| t / 3 - 1))
 }
 
 /// The operation number `t` of a client, as a command.
