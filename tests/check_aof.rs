@@ -305,3 +305,81 @@ fn yes_skips_the_prompt_and_a_refusal_cuts_nothing() {
     );
     assert_eq!((got.exit, got.files[incr]), (1, 490));
 }
+
+/// keel-server refuses a damaged base that is not the last file (and
+/// leaves it alone); `keel-check-aof --fix --any-file --yes` cuts it after
+/// its last complete command, after which keel-server starts and holds the
+/// commands before the cut plus the whole incr file.
+#[test]
+fn any_file_fix_repairs_what_the_server_refuses() {
+    use common::{encode_cmd, Kind, Server};
+    let tmp = tempfile::Builder::new()
+        .prefix("keel-checkaof-")
+        .tempdir()
+        .expect("temp dir");
+    let dir = tmp.path();
+    let adir = dir.join("appendonlydir");
+    std::fs::create_dir(&adir).unwrap();
+    let mut base = encode_cmd(&["SELECT", "0"]);
+    base.extend(encode_cmd(&["SET", "a", "1"]));
+    base.extend(encode_cmd(&["SET", "b", "2"]));
+    let good = base.len() as u64;
+    let torn = encode_cmd(&["SET", "c", "3"]);
+    base.extend(&torn[..torn.len() - 4]);
+    let mut incr = encode_cmd(&["SELECT", "0"]);
+    incr.extend(encode_cmd(&["SET", "d", "4"]));
+    std::fs::write(adir.join("appendonly.aof.1.base.aof"), &base).unwrap();
+    std::fs::write(adir.join("appendonly.aof.1.incr.aof"), &incr).unwrap();
+    std::fs::write(
+        adir.join("appendonly.aof.manifest"),
+        "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n",
+    )
+    .unwrap();
+    let args = ["--appendonly", "yes"];
+    match Server::try_start_in(Kind::Keel, dir, &args) {
+        Ok(_) => panic!("keel started on a truncated base"),
+        Err(f) => assert!(f.status.is_some(), "{f:?}"),
+    }
+    assert_eq!(
+        std::fs::read(adir.join("appendonly.aof.1.base.aof")).unwrap(),
+        base
+    );
+    // Without --any-file: refused as redis-check-aof does.
+    let manifest = adir.join("appendonly.aof.manifest");
+    let out = Command::new(keel_tool())
+        .args(["--fix", "--yes"])
+        .arg(&manifest)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run keel-check-aof");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("because it is not the last file"));
+    let out = Command::new(keel_tool())
+        .args(["--fix", "--any-file", "--yes"])
+        .arg(&manifest)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run keel-check-aof");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let files = sizes(dir);
+    assert_eq!(
+        files["appendonlydir/appendonly.aof.1.base.aof"], good,
+        "{text}"
+    );
+    assert_eq!(
+        files["appendonlydir/appendonly.aof.1.incr.aof"],
+        incr.len() as u64
+    );
+    let srv = Server::try_start_in(Kind::Keel, dir, &args)
+        .unwrap_or_else(|f| panic!("keel does not start after the repair: {f:?}"));
+    let mut c = srv.conn();
+    let got: Vec<String> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|k| c.cmd_str(&["GET", k]))
+        .collect();
+    assert_eq!(
+        got,
+        ["$1\r\n1\r\n", "$1\r\n2\r\n", "$-1\r\n", "$1\r\n4\r\n"]
+    );
+}
