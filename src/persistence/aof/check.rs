@@ -128,7 +128,7 @@ pub fn first_newer_annotation(
         match a.timestamp() {
             Timestamp::NotTs => {}
             Timestamp::Invalid => return Err(vec!["Invalid timestamp annotation".into()]),
-            Timestamp::Valid(ts) if ts > to_ts => return Ok(Some(a.start as u64)),
+            Timestamp::Valid(ts) if ts > to_ts => return Ok(Some(a.start)),
             Timestamp::Valid(_) => {}
         }
     }
