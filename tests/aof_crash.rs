@@ -13,6 +13,8 @@
 //!   or may not have made it), every round;
 //! * `appendfsync everysec`: every operation acknowledged more than ~2 s
 //!   before the kill is present, `T <= acked + 1`, and the files load;
+//! * the same as `always` with automatic rewrites of an AOF-format base
+//!   all the time (kills before, during and after rewrites);
 //! * torn tail: the last incr file is cut at a random byte; the server
 //!   starts (`aof-load-truncated yes`) and holds exactly the complete
 //!   commands before the cut, per client; writes after that survive the

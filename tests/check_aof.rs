@@ -5,8 +5,10 @@
 //! checker's own `[offset ...]`/`[info] ...` lines aside: they belong to
 //! the RDB check) and leave the files at the recorded sizes. Where
 //! redis-check-aof is installed, it is also run live on another copy and
-//! both tools must agree the same way. Plus `--yes` (no prompt) and a
-//! refused prompt (nothing cut).
+//! both tools must agree the same way. Plus `--yes` (no prompt), a
+//! refused prompt (nothing cut), and keel's `--any-file`: `--fix` repairs a
+//! damaged base that is not the last file, which keel-server refuses to
+//! load, and the server loads the result.
 
 mod common;
 

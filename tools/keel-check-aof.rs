@@ -5,7 +5,12 @@
 //! truncating them (then fsync, which Redis's tool skips), the y/N prompt
 //! on stdin, the server-format log prefix of manifest errors, and the RDB
 //! preamble check through keel's RDB decoder (the same one the server
-//! loads with). `--yes` (anywhere on the line) answers the prompt with y.
+//! loads with). `--yes` (anywhere on the line) answers the prompt with y;
+//! `--any-file` lets `--fix` and `--truncate-to-timestamp` cut a file that
+//! is not the last of the manifest (see `check_tool::run`). The RDB
+//! checker's lines are redis-check-rdb's start, checksum, verdict and
+//! `[info]` lines; its per-AUX and per-SELECTDB lines are not printed (the
+//! decoder's sink does not see their offsets).
 
 use keel::keyspace::Value;
 use keel::persistence::aof::check_tool::{run, CheckEnv, RdbPreamble};
