@@ -30,6 +30,7 @@ use common::{frame_elements, Kind, RawConn, ReadEnd, Server};
 use keel::persistence::aof::manifest::Manifest;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -201,8 +202,8 @@ fn observe_all(srv: &Server, what: &str) -> Vec<u64> {
 
 /// Crash rounds under `policy`; `window` is how much acknowledged history
 /// may be lost (zero for `always`).
-fn crash_rounds(policy: &'static str, rounds: usize, window: Duration, max_run_ms: u64) {
-    crash_rounds_with(policy, &[], rounds, window, max_run_ms)
+fn crash_rounds(policy: &'static str, rounds: usize, window: Duration, run_ms: Range<u64>) {
+    crash_rounds_with(policy, &[], rounds, window, run_ms)
 }
 
 fn crash_rounds_with(
@@ -210,7 +211,7 @@ fn crash_rounds_with(
     extra: &[&'static str],
     rounds: usize,
     window: Duration,
-    max_run_ms: u64,
+    run_ms: Range<u64>,
 ) {
     let seed = seed();
     eprintln!("aof_crash {policy}: KEEL_CRASH_SEED={seed}");
@@ -224,6 +225,8 @@ fn crash_rounds_with(
     let mut starts = vec![0u64; CLIENTS];
     let mut total_acked = 0usize;
     let mut total_lost = 0u64;
+    // Acknowledged operations that had to survive (older than the window).
+    let mut total_must = 0u64;
     for round in 0..rounds {
         let mut srv = Server::start_in(Kind::Keel, dir.path(), &args);
         let what = format!("{policy} round {round} (seed {seed})");
@@ -232,7 +235,7 @@ fn crash_rounds_with(
             seen, starts,
             "{what}: state at start differs from the one observed after the last restart"
         );
-        let run_for = Duration::from_millis(rng.gen_range(150..max_run_ms));
+        let run_for = Duration::from_millis(rng.gen_range(run_ms.clone()));
         let rewrite_at = rng
             .gen_bool(0.4)
             .then(|| Duration::from_millis(rng.gen_range(0..run_for.as_millis() as u64)));
@@ -251,13 +254,19 @@ fn crash_rounds_with(
                 t <= acked + 1,
                 "{what}: client {i} shows {t} operations but only {acked} were sent and acknowledged (+1 in flight)"
             );
-            // Operations acknowledged before `killed - window` must be there.
-            let must = run.start
-                + run
-                    .acks
-                    .iter()
-                    .take_while(|&&at| at + window <= killed)
-                    .count() as u64;
+            // Operations acknowledged before `killed - window` must be there
+            // (with no window: every acknowledged one, even a reply read
+            // after the kill).
+            let must = if window.is_zero() {
+                acked
+            } else {
+                run.start
+                    + run
+                        .acks
+                        .iter()
+                        .take_while(|&&at| at + window <= killed)
+                        .count() as u64
+            };
             assert!(
                 t >= must,
                 "{what}: client {i} lost acknowledged writes: {t} operations present, {acked} acknowledged, \
@@ -266,35 +275,50 @@ fn crash_rounds_with(
                 srv.log()
             );
             total_lost += acked.saturating_sub(t);
+            total_must += must - run.start;
         }
         let lost: u64 = runs
             .iter()
             .zip(&after)
             .map(|(r, &t)| (r.start + r.acks.len() as u64).saturating_sub(t))
             .sum();
+        // How long before the kill the oldest lost write was acknowledged.
+        let oldest = runs
+            .iter()
+            .zip(&after)
+            .filter_map(|(r, &t)| r.acks.get(t.checked_sub(r.start)? as usize))
+            .map(|&at| killed.saturating_duration_since(at))
+            .max();
         if lost > 0 {
             let slow: Vec<&str> = log.lines().filter(|l| l.contains("fsync")).collect();
             eprintln!(
-                "{what}: {lost} acknowledged operations lost (run {run_for:?}, rewrite at {rewrite_at:?}); \
-                 fsync lines in the log: {slow:?}"
+                "{what}: {lost} acknowledged operations lost, the oldest acknowledged {oldest:?} before the kill \
+                 (run {run_for:?}, rewrite at {rewrite_at:?}); fsync lines in the log: {slow:?}"
             );
         }
         starts = after;
         drop(srv);
     }
     eprintln!(
-        "aof_crash {policy}: {rounds} rounds, {total_acked} acknowledged operations, {total_lost} acknowledged but lost"
+        "aof_crash {policy}: {rounds} rounds, {total_acked} acknowledged operations, {total_must} of them had to survive, \
+         {total_lost} acknowledged but lost"
+    );
+    assert!(
+        total_must > 0,
+        "no acknowledged write was old enough to be checked"
     );
 }
 
 #[test]
 fn always_keeps_every_acknowledged_write() {
-    crash_rounds("always", 8, Duration::ZERO, 900);
+    crash_rounds("always", 8, Duration::ZERO, 150..900);
 }
 
 #[test]
 fn everysec_loses_at_most_the_last_two_seconds() {
-    crash_rounds("everysec", 6, Duration::from_millis(2500), 2500);
+    // Rounds longer than the window, so that some of each round's writes
+    // must survive.
+    crash_rounds("everysec", 5, Duration::from_millis(2500), 2800..4200);
 }
 
 /// Automatic rewrites all the time (an AOF-format base, rewritten
@@ -314,7 +338,7 @@ fn always_with_automatic_rewrites_of_an_aof_base() {
         ],
         6,
         Duration::ZERO,
-        900,
+        150..900,
     );
 }
 
