@@ -8,29 +8,50 @@
 //! loads with). `--yes` (anywhere on the line) answers the prompt with y;
 //! `--any-file` lets `--fix` and `--truncate-to-timestamp` cut a file that
 //! is not the last of the manifest (see `check_tool::run`). The RDB
-//! checker's lines are redis-check-rdb's start, checksum, verdict and
-//! `[info]` lines; its per-AUX and per-SELECTDB lines are not printed (the
-//! decoder's sink does not see their offsets).
+//! checker's lines are redis-check-rdb's start, AUX, checksum, verdict and
+//! `[info]` lines, and "Selecting DB ID" where the SELECTDB follows the
+//! AUX fields, function libraries or a key (not after module AUX data).
 
 use keel::keyspace::Value;
 use keel::persistence::aof::check_tool::{run, CheckEnv, RdbPreamble};
-use keel::persistence::rdb::{load_prefix, ChecksumState, KeyMeta, LoadOptions, LoadSink};
+use keel::persistence::rdb::{
+    load_prefix, opcode, ChecksumState, KeyMeta, LoadOptions, LoadSink, Reader,
+};
 use std::io::{BufRead, Write};
 
-/// Counts what redis-check-rdb counts while the decoder loads a preamble.
-struct Counter {
+/// Counts what redis-check-rdb counts while the decoder loads a preamble,
+/// and prints its "Selecting DB ID" lines.
+struct Counter<'a> {
+    data: &'a [u8],
+    /// Where the last thing the sink saw ended (AUX fields, then each key):
+    /// a SELECTDB that follows is found there.
+    last_end: u64,
+    lines: Vec<String>,
     now_ms: i64,
     keys: u64,
     expires: u64,
     expired: u64,
 }
 
-impl LoadSink for Counter {
+impl LoadSink for Counter<'_> {
     fn aux(&mut self, _key: &[u8], _value: &[u8]) -> Result<(), String> {
         Ok(())
     }
-    fn select_db(&mut self, _db: u64) -> Result<(), String> {
+    fn select_db(&mut self, db: u64) -> Result<(), String> {
+        // The offset after the opcode and its length, when the SELECTDB
+        // directly follows what was seen last (not after a function).
+        let at = self.last_end as usize;
+        if self.data.get(at) == Some(&opcode::SELECTDB) {
+            let mut r = Reader::new(self.data);
+            if r.bytes(at as u64 + 1).is_ok() && r.length().is_ok() {
+                self.lines
+                    .push(format!("[offset {}] Selecting DB ID {db}", r.offset()));
+            }
+        }
         Ok(())
+    }
+    fn progress(&mut self, offset: u64, _keys: u64) {
+        self.last_end = offset;
     }
     fn key(&mut self, _key: &[u8], _value: Value, meta: KeyMeta) -> Result<(), String> {
         self.keys += 1;
@@ -47,7 +68,7 @@ impl LoadSink for Counter {
     }
 }
 
-impl Counter {
+impl Counter<'_> {
     fn info(&self) -> [String; 3] {
         [
             format!("[info] {} keys read", self.keys),
@@ -114,7 +135,12 @@ impl CheckEnv for RealEnv {
 
     fn check_rdb(&mut self, data: &[u8], name: &str) -> RdbPreamble {
         let mut lines = vec![format!("[offset 0] Checking RDB file {name}")];
+        let (aux, aux_end) = aux_lines(data);
+        lines.extend(aux);
         let mut sink = Counter {
+            data,
+            last_end: aux_end,
+            lines: Vec::new(),
             now_ms: now_ms(),
             keys: 0,
             expires: 0,
@@ -124,7 +150,9 @@ impl CheckEnv for RealEnv {
             verify_checksum: true,
             ..LoadOptions::default()
         };
-        match load_prefix(data, &opts, &mut sink) {
+        let res = load_prefix(data, &opts, &mut sink);
+        lines.append(&mut sink.lines);
+        match res {
             Ok((summary, end)) => {
                 if matches!(summary.checksum, ChecksumState::Ok) {
                     lines.push(format!("[offset {end}] Checksum OK"));
@@ -163,6 +191,37 @@ impl CheckEnv for RealEnv {
         let time = keel::server::log::format_time(now_ms());
         format!("{}:C {time} # {msg}\n", std::process::id())
     }
+}
+
+/// redis-check-rdb's `AUX FIELD` lines for the AUX pairs that open the
+/// file (each with the offset after it, as Redis prints them), and where
+/// they and the function libraries after them end.
+fn aux_lines(data: &[u8]) -> (Vec<String>, u64) {
+    let mut out = Vec::new();
+    let mut r = Reader::new(data);
+    if r.bytes(9).is_err() {
+        return (out, 0);
+    }
+    while data.get(r.offset() as usize) == Some(&opcode::AUX) {
+        let _ = r.u8();
+        let (Ok(k), Ok(v)) = (r.string().map(|k| k.into_owned()), r.string()) else {
+            break;
+        };
+        out.push(format!(
+            "[offset {}] AUX FIELD {} = '{}'",
+            r.offset(),
+            String::from_utf8_lossy(&k),
+            String::from_utf8_lossy(&v)
+        ));
+    }
+    // Function libraries (one string each) come before the first SELECTDB.
+    while data.get(r.offset() as usize) == Some(&opcode::FUNCTION2) {
+        let _ = r.u8();
+        if r.string().is_err() {
+            break;
+        }
+    }
+    (out, r.offset())
 }
 
 fn main() {
