@@ -3,7 +3,7 @@
 //! a random moment (sometimes while a BGREWRITEAOF child runs), and is
 //! restarted on the same directory, round after round.
 //!
-//! Each client `i` owns three keys and performs one operation at a time,
+//! Each client `i` owns three keys (in database `i % 3`) and performs one operation at a time,
 //! waiting for its reply, cycling through `INCR c:i`, `RPUSH l:i n`,
 //! `SET s:i n`. So the state of its keys after `T` operations is a pure
 //! function of `T` ([`state_after`]), and after a restart the state must be
@@ -11,8 +11,9 @@
 //! Let `acked` be the number of operations the client got a reply for:
 //! * `appendfsync always`: `acked <= T <= acked + 1` (the one in flight may
 //!   or may not have made it), every round;
-//! * `appendfsync everysec`: every operation acknowledged more than ~2 s
-//!   before the kill is present, `T <= acked + 1`, and the files load;
+//! * `appendfsync everysec`: every operation acknowledged more than 3 s
+//!   before the kill is present (Redis postpones a write behind a running
+//!   fsync for up to 2 s and still replies; 1 s of slack), `T <= acked + 1`, and the files load;
 //! * the same as `always` with automatic rewrites of an AOF-format base
 //!   all the time (kills before, during and after rewrites);
 //! * torn tail: the last incr file is cut at a random byte; the server
@@ -38,6 +39,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const CLIENTS: usize = 8;
+/// Client `i` works in database `i % DBS`, so the files interleave SELECTs
+/// (and each new incr file must start with one).
+const DBS: usize = 3;
 
 /// The state of client `i`'s keys after `t` operations:
 /// (INCR counter, list length, last SET value).
@@ -98,6 +102,7 @@ fn bulks(frame: &[u8]) -> Vec<Vec<u8>> {
 /// Reads client `i`'s keys and returns the `T` they show; panics when they
 /// match no `T` (a gap or a half-applied state).
 fn observe(c: &mut RawConn, i: usize, what: &str) -> u64 {
+    assert_eq!(c.cmd_str(&["SELECT", &(i % DBS).to_string()]), "+OK\r\n");
     let counter = int_or_nil(&c.cmd(&["GET", &format!("c:{i}")])).unwrap_or(0);
     let list_raw = c.cmd(&["LRANGE", &format!("l:{i}"), "0", "-1"]);
     let list: Vec<u64> = bulks(&list_raw)
@@ -127,6 +132,15 @@ struct Run {
 fn client(addr: std::net::SocketAddr, i: usize, start: u64, stop: Arc<AtomicBool>) -> Run {
     let mut c = RawConn::connect(addr);
     let mut acks = Vec::new();
+    if !c.try_send(&common::encode_cmd(&["SELECT", &(i % DBS).to_string()])) {
+        return Run { start, acks };
+    }
+    match c.read_reply(Duration::from_secs(30)) {
+        Ok(r) => assert_eq!(common::show(&r), "+OK\\r\\n", "client {i}: SELECT"),
+        // Killed before this client got going (a loaded machine).
+        Err(ReadEnd::Closed) => return Run { start, acks },
+        Err(ReadEnd::Timeout) => panic!("client {i}: no reply to SELECT in 30 s"),
+    }
     let mut t = start;
     while !stop.load(Ordering::Relaxed) {
         let (args, want) = op(i, t);
@@ -185,8 +199,11 @@ fn traffic_then_kill(
     }
     let left = run_for.saturating_sub(began.elapsed());
     thread::sleep(left);
-    srv.kill9();
+    assert!(srv.alive(), "the server died by itself:\n{}", srv.log());
+    // The moment of the signal: reaping may take longer (a thread inside
+    // fdatasync dies only when the call returns).
     let killed = Instant::now();
+    srv.kill9();
     stop.store(true, Ordering::Relaxed);
     let runs = handles
         .into_iter()
@@ -315,10 +332,11 @@ fn always_keeps_every_acknowledged_write() {
 }
 
 #[test]
-fn everysec_loses_at_most_the_last_two_seconds() {
+fn everysec_loses_at_most_the_last_seconds() {
     // Rounds longer than the window, so that some of each round's writes
-    // must survive.
-    crash_rounds("everysec", 5, Duration::from_millis(2500), 2800..4200);
+    // must survive. The window is Redis's 2 s of postponed writes behind a
+    // slow fsync, plus 1 s for a loaded machine's scheduling.
+    crash_rounds("everysec", 4, Duration::from_millis(3000), 3300..4300);
 }
 
 /// Automatic rewrites all the time (an AOF-format base, rewritten
