@@ -3,9 +3,9 @@
 //! a random moment (sometimes while a BGREWRITEAOF child runs), and is
 //! restarted on the same directory, round after round.
 //!
-//! Each client `i` owns three keys (in database `i % 3`) and performs one operation at a time,
-//! waiting for its reply, cycling through `INCR c:i`, `RPUSH l:i n`,
-//! `SET s:i n`. So the state of its keys after `T` operations is a pure
+//! Each client `i` owns three keys (in database `i % 3`) and performs one
+//! operation at a time, waiting for its reply, cycling through `INCR c:i`,
+//! `RPUSH l:i n`, `SET s:i n`. So the state of its keys after `T` operations is a pure
 //! function of `T` ([`state_after`]), and after a restart the state must be
 //! exactly that of some `T` (no gap, no reordering, nothing half-applied).
 //! Let `acked` be the number of operations the client got a reply for:
@@ -13,7 +13,8 @@
 //!   or may not have made it), every round;
 //! * `appendfsync everysec`: every operation acknowledged more than 3 s
 //!   before the kill is present (Redis postpones a write behind a running
-//!   fsync for up to 2 s and still replies; 1 s of slack), `T <= acked + 1`, and the files load;
+//!   fsync for up to 2 s and still replies; 1 s of slack), `T <= acked + 1`,
+//!   and the files load;
 //! * the same as `always` with automatic rewrites of an AOF-format base
 //!   all the time (kills before, during and after rewrites);
 //! * torn tail: the last incr file is cut at a random byte; the server
