@@ -66,7 +66,9 @@ pub fn try_start_on_rdb(
             kind,
             port,
             child,
-            dir,
+            dir: dir.path().to_path_buf(),
+            log_path,
+            _owned: Some(dir),
         };
         match srv.wait_ready(false) {
             Ok(()) => return Ok(srv),

@@ -93,43 +93,46 @@ pub fn truncate_to_timestamp(
     to_ts: i64,
     is_last: bool,
 ) -> TsCut {
+    match first_newer_annotation(data, start, to_ts) {
+        Err(lines) => TsCut::Refuse { lines },
+        Ok(None) => TsCut::NoCut,
+        Ok(Some(0)) => TsCut::Refuse {
+            lines: vec![format!(
+                "AOF {filepath} has nothing before timestamp {to_ts}, aborting..."
+            )],
+        },
+        Ok(Some(offset)) if !is_last => TsCut::Refuse {
+            lines: vec![
+                format!(
+                    "Failed to truncate AOF {filepath} to timestamp {to_ts} to offset {offset} because it is not the last file."
+                ),
+                "If you insist, please delete all files after this file according to the manifest \
+                 file and delete the corresponding records in manifest file manually. Then re-run redis-check-aof."
+                    .into(),
+            ],
+        },
+        Ok(Some(offset)) => TsCut::Cut { offset },
+    }
+}
+
+/// Where the first `#TS:` annotation newer than `to_ts` starts in
+/// `data[start..]` (None: there is none); Err with the tool's message on
+/// an invalid timestamp annotation before it.
+pub fn first_newer_annotation(
+    data: &[u8],
+    start: usize,
+    to_ts: i64,
+) -> Result<Option<u64>, Vec<String>> {
     for item in StreamReader::starting_at(data, start, Mode::Strict) {
         let Item::Annotation(a) = item else { continue };
-        let ts = match a.timestamp() {
-            Timestamp::NotTs => continue,
-            Timestamp::Invalid => {
-                return TsCut::Refuse {
-                    lines: vec!["Invalid timestamp annotation".into()],
-                }
-            }
-            Timestamp::Valid(ts) => ts,
-        };
-        if ts <= to_ts {
-            continue;
+        match a.timestamp() {
+            Timestamp::NotTs => {}
+            Timestamp::Invalid => return Err(vec!["Invalid timestamp annotation".into()]),
+            Timestamp::Valid(ts) if ts > to_ts => return Ok(Some(a.start)),
+            Timestamp::Valid(_) => {}
         }
-        if a.start == 0 {
-            return TsCut::Refuse {
-                lines: vec![format!(
-                    "AOF {filepath} has nothing before timestamp {to_ts}, aborting..."
-                )],
-            };
-        }
-        if !is_last {
-            return TsCut::Refuse {
-                lines: vec![
-                    format!(
-                        "Failed to truncate AOF {filepath} to timestamp {to_ts} to offset {} because it is not the last file.",
-                        a.start
-                    ),
-                    "If you insist, please delete all files after this file according to the manifest \
-                     file and delete the corresponding records in manifest file manually. Then re-run redis-check-aof."
-                        .into(),
-                ],
-            };
-        }
-        return TsCut::Cut { offset: a.start };
     }
-    TsCut::NoCut
+    Ok(None)
 }
 
 /// Whether redis-check-aof 7.0.15 takes a file for a manifest: any line

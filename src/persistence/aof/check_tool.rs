@@ -7,7 +7,9 @@
 //! the server-format log lines of manifest errors), so a `keel-check-aof`
 //! binary is a thin `main` and the whole behaviour is testable in memory.
 
-use super::check::{check_resp, looks_like_manifest_7_0, truncate_to_timestamp, TsCut};
+use super::check::{
+    check_resp, first_newer_annotation, looks_like_manifest_7_0, truncate_to_timestamp, TsCut,
+};
 use super::manifest::Manifest;
 
 /// What the tool needs from the outside world.
@@ -18,6 +20,13 @@ pub trait CheckEnv {
     fn truncate(&mut self, path: &str, len: u64) -> Result<(), String>;
     /// Reads the answer to "Continue? [y/N]: " (true for y/Y...).
     fn confirm(&mut self) -> bool;
+    /// Like [`CheckEnv::confirm`], given everything the tool has printed so
+    /// far (the prompt included), so an interactive env can show it before
+    /// waiting for the answer.
+    fn confirm_after(&mut self, printed: &str) -> bool {
+        let _ = printed;
+        self.confirm()
+    }
     /// Checks an RDB preamble the way redis-check-rdb does, for the file
     /// named `name`.
     fn check_rdb(&mut self, data: &[u8], name: &str) -> RdbPreamble;
@@ -57,6 +66,14 @@ struct Run<'e> {
     fix: bool,
     to_ts: Option<i64>,
     line: u64,
+    /// `--any-file` (keel): `--fix` and `--truncate-to-timestamp` may cut
+    /// a file that is not the last of the manifest.
+    any_file: bool,
+    /// Files opened so far.
+    files_seen: usize,
+    /// `--any-file --truncate-to-timestamp`: a file was cut, so every
+    /// later file (all newer) is emptied.
+    ts_cut_done: bool,
 }
 
 /// `Err(code)`: the tool exits with `code` here.
@@ -104,6 +121,7 @@ impl Run<'_> {
             Ok(d) => d,
             Err(e) => return self.fail(&format!("Cannot open file {path}: {e}, aborting...")),
         };
+        self.files_seen += 1;
         if data.is_empty() {
             return Ok(FileResult::Empty);
         }
@@ -124,7 +142,11 @@ impl Run<'_> {
                 }
             }
         }
-        if let Some(ts) = self.to_ts {
+        if let (Some(ts), true) = (self.to_ts, self.any_file) {
+            if let Some(r) = self.ts_cut_any_file(path, &data, start, ts)? {
+                return Ok(r);
+            }
+        } else if let Some(ts) = self.to_ts {
             match truncate_to_timestamp(&data, start, path, ts, last) {
                 TsCut::Cut { offset } => {
                     return match self.env.truncate(path, offset) {
@@ -159,9 +181,16 @@ impl Run<'_> {
                 "AOF {name} is not valid. Use the --fix option to try fixing it."
             ));
         }
-        if !last {
+        if !last && !self.any_file {
             return self.fail(&format!(
                 "Failed to truncate AOF {name} because it is not the last file"
+            ));
+        }
+        if !last {
+            self.say(&format!(
+                "AOF {name} is not the last file: the commands after offset {} in it are lost, \
+                 and the files after it are still loaded after the cut",
+                c.ok_up_to
             ));
         }
         self.say(&format!(
@@ -169,12 +198,52 @@ impl Run<'_> {
             c.size, c.diff, c.ok_up_to
         ));
         self.out.push_str("Continue? [y/N]: ");
-        if !self.env.confirm() {
+        if !self.env.confirm_after(&self.out) {
             return self.fail("Aborting...");
         }
         match self.env.truncate(path, c.ok_up_to) {
             Ok(()) => Ok(FileResult::Truncated),
             Err(_) => self.fail(&format!("Failed to truncate AOF {name}")),
+        }
+    }
+
+    /// `--truncate-to-timestamp` with `--any-file`: cut this file at its
+    /// first annotation newer than `ts`, or empty it when an earlier file
+    /// was cut (its commands are all newer). None: nothing to cut here.
+    fn ts_cut_any_file(
+        &mut self,
+        path: &str,
+        data: &[u8],
+        start: usize,
+        ts: i64,
+    ) -> Step<Option<FileResult>> {
+        let offset = if self.ts_cut_done {
+            Some(0)
+        } else {
+            match first_newer_annotation(data, start, ts) {
+                Ok(o) => o,
+                Err(lines) => {
+                    lines.iter().for_each(|l| self.say(l));
+                    return Err(1);
+                }
+            }
+        };
+        let Some(offset) = offset else {
+            return Ok(None);
+        };
+        if offset == 0 && self.files_seen == 1 {
+            self.say(&format!(
+                "AOF {path} has nothing before timestamp {ts}, aborting..."
+            ));
+            return Err(1);
+        }
+        self.ts_cut_done = true;
+        match self.env.truncate(path, offset) {
+            Ok(()) => Ok(Some(FileResult::TimestampTruncated)),
+            Err(_) => {
+                self.say(&format!("Failed to truncate AOF {path} to timestamp {ts}"));
+                Err(1)
+            }
         }
     }
 
@@ -256,8 +325,26 @@ impl Run<'_> {
     }
 }
 
-/// Runs redis-check-aof with `argv` (argv[0] is the program name).
+/// Runs redis-check-aof with `argv` (argv[0] is the program name). keel
+/// adds `--any-file` (anywhere after argv[0]): `--fix` may cut any file of
+/// a manifest, not only the last (the later files stay and are loaded
+/// after the cut), and `--truncate-to-timestamp` cuts whichever file holds
+/// the timestamp and empties the files after it (point-in-time recovery
+/// across base and incr files).
 pub fn run(argv: &[String], env: &mut dyn CheckEnv) -> ToolOutput {
+    let any_file = argv.iter().skip(1).any(|a| a == "--any-file");
+    let stripped: Vec<String>;
+    let argv = if any_file {
+        stripped = argv
+            .iter()
+            .enumerate()
+            .filter(|&(i, a)| i == 0 || a != "--any-file")
+            .map(|(_, a)| a.clone())
+            .collect();
+        &stripped[..]
+    } else {
+        argv
+    };
     let prog = argv.first().map_or("redis-check-aof", String::as_str);
     let usage = || ToolOutput {
         stdout: format!(
@@ -298,6 +385,9 @@ pub fn run(argv: &[String], env: &mut dyn CheckEnv) -> ToolOutput {
         fix,
         to_ts,
         line: 1,
+        any_file,
+        files_seen: 0,
+        ts_cut_done: false,
     };
     let code = match r.main(path) {
         Ok(()) => 0,

@@ -228,3 +228,145 @@ fn declined_prompt_aborts() {
     );
     assert!(env.cut.is_empty());
 }
+
+fn analyzed_ok_up_to(output: &J, file: &str) -> u64 {
+    let line = output
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(J::as_str)
+        .find(|l| l.starts_with(&format!("AOF analyzed: filename={file},")))
+        .unwrap();
+    let v = line.split("ok_up_to=").nth(1).unwrap();
+    v.split(',').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn any_file_fix_cuts_a_file_that_is_not_the_last() {
+    let (_, root, exp) = fixtures()
+        .into_iter()
+        .find(|f| f.0 == "truncated-nonlast")
+        .unwrap();
+    let base = "appendonly.aof.2.base.aof";
+    let ok_up_to = analyzed_ok_up_to(&exp["redis_check_aof"]["output"], base);
+    let manifest = "<dir>/appendonlydir/appendonly.aof.manifest".to_owned();
+    for args in [vec!["--fix", "--any-file"], vec!["--any-file", "--fix"]] {
+        let mut env = FakeEnv {
+            root: root.clone(),
+            cut: HashMap::new(),
+            answer: true,
+        };
+        let mut argv = vec!["keel-check-aof".to_owned()];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        argv.push(manifest.clone());
+        let o = run(&argv, &mut env);
+        assert_eq!(o.code, 0, "{}", o.stdout);
+        assert!(o
+            .stdout
+            .contains("is not the last file: the commands after offset"));
+        assert!(o
+            .stdout
+            .contains(&format!("Successfully truncated AOF {base}")));
+        assert!(o.stdout.ends_with("All AOF files and manifest are valid\n"));
+        let mut cut: Vec<_> = env.cut.into_iter().collect();
+        cut.sort();
+        assert_eq!(cut, vec![(format!("<dir>/appendonlydir/{base}"), ok_up_to)]);
+    }
+}
+
+/// base: TS 10, SET a, TS 20, SET b; incr 1: TS 30, SET c; incr 2: TS 40,
+/// SET d.
+fn timestamped_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = |k: &str| format!("*3\r\n$3\r\nSET\r\n$1\r\n{k}\r\n$1\r\n1\r\n");
+    let files = [
+        (
+            "t.1.base.aof",
+            format!("#TS:10\r\n{}#TS:20\r\n{}", cmd("a"), cmd("b")),
+        ),
+        ("t.1.incr.aof", format!("#TS:30\r\n{}", cmd("c"))),
+        ("t.2.incr.aof", format!("#TS:40\r\n{}", cmd("d"))),
+    ];
+    for (name, text) in &files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("t.manifest"),
+        "file t.1.base.aof seq 1 type b\nfile t.1.incr.aof seq 1 type i\nfile t.2.incr.aof seq 2 type i\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn any_file_truncate_to_timestamp_crosses_files() {
+    let dir = timestamped_dir();
+    let base_cut = ("#TS:10\r\n".len() + "*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n".len()) as u64;
+    let run_at = |ts: &str, any: bool| {
+        let mut env = FakeEnv {
+            root: dir.path().to_owned(),
+            cut: HashMap::new(),
+            answer: true,
+        };
+        let mut argv = vec!["keel-check-aof".to_owned()];
+        if any {
+            argv.push("--any-file".into());
+        }
+        argv.extend([
+            "--truncate-to-timestamp".into(),
+            ts.into(),
+            "<dir>/t.manifest".into(),
+        ]);
+        let o = run(&argv, &mut env);
+        let mut cut: Vec<(String, u64)> = env.cut.into_iter().collect();
+        cut.sort();
+        (o, cut)
+    };
+    // Inside the base: cut there, empty both incrs.
+    let (o, cut) = run_at("15", true);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    assert_eq!(
+        cut,
+        vec![
+            ("<dir>/t.1.base.aof".to_owned(), base_cut),
+            ("<dir>/t.1.incr.aof".to_owned(), 0),
+            ("<dir>/t.2.incr.aof".to_owned(), 0),
+        ]
+    );
+    // Redis's tool (and keel's without --any-file) refuses that.
+    let (o, cut) = run_at("15", false);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stdout.contains("because it is not the last file"),
+        "{}",
+        o.stdout
+    );
+    assert!(cut.is_empty());
+    // Between the base and incr 1: both incrs are emptied.
+    let (o, cut) = run_at("25", true);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    assert_eq!(
+        cut,
+        vec![
+            ("<dir>/t.1.incr.aof".to_owned(), 0),
+            ("<dir>/t.2.incr.aof".to_owned(), 0),
+        ]
+    );
+    // Between incr 1 and incr 2: only incr 2 is emptied.
+    let (o, cut) = run_at("35", true);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    assert_eq!(cut, vec![("<dir>/t.2.incr.aof".to_owned(), 0)]);
+    // Before everything: refused, nothing cut.
+    let (o, cut) = run_at("5", true);
+    assert_eq!(o.code, 1);
+    assert!(
+        o.stdout.contains("has nothing before timestamp 5"),
+        "{}",
+        o.stdout
+    );
+    assert!(cut.is_empty());
+    // After everything: nothing to cut.
+    let (o, cut) = run_at("50", true);
+    assert_eq!(o.code, 0, "{}", o.stdout);
+    assert!(cut.is_empty());
+}

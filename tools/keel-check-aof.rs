@@ -1,0 +1,241 @@
+//! keel-check-aof: redis-check-aof 7.0's command line
+//! (`[--fix|--truncate-to-timestamp <unix-seconds>] <file.manifest|file.aof>`)
+//! over `persistence::aof::check_tool::run`, which holds the whole
+//! behaviour. This file only supplies the outside world: reading files,
+//! truncating them (then fsync, which Redis's tool skips), the y/N prompt
+//! on stdin, the server-format log prefix of manifest errors, and the RDB
+//! preamble check through keel's RDB decoder (the same one the server
+//! loads with). `--yes` (anywhere on the line) answers the prompt with y;
+//! `--any-file` lets `--fix` and `--truncate-to-timestamp` cut a file that
+//! is not the last of the manifest (see `check_tool::run`). The RDB
+//! checker's lines are redis-check-rdb's start, AUX, checksum, verdict and
+//! `[info]` lines, and "Selecting DB ID" where the SELECTDB follows the
+//! AUX fields, function libraries or a key (not after module AUX data).
+
+use keel::keyspace::Value;
+use keel::persistence::aof::check_tool::{run, CheckEnv, RdbPreamble};
+use keel::persistence::rdb::{
+    load_prefix, opcode, ChecksumState, KeyMeta, LoadOptions, LoadSink, Reader,
+};
+use std::io::{BufRead, Write};
+
+/// Counts what redis-check-rdb counts while the decoder loads a preamble,
+/// and prints its "Selecting DB ID" lines.
+struct Counter<'a> {
+    data: &'a [u8],
+    /// Where the last thing the sink saw ended (AUX fields, then each key):
+    /// a SELECTDB that follows is found there.
+    last_end: u64,
+    lines: Vec<String>,
+    now_ms: i64,
+    keys: u64,
+    expires: u64,
+    expired: u64,
+}
+
+impl LoadSink for Counter<'_> {
+    fn aux(&mut self, _key: &[u8], _value: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+    fn select_db(&mut self, db: u64) -> Result<(), String> {
+        // The offset after the opcode and its length, when the SELECTDB
+        // directly follows what was seen last (not after a function).
+        let at = self.last_end as usize;
+        if self.data.get(at) == Some(&opcode::SELECTDB) {
+            let mut r = Reader::new(self.data);
+            if r.bytes(at as u64 + 1).is_ok() && r.length().is_ok() {
+                self.lines
+                    .push(format!("[offset {}] Selecting DB ID {db}", r.offset()));
+            }
+        }
+        Ok(())
+    }
+    fn progress(&mut self, offset: u64, _keys: u64) {
+        self.last_end = offset;
+    }
+    fn key(&mut self, _key: &[u8], _value: Value, meta: KeyMeta) -> Result<(), String> {
+        self.keys += 1;
+        if meta.expire_ms != -1 {
+            self.expires += 1;
+            if meta.expire_ms < self.now_ms {
+                self.expired += 1;
+            }
+        }
+        Ok(())
+    }
+    fn function(&mut self, _code: &[u8]) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl Counter<'_> {
+    fn info(&self) -> [String; 3] {
+        [
+            format!("[info] {} keys read", self.keys),
+            format!("[info] {} expires", self.expires),
+            format!("[info] {} already expired", self.expired),
+        ]
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `strerror` text of an I/O error (Rust appends " (os error N)").
+fn strerror(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+struct RealEnv {
+    yes: bool,
+    /// How much of the tool's output has already been written to stdout
+    /// (shown before the prompt).
+    shown: usize,
+}
+
+impl CheckEnv for RealEnv {
+    fn read(&mut self, path: &str) -> Result<Vec<u8>, String> {
+        std::fs::read(path).map_err(|e| strerror(&e))
+    }
+
+    fn truncate(&mut self, path: &str, len: u64) -> Result<(), String> {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| strerror(&e))?;
+        f.set_len(len).map_err(|e| strerror(&e))?;
+        f.sync_all().map_err(|e| strerror(&e))
+    }
+
+    fn confirm(&mut self) -> bool {
+        if self.yes {
+            return true;
+        }
+        let mut line = String::new();
+        match std::io::stdin().lock().read_line(&mut line) {
+            Ok(n) if n > 0 => line.starts_with(['y', 'Y']),
+            _ => false,
+        }
+    }
+
+    fn confirm_after(&mut self, printed: &str) -> bool {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(&printed.as_bytes()[self.shown..]);
+        let _ = out.flush();
+        self.shown = printed.len();
+        self.confirm()
+    }
+
+    fn check_rdb(&mut self, data: &[u8], name: &str) -> RdbPreamble {
+        let mut lines = vec![format!("[offset 0] Checking RDB file {name}")];
+        let (aux, aux_end) = aux_lines(data);
+        lines.extend(aux);
+        let mut sink = Counter {
+            data,
+            last_end: aux_end,
+            lines: Vec::new(),
+            now_ms: now_ms(),
+            keys: 0,
+            expires: 0,
+            expired: 0,
+        };
+        let opts = LoadOptions {
+            verify_checksum: true,
+            ..LoadOptions::default()
+        };
+        let res = load_prefix(data, &opts, &mut sink);
+        lines.append(&mut sink.lines);
+        match res {
+            Ok((summary, end)) => {
+                if matches!(summary.checksum, ChecksumState::Ok) {
+                    lines.push(format!("[offset {end}] Checksum OK"));
+                }
+                lines.push(format!("[offset {end}] \\o/ RDB looks OK! \\o/"));
+                lines.extend(sink.info());
+                RdbPreamble::Sane { lines, end }
+            }
+            Err(e) => {
+                lines.push("--- RDB ERROR DETECTED ---".into());
+                lines.push(format!("[offset {}] {}", e.offset, e.msg));
+                lines.push(format!("[additional info] While doing: {}", e.doing));
+                if let Some(k) = &e.key {
+                    lines.push(format!(
+                        "[additional info] Reading key '{}'",
+                        String::from_utf8_lossy(k)
+                    ));
+                }
+                if let Some(t) = e.type_byte {
+                    lines.push(format!(
+                        "[additional info] Reading type {t} ({})",
+                        keel::persistence::rdb::types::label(t)
+                    ));
+                }
+                lines.extend(sink.info());
+                // redis-check-rdb exits by itself on an error.
+                RdbPreamble::NotSane {
+                    lines,
+                    announce: false,
+                }
+            }
+        }
+    }
+
+    fn log_line(&mut self, msg: &str) -> String {
+        let time = keel::server::log::format_time(now_ms());
+        format!("{}:C {time} # {msg}\n", std::process::id())
+    }
+}
+
+/// redis-check-rdb's `AUX FIELD` lines for the AUX pairs that open the
+/// file (each with the offset after it, as Redis prints them), and where
+/// they and the function libraries after them end.
+fn aux_lines(data: &[u8]) -> (Vec<String>, u64) {
+    let mut out = Vec::new();
+    let mut r = Reader::new(data);
+    if r.bytes(9).is_err() {
+        return (out, 0);
+    }
+    while data.get(r.offset() as usize) == Some(&opcode::AUX) {
+        let _ = r.u8();
+        let (Ok(k), Ok(v)) = (r.string().map(|k| k.into_owned()), r.string()) else {
+            break;
+        };
+        out.push(format!(
+            "[offset {}] AUX FIELD {} = '{}'",
+            r.offset(),
+            String::from_utf8_lossy(&k),
+            String::from_utf8_lossy(&v)
+        ));
+    }
+    // Function libraries (one string each) come before the first SELECTDB.
+    while data.get(r.offset() as usize) == Some(&opcode::FUNCTION2) {
+        let _ = r.u8();
+        if r.string().is_err() {
+            break;
+        }
+    }
+    (out, r.offset())
+}
+
+fn main() {
+    let mut argv: Vec<String> = std::env::args().collect();
+    let yes = argv.iter().skip(1).any(|a| a == "--yes");
+    if yes {
+        let prog = argv.remove(0);
+        argv.retain(|a| a != "--yes");
+        argv.insert(0, prog);
+    }
+    let mut env = RealEnv { yes, shown: 0 };
+    let out = run(&argv, &mut env);
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(&out.stdout.as_bytes()[env.shown.min(out.stdout.len())..]);
+    let _ = stdout.flush();
+    std::process::exit(out.code);
+}
