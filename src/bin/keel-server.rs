@@ -117,6 +117,16 @@ fn install_crash_handlers() {
 
 fn main() {
     install_crash_handlers();
+    // A file-size limit (RLIMIT_FSIZE) must fail the write with EFBIG,
+    // which the AOF handles (MISCONF, or exit under always), rather than
+    // kill the server with SIGXFSZ.
+    // SAFETY: ignoring a signal installs no handler code.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGXFSZ,
+            nix::sys::signal::SigHandler::SigIgn,
+        )
+    };
     let args: Vec<String> = std::env::args().collect();
     let mut cfg = Config::default();
     let mut warnings = Vec::new();
