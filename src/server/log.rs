@@ -99,7 +99,20 @@ fn write_out(file: &str, line: &str) {
 }
 
 pub fn log(level: LogLevel, msg: &str) {
-    let s = STATE.lock();
+    // Bounded wait: a forked child inherits the lock as it was at fork
+    // time, held for ever if another thread held it then. Such a child
+    // (or anyone stuck that long) writes to stdout instead of hanging.
+    let Some(s) = STATE.try_lock_for(std::time::Duration::from_millis(200)) else {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{}:C {} * {}",
+            std::process::id(),
+            format_time(super::now_ms()),
+            msg
+        );
+        return;
+    };
     if level_rank(level) < level_rank(s.level) || level == LogLevel::Nothing {
         return;
     }
