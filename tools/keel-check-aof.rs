@@ -7,7 +7,9 @@
 //! preamble check through keel's RDB decoder (the same one the server
 //! loads with). `--yes` (anywhere on the line) answers the prompt with y;
 //! `--any-file` lets `--fix` and `--truncate-to-timestamp` cut a file that
-//! is not the last of the manifest (see `check_tool::run`). The RDB
+//! is not the last of the manifest (see `check_tool::run`); `--strict`
+//! also refuses a command keel does not know or that has a wrong number of
+//! arguments (Redis's tool only checks the framing). The RDB
 //! checker's lines are redis-check-rdb's start, AUX, checksum, verdict and
 //! `[info]` lines, and "Selecting DB ID" where the SELECTDB follows the
 //! AUX fields, function libraries or a key (not after module AUX data).

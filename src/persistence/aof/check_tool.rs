@@ -74,6 +74,46 @@ struct Run<'e> {
     /// `--any-file --truncate-to-timestamp`: a file was cut, so every
     /// later file (all newer) is emptied.
     ts_cut_done: bool,
+    /// `--strict` (keel): every command must exist in keel's command
+    /// table with a valid number of arguments.
+    strict: Option<crate::commands::CommandTable>,
+}
+
+/// `--strict`: the first command of `data[start..end]` that keel would
+/// refuse (unknown name or wrong arity), as redis-check-aof-style line.
+fn strict_problem(
+    table: &crate::commands::CommandTable,
+    data: &[u8],
+    start: usize,
+    end: usize,
+) -> Option<String> {
+    let reader =
+        super::stream::StreamReader::starting_at(&data[..end], start, super::stream::Mode::Strict);
+    for item in reader {
+        let super::stream::Item::Command(c) = item else {
+            continue;
+        };
+        let Some(name) = c.args.first() else {
+            continue;
+        };
+        let shown = String::from_utf8_lossy(name);
+        let Some(def) = table.get(name) else {
+            return Some(format!("0x{:16x}: Unknown command '{shown}'", c.start));
+        };
+        let argc = c.args.len() as i32;
+        let ok = if def.arity >= 0 {
+            argc == def.arity
+        } else {
+            argc >= -def.arity
+        };
+        if !ok {
+            return Some(format!(
+                "0x{:16x}: Wrong number of arguments for '{shown}' ({} given)",
+                c.start, argc
+            ));
+        }
+    }
+    None
 }
 
 /// `Err(code)`: the tool exits with `code` here.
@@ -174,6 +214,14 @@ impl Run<'_> {
         }
         self.say(&c.analyzed_line(name));
         if c.diff == 0 {
+            if let Some(table) = &self.strict {
+                if let Some(line) = strict_problem(table, &data, start, c.ok_up_to as usize) {
+                    self.say(&line);
+                    return self.fail(&format!(
+                        "AOF {name} holds a command keel would refuse (--strict); --fix does not repair it."
+                    ));
+                }
+            }
             return Ok(FileResult::Ok);
         }
         if !self.fix {
@@ -333,12 +381,13 @@ impl Run<'_> {
 /// across base and incr files).
 pub fn run(argv: &[String], env: &mut dyn CheckEnv) -> ToolOutput {
     let any_file = argv.iter().skip(1).any(|a| a == "--any-file");
+    let strict = argv.iter().skip(1).any(|a| a == "--strict");
     let stripped: Vec<String>;
-    let argv = if any_file {
+    let argv = if any_file || strict {
         stripped = argv
             .iter()
             .enumerate()
-            .filter(|&(i, a)| i == 0 || a != "--any-file")
+            .filter(|&(i, a)| i == 0 || (a != "--any-file" && a != "--strict"))
             .map(|(_, a)| a.clone())
             .collect();
         &stripped[..]
@@ -388,6 +437,8 @@ pub fn run(argv: &[String], env: &mut dyn CheckEnv) -> ToolOutput {
         any_file,
         files_seen: 0,
         ts_cut_done: false,
+        strict: strict
+            .then(|| crate::commands::CommandTable::new(&crate::commands::all_families())),
     };
     let code = match r.main(path) {
         Ok(()) => 0,

@@ -370,3 +370,49 @@ fn any_file_truncate_to_timestamp_crosses_files() {
     assert_eq!(o.code, 0, "{}", o.stdout);
     assert!(cut.is_empty());
 }
+
+#[test]
+fn strict_refuses_commands_keel_does_not_know_or_cannot_run() {
+    use crate::persistence::aof::stream::encode_command;
+    let dir = tempfile::tempdir().unwrap();
+    let check = |cmds: &[&[&str]], strict: bool| -> ToolOutput {
+        let mut data = Vec::new();
+        for c in cmds {
+            encode_command(&mut data, c);
+        }
+        let path = dir.path().join("one.aof");
+        std::fs::write(&path, &data).unwrap();
+        let mut env = FakeEnv {
+            root: dir.path().to_owned(),
+            cut: HashMap::new(),
+            answer: true,
+        };
+        let mut args = vec!["keel-check-aof".to_owned()];
+        if strict {
+            args.push("--strict".to_owned());
+        }
+        args.push(path.display().to_string());
+        run_tool(&args, &mut env)
+    };
+    let good: &[&[&str]] = &[&["set", "k", "v"], &["incr", "n"]];
+    assert_eq!(check(good, true).code, 0);
+    let unknown: &[&[&str]] = &[&["set", "k", "v"], &["FOOBAR", "x"]];
+    // Redis's tool does not look at names: valid without --strict.
+    assert_eq!(check(unknown, false).code, 0);
+    let out = check(unknown, true);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout.contains("Unknown command 'FOOBAR'"),
+        "{}",
+        out.stdout
+    );
+    let arity: &[&[&str]] = &[&["set", "k"]];
+    let out = check(arity, true);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stdout
+            .contains("Wrong number of arguments for 'set' (2 given)"),
+        "{}",
+        out.stdout
+    );
+}
