@@ -137,3 +137,41 @@ fn always_write_error_exits_without_losing_acknowledged_writes() {
     let again = Server::start_in(Kind::Keel, dir.path(), &["--appendonly", "yes"]);
     check_all_present(&again, &acked);
 }
+
+/// no-appendfsync-on-rewrite yes: while a child runs nothing is fsynced,
+/// so under always the replies must not wait for an fsync that never
+/// comes (they would hang until the child ends).
+#[test]
+fn always_replies_while_fsync_is_suspended_by_a_child() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start_in(
+        Kind::Keel,
+        dir.path(),
+        &[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--no-appendfsync-on-rewrite",
+            "yes",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut c = srv.conn();
+    assert_eq!(c.cmd(&["DEBUG", "POPULATE", "100"]), b"+OK\r\n");
+    // A child that takes 100 x 100 ms.
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "100000"]),
+        b"+OK\r\n"
+    );
+    assert_eq!(c.cmd(&["BGSAVE"]), b"+Background saving started\r\n");
+    for i in 0..20 {
+        let key = format!("during{i}");
+        c.send_cmd(&["SET", key.as_str(), "1"]);
+        let r = c
+            .read_reply(Duration::from_secs(3))
+            .unwrap_or_else(|e| panic!("SET {i} got no reply while the child ran: {e:?}"));
+        assert_eq!(r, b"+OK\r\n");
+    }
+}

@@ -115,6 +115,11 @@ pub fn flush_before_reply(srv: &mut Server) -> Option<u64> {
         std::thread::sleep(std::time::Duration::from_micros(sleep));
     }
     w.flush(false, skip, now_ms());
+    // no-appendfsync-on-rewrite: while a child runs nothing is fsynced,
+    // so replies cannot wait for it (Redis's documented trade-off).
+    if skip {
+        return None;
+    }
     w.reply_ticket()
 }
 

@@ -90,6 +90,14 @@ impl AofWriter {
     pub fn flush(&mut self, force: bool, skip_fsync: bool, now_ms: i64) -> bool {
         let now_sec = now_ms / 1000;
         if self.buf.is_empty() {
+            // Bytes written but never synced (fsync skipped while a child
+            // ran with no-appendfsync-on-rewrite): sync them now.
+            if self.policy == AppendFsync::Always
+                && !skip_fsync
+                && self.written > self.fsync.synced()
+            {
+                self.fsync.request(self.written);
+            }
             // Bytes written but not yet synced (a postponed fsync).
             if self.policy == AppendFsync::EverySec
                 && !skip_fsync
