@@ -24,11 +24,11 @@
 mod common;
 
 use common::rdb::{assert_same_dataset, fixtures_dir, read_json, record_dataset, Compare};
-use common::{redis_available, Kind, RawConn, Server};
+use common::{poll_until, redis_available, Kind, RawConn, Server};
 use serde_json::Value as J;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn aof_fixtures() -> PathBuf {
     fixtures_dir().parent().expect("fixtures/").join("aof")
@@ -220,20 +220,14 @@ fn info_field(c: &mut RawConn, field: &str) -> String {
 
 /// Waits until no rewrite runs or is scheduled.
 fn wait_rewrite_done(c: &mut RawConn, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if info_field(c, "aof_rewrite_in_progress") == "0"
-            && info_field(c, "aof_rewrite_scheduled") == "0"
-        {
-            assert_eq!(info_field(c, "aof_last_bgrewrite_status"), "ok", "{what}");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: the rewrite did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        poll_until(Duration::from_secs(20), || {
+            info_field(c, "aof_rewrite_in_progress") == "0"
+                && info_field(c, "aof_rewrite_scheduled") == "0"
+        }),
+        "{what}: the rewrite did not finish"
+    );
+    assert_eq!(info_field(c, "aof_last_bgrewrite_status"), "ok", "{what}");
 }
 
 /// Shuts `srv` down cleanly (SHUTDOWN, then the process exits).

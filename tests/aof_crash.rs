@@ -28,13 +28,13 @@
 
 mod common;
 
-use common::{frame_elements, Kind, RawConn, ReadEnd, Server};
+use common::{frame_elements, poll_until, Kind, RawConn, ReadEnd, Server};
 use keel::persistence::aof::manifest::Manifest;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -130,7 +130,13 @@ struct Run {
     acks: Vec<Instant>,
 }
 
-fn client(addr: std::net::SocketAddr, i: usize, start: u64, stop: Arc<AtomicBool>) -> Run {
+fn client(
+    addr: std::net::SocketAddr,
+    i: usize,
+    start: u64,
+    stop: Arc<AtomicBool>,
+    acked: Arc<AtomicU64>,
+) -> Run {
     let mut c = RawConn::connect(addr);
     let mut acks = Vec::new();
     if !c.try_send(&common::encode_cmd(&["SELECT", &(i % DBS).to_string()])) {
@@ -156,6 +162,7 @@ fn client(addr: std::net::SocketAddr, i: usize, start: u64, stop: Arc<AtomicBool
                     "client {i} op {t} {args:?}: wrong reply"
                 );
                 acks.push(Instant::now());
+                acked.fetch_add(1, Ordering::Relaxed);
                 t += 1;
             }
             Err(ReadEnd::Closed) => break,
@@ -179,18 +186,30 @@ fn traffic_then_kill(
     rewrite_at: Option<Duration>,
 ) -> (Vec<Run>, Instant) {
     let stop = Arc::new(AtomicBool::new(false));
+    let acked = Arc::new(AtomicU64::new(0));
     let addr = srv.addr();
     let handles: Vec<_> = starts
         .iter()
         .enumerate()
         .map(|(i, &s)| {
-            let stop = stop.clone();
-            thread::spawn(move || client(addr, i, s, stop))
+            let (stop, acked) = (stop.clone(), acked.clone());
+            thread::spawn(move || client(addr, i, s, stop, acked))
         })
         .collect();
     let began = Instant::now();
+    // The crash moment is the variable under test: traffic must be under
+    // way (writes acknowledged) and have run for the drawn duration.
+    let running_for = |d: Duration| {
+        let acked = acked.clone();
+        assert!(
+            poll_until(d + Duration::from_secs(30), || {
+                acked.load(Ordering::Relaxed) > 0 && began.elapsed() >= d
+            }),
+            "no write was acknowledged"
+        );
+    };
     if let Some(at) = rewrite_at {
-        thread::sleep(at.min(run_for));
+        running_for(at.min(run_for));
         let r = srv.conn().cmd_str(&["BGREWRITEAOF"]);
         // An automatic rewrite may be running already.
         assert!(
@@ -198,8 +217,7 @@ fn traffic_then_kill(
             "BGREWRITEAOF: {r}"
         );
     }
-    let left = run_for.saturating_sub(began.elapsed());
-    thread::sleep(left);
+    running_for(run_for);
     assert!(srv.alive(), "the server died by itself:\n{}", srv.log());
     // The moment of the signal: reaping may take longer (a thread inside
     // fdatasync dies only when the call returns).

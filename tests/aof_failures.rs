@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::{Kind, RawConn, Server};
+use common::{poll_until, Kind, RawConn, Server};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn prlimit_available() -> bool {
     Command::new("prlimit")
@@ -91,12 +91,11 @@ fn everysec_write_error_refuses_writes_then_recovers() {
     assert_eq!(c.cmd(&["EXISTS", "k0"]), b":1\r\n");
     // The disk recovers: the cron retries the write, writes resume.
     limit_file_size(srv.pid(), "unlimited:unlimited");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while c.cmd(&["SET", "after", "1"]) != b"+OK\r\n" {
-        assert!(Instant::now() < deadline, "writes did not resume");
-        // Polling the condition; the pause only limits the rate.
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        poll_until(Duration::from_secs(20), || c.cmd(&["SET", "after", "1"])
+            == b"+OK\r\n"),
+        "writes did not resume"
+    );
     assert!(info_has(&mut c, "aof_last_write_status:ok"));
     c.send_cmd(&["SHUTDOWN"]);
     assert!(srv.wait_exit(Duration::from_secs(20)).is_some());

@@ -25,7 +25,7 @@ mod common;
 
 use common::rdb::{assert_same_dataset, fixtures_dir, read_json, record_dataset, Compare};
 use common::rdb_server::start_on_rdb;
-use common::{redis_available, Kind, Server};
+use common::{poll_until, redis_available, Kind, Server};
 use keel::config::Config;
 use keel::keyspace::Db;
 use keel::persistence::aof::manifest::{AofFile, AofKind, Manifest};
@@ -266,11 +266,9 @@ fn manifest_written_by_keel_loads_in_redis() {
     // Redis removed the history (in the background) and rewrote the
     // manifest, which keel parses back.
     let adir = srv.dir().join(ADIR);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while adir.join("appendonly.aof.1.base.aof").exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(!adir.join("appendonly.aof.1.base.aof").exists());
+    assert!(poll_until(std::time::Duration::from_secs(10), || !adir
+        .join("appendonly.aof.1.base.aof")
+        .exists()));
     let after = Manifest::parse(&std::fs::read(adir.join("appendonly.aof.manifest")).unwrap())
         .expect("keel parses Redis's manifest");
     assert!(after.history.is_empty());
@@ -284,7 +282,7 @@ fn manifest_written_by_keel_loads_in_redis() {
 fn redis_outcome(files: &[(&str, Vec<u8>)], extra: &[&str]) -> (bool, String) {
     use std::io::{Read, Write};
     use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     for _attempt in 0..5 {
         let dir = tempfile::tempdir().unwrap();
         let adir = dir.path().join(ADIR);
@@ -313,28 +311,23 @@ fn redis_outcome(files: &[(&str, Vec<u8>)], extra: &[&str]) -> (bool, String) {
             .stderr(Stdio::null())
             .spawn()
             .expect("start redis-server");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let started = loop {
+        let mut exited = false;
+        let answered = poll_until(Duration::from_secs(20), || {
             if let Ok(Some(_)) = child.try_wait() {
-                break false;
+                exited = true;
+                return true;
             }
-            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut buf = [0u8; 7];
-                if s.write_all(b"PING\r\n").is_ok()
-                    && s.read_exact(&mut buf).is_ok()
-                    && &buf == b"+PONG\r\n"
-                {
-                    break true;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server neither started nor exited"
-            );
-            // Polling the condition; the pause only limits the rate.
-            std::thread::sleep(Duration::from_millis(10));
-        };
+            let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+                return false;
+            };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = [0u8; 7];
+            s.write_all(b"PING\r\n").is_ok()
+                && s.read_exact(&mut buf).is_ok()
+                && &buf == b"+PONG\r\n"
+        });
+        assert!(answered, "redis-server neither started nor exited");
+        let started = !exited;
         let _ = child.kill();
         let _ = child.wait();
         let log = std::fs::read_to_string(&log_path).unwrap_or_default();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{redis_available, Kind, RawConn, Server};
+use common::{poll_until, redis_available, Kind, RawConn, Server};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -20,14 +20,12 @@ fn info_field(c: &mut RawConn, field: &str) -> String {
         .to_string()
 }
 
-/// Polls `cond` until it holds or the deadline passes.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        // Polling the condition; the pause only limits the rate.
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits (30 s at most) until `cond` holds.
+fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    assert!(
+        poll_until(Duration::from_secs(30), cond),
+        "timed out waiting for {what}"
+    );
 }
 
 fn wait_bgsave_done(c: &mut RawConn) {

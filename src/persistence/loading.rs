@@ -19,19 +19,63 @@ pub struct LoadProgress {
     pub start_unix: i64,
     pub start: Instant,
     pub total_bytes: u64,
-    pub loaded_bytes: AtomicU64,
+    loaded_bytes: AtomicU64,
     /// used-mem recorded in the file's AUX fields.
     pub rdb_used_mem: AtomicU64,
+    /// loading-process-events-interval-bytes: Redis serves clients only
+    /// after that much of a load, so a client arriving earlier waits
+    /// (instead of getting -LOADING at once) until `early_over` fires.
+    interval: u64,
+    early: std::sync::atomic::AtomicBool,
+    early_over: tokio::sync::Notify,
 }
 
 impl LoadProgress {
-    pub fn new(total_bytes: u64) -> Self {
+    pub fn new(total_bytes: u64, cfg: &Config) -> Self {
         LoadProgress {
             start_unix: now_ms() / 1000,
             start: Instant::now(),
             total_bytes,
             loaded_bytes: AtomicU64::new(0),
             rdb_used_mem: AtomicU64::new(0),
+            interval: cfg
+                .get_text("loading-process-events-interval-bytes")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(2 << 20),
+            early: std::sync::atomic::AtomicBool::new(true),
+            early_over: tokio::sync::Notify::new(),
+        }
+    }
+
+    pub fn loaded_bytes(&self) -> u64 {
+        self.loaded_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Records how far the load got (bytes of input).
+    pub fn set_loaded(&self, bytes: u64) {
+        self.loaded_bytes.store(bytes, Ordering::Relaxed);
+        if bytes >= self.interval {
+            self.end_early_phase();
+        }
+    }
+
+    /// The load passed its first interval or ended: waiting clients go on.
+    pub fn end_early_phase(&self) {
+        if self.early.swap(false, Ordering::AcqRel) {
+            self.early_over.notify_waiters();
+        }
+    }
+
+    /// Waits while the load is in its early phase (no lock, no polling).
+    pub async fn wait_early_phase(&self) {
+        loop {
+            let notified = self.early_over.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.early.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
         }
     }
 }
@@ -182,7 +226,7 @@ impl LoadSink for DbSink<'_> {
 
     fn progress(&mut self, offset: u64, _keys: u64) {
         if let Some(p) = self.progress {
-            p.loaded_bytes.store(offset, Ordering::Relaxed);
+            p.set_loaded(offset);
         }
     }
 }
@@ -368,7 +412,7 @@ pub fn start_loading(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(e) => return Err(e),
     };
-    let progress = std::sync::Arc::new(LoadProgress::new(size));
+    let progress = std::sync::Arc::new(LoadProgress::new(size, &config));
     shared.lock().snapshots.loading = Some(progress.clone());
     let shared = shared.clone();
     std::thread::Builder::new()
@@ -388,6 +432,7 @@ pub fn start_loading(
                     s.snapshots.last_load_keys_loaded = stats.keys_loaded;
                     s.snapshots.last_load_keys_expired = stats.keys_expired;
                     s.snapshots.loading = None;
+                    progress.end_early_phase();
                     log_notice!(
                         "DB loaded from disk: {:.3} seconds",
                         progress.start.elapsed().as_secs_f64()
@@ -466,7 +511,7 @@ fn start_aof(
     if let StartupPlan::Refuse { lines } = &plan {
         fatal(lines);
     }
-    let progress = std::sync::Arc::new(LoadProgress::new(0));
+    let progress = std::sync::Arc::new(LoadProgress::new(0, &config));
     shared.lock().snapshots.loading = Some(progress.clone());
     let shared = shared.clone();
     let spawned = std::thread::Builder::new()
@@ -531,6 +576,7 @@ fn start_aof(
                 }
             }
             shared.lock().snapshots.loading = None;
+            progress.end_early_phase();
             ready();
         });
     if let Err(e) = spawned {

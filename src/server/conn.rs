@@ -39,7 +39,7 @@ fn register(
     laddr: String,
     fd: i64,
     unix: bool,
-) -> Result<(ClientId, Arc<Notify>), &'static [u8]> {
+) -> Result<Registered, &'static [u8]> {
     let mut s = shared.lock();
     s.stats.total_connections_received += 1;
     if s.clients.len() as u64 >= s.config.maxclients {
@@ -59,8 +59,16 @@ fn register(
     c.flags.unix_socket = unix;
     let notify = c.notify.clone();
     s.clients.insert(id, Box::new(c));
-    Ok((id, notify))
+    Ok((id, notify, s.snapshots.loading.clone()))
 }
+
+/// A registered client: its id, its wake-up, and the load in progress
+/// when it connected (if any).
+type Registered = (
+    ClientId,
+    Arc<Notify>,
+    Option<Arc<crate::persistence::loading::LoadProgress>>,
+);
 
 /// Removes a client and every trace of it (subscriptions, WATCHes,
 /// MONITOR, blocking).
@@ -85,7 +93,7 @@ pub async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + ReadReady,
 {
-    let (id, notify) = match register(&shared, addr, laddr, fd, unix) {
+    let (id, notify, mut early_load) = match register(&shared, addr, laddr, fd, unix) {
         Ok(r) => r,
         Err(why) => {
             let _ = stream.write_all(why).await;
@@ -121,8 +129,9 @@ pub async fn serve<S>(
         // Like Redis, which serves clients only every
         // loading-process-events-interval-bytes of a load, a client that
         // arrives early waits instead of getting -LOADING at once.
-        if !queue.is_empty() {
-            wait_early_loading(&shared).await;
+        if let (Some(p), false) = (&early_load, queue.is_empty()) {
+            p.wait_early_phase().await;
+            early_load = None;
         }
         // Run the batch.
         let (close, deadline, aof_wait) = {
@@ -295,28 +304,6 @@ pub async fn serve<S>(
     }
     let mut s = shared.lock();
     unregister(&mut s, id);
-}
-
-/// Waits while a load is in its first loading-process-events-interval-
-/// bytes (checked every 10 ms, with the lock released meanwhile).
-async fn wait_early_loading(shared: &Shared) {
-    loop {
-        let early = {
-            let s = shared.lock();
-            s.snapshots.loading.as_ref().is_some_and(|p| {
-                let interval = s
-                    .config
-                    .get_text("loading-process-events-interval-bytes")
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .unwrap_or(2 << 20);
-                p.loaded_bytes.load(std::sync::atomic::Ordering::Relaxed) < interval
-            })
-        };
-        if !early {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
 }
 
 /// Waiting for a stream to have data without reading it.

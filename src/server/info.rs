@@ -331,7 +331,7 @@ fn persistence_section(s: &Server, out: &mut String) {
     );
     if let Some(p) = &snap.loading {
         use std::sync::atomic::Ordering;
-        let loaded = p.loaded_bytes.load(Ordering::Relaxed);
+        let loaded = p.loaded_bytes();
         let elapsed = p.start.elapsed().as_secs_f64();
         let perc = if p.total_bytes > 0 {
             loaded as f64 * 100.0 / p.total_bytes as f64

@@ -36,6 +36,24 @@ const START_DEADLINE: Duration = Duration::from_secs(20);
 /// How long a test waits for one reply before calling it missing.
 pub const REPLY_DEADLINE: Duration = Duration::from_secs(10);
 
+/// Polls `cond` until it holds (true) or `timeout` passes (false). The
+/// one pause of the test harness: it only limits the polling rate (1 ms,
+/// doubling up to 50 ms); what a test waits for is always `cond`.
+pub fn poll_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
 /// Which program a [`Server`] runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -306,33 +324,29 @@ impl Server {
     /// password is required), or fails if it
     /// exits or the deadline passes.
     fn wait_ready(&mut self, loading_ok: bool) -> Result<(), String> {
-        let deadline = Instant::now() + START_DEADLINE;
-        let mut backoff = Duration::from_millis(2);
-        loop {
+        let mut exited = None;
+        let addr = self.addr();
+        let ready = poll_until(START_DEADLINE, || {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("exited at startup with {status}"));
+                exited = Some(status);
+                return true;
             }
-            if let Ok(mut s) = TcpStream::connect_timeout(&self.addr(), Duration::from_millis(500))
-            {
-                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok() {
-                    // +PONG, or -NOAUTH when started with requirepass.
-                    let mut buf = [0u8; 7];
-                    if s.read_exact(&mut buf).is_ok()
-                        && (&buf == b"+PONG\r\n"
-                            || &buf == b"-NOAUTH"
-                            || (loading_ok && &buf == b"-LOADIN"))
-                    {
-                        return Ok(());
-                    }
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err("no PONG before the deadline".into());
-            }
-            // Polling the condition above; the pause only limits the rate.
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_millis(100));
+            let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+                return false;
+            };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            // +PONG, or -NOAUTH when started with requirepass.
+            let mut buf = [0u8; 7];
+            s.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok()
+                && s.read_exact(&mut buf).is_ok()
+                && (&buf == b"+PONG\r\n"
+                    || &buf == b"-NOAUTH"
+                    || (loading_ok && &buf == b"-LOADIN"))
+        });
+        match (exited, ready) {
+            (Some(status), _) => Err(format!("exited at startup with {status}")),
+            (None, true) => Ok(()),
+            (None, false) => Err("no PONG before the deadline".into()),
         }
     }
 
@@ -366,19 +380,12 @@ impl Server {
 
     /// Waits (up to `wait`) for the process to exit; its status, if it did.
     pub fn wait_exit(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + wait;
-        let mut backoff = Duration::from_millis(2);
-        loop {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                return Some(st);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            // Polling the condition; the pause only limits the rate.
-            std::thread::sleep(backoff);
-            backoff = (backoff * 2).min(Duration::from_millis(50));
-        }
+        let mut status = None;
+        poll_until(wait, || {
+            status = self.child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        status
     }
 
     /// True while the process runs.

@@ -686,7 +686,7 @@ pub fn debug_loadaof(srv: &mut Server) -> bool {
     if !srv.config.aof_disable_auto_gc {
         delete_history(srv);
     }
-    let progress = crate::persistence::loading::LoadProgress::new(0);
+    let progress = crate::persistence::loading::LoadProgress::new(0, &srv.config);
     srv.aof.loading = true;
     let res = {
         let access = super::loader::Direct(std::cell::RefCell::new(&mut *srv));

@@ -104,9 +104,7 @@ pub fn load_all(
                 &manifest_path,
             )?;
         }
-        progress
-            .loaded_bytes
-            .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        progress.set_loaded(progress.loaded_bytes() + data.len() as u64);
         let kind = if f.kind == super::manifest::AofKind::Base {
             "base"
         } else {
