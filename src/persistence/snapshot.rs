@@ -89,7 +89,7 @@ const REPORT_DONE: u64 = 1;
 
 /// The options of a save of `srv`'s dataset (`aof_base`: the AUX field
 /// of an AOF base file).
-pub fn save_options<'a>(
+fn save_options<'a>(
     srv: &'a Server,
     aof_base: bool,
     idle: &'a dyn Fn(u32) -> u64,
@@ -154,20 +154,41 @@ pub fn write_rdb(
 ) -> io::Result<u64> {
     let dir = path.parent().unwrap_or(Path::new(""));
     let tmp = dir.join(format!("temp-{}.rdb", std::process::id()));
+    atomic::write_file(path, &tmp, |w| save_dataset(srv, w, aof_base, on_key)).inspect_err(|e| {
+        log_warning!("Write error saving DB on disk: {}", e);
+    })
+}
+
+/// Runs `f` with `on_key` slowed by rdb-key-save-delay: SAVE, BGSAVE and
+/// AOF rewrites all honour it (Redis's tests stretch children with it).
+pub fn with_save_delay<R>(
+    srv: &Server,
+    on_key: &mut dyn FnMut(),
+    f: impl FnOnce(&mut dyn FnMut()) -> R,
+) -> R {
+    let delay = srv.config.rdb_key_save_delay;
+    if delay == 0 {
+        return f(on_key);
+    }
+    f(&mut || {
+        debug_delay(delay);
+        on_key();
+    })
+}
+
+/// Writes `srv`'s dataset as an RDB to `w` (the RDB file, or an AOF base
+/// with `aof_base`), with IDLE/FREQ hints as the eviction policy asks.
+pub fn save_dataset<W: Write>(
+    srv: &Server,
+    w: W,
+    aof_base: bool,
+    on_key: &mut dyn FnMut(),
+) -> io::Result<u64> {
     let decay = srv.config.lfu_decay_time;
     let idle = |lru: u32| evict::idle_secs(lru);
     let freq = move |lru: u32| evict::lfu_counter(lru, decay).min(255) as u8;
     let opts = save_options(srv, aof_base, &idle, &freq);
-    let delay = srv.config.rdb_key_save_delay;
-    let mut each = || {
-        if delay != 0 {
-            debug_delay(delay);
-        }
-        on_key();
-    };
-    atomic::write_file(path, &tmp, |w| rdb::save(w, &srv.dbs, &opts, &mut each)).inspect_err(|e| {
-        log_warning!("Write error saving DB on disk: {}", e);
-    })
+    with_save_delay(srv, on_key, |each| rdb::save(w, &srv.dbs, &opts, each))
 }
 
 /// The RDB file path (dbfilename, relative to dir, which is the cwd).

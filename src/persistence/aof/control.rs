@@ -10,7 +10,7 @@
 use super::manifest::{self, Manifest};
 use super::writer::AofWriter;
 use crate::config::AppendFsync;
-use crate::persistence::{atomic, rdb, snapshot};
+use crate::persistence::{atomic, snapshot};
 use crate::server::{now_ms, Server};
 use crate::{log_notice, log_warning};
 use bytes::Bytes;
@@ -215,33 +215,20 @@ pub fn write_base(
     tmp: &Path,
     on_key: &mut dyn FnMut(),
 ) -> io::Result<u64> {
-    // rdb-key-save-delay slows rewrites too (tests stretch them with it).
-    let delay = srv.config.rdb_key_save_delay;
-    let mut each = || {
-        if delay != 0 {
-            snapshot::debug_delay(delay);
-        }
-        on_key();
-    };
-    let on_key: &mut dyn FnMut() = &mut each;
     if srv.config.aof_use_rdb_preamble {
-        let decay = srv.config.lfu_decay_time;
-        let idle = |lru: u32| crate::server::evict::idle_secs(lru);
-        let freq = move |lru: u32| crate::server::evict::lfu_counter(lru, decay).min(255) as u8;
-        let mut opts = snapshot::save_options(srv, true, &idle, &freq);
-        opts.idle_of = None;
-        opts.freq_of = None;
-        atomic::write_file(dest, tmp, |w| rdb::save(w, &srv.dbs, &opts, on_key))
+        atomic::write_file(dest, tmp, |w| snapshot::save_dataset(srv, w, true, on_key))
     } else {
         let ts = srv.config.aof_timestamp_enabled.then(|| now_ms() / 1000);
-        atomic::write_file(dest, tmp, |w| {
-            super::rewrite_cmds::write_commands_with(
-                w,
-                &srv.dbs,
-                &srv.snapshots.functions,
-                ts,
-                on_key,
-            )
+        snapshot::with_save_delay(srv, on_key, |each| {
+            atomic::write_file(dest, tmp, |w| {
+                super::rewrite_cmds::write_commands_with(
+                    w,
+                    &srv.dbs,
+                    &srv.snapshots.functions,
+                    ts,
+                    each,
+                )
+            })
         })
     }
 }
