@@ -23,29 +23,14 @@
 
 mod common;
 
-use common::rdb::{assert_same_dataset, fixtures_dir, read_json, record_dataset, Compare};
+use common::rdb::{
+    aof_fixtures, assert_same_dataset, copy_dir, read_json, record_dataset, Compare,
+};
 use common::{poll_until, redis_available, Kind, RawConn, Server};
 use serde_json::Value as J;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-fn aof_fixtures() -> PathBuf {
-    fixtures_dir().parent().expect("fixtures/").join("aof")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let dest = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).expect("copy");
-        }
-    }
-}
 
 /// Contents of every file under `dir` (logs aside), by relative path.
 fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {

@@ -25,6 +25,23 @@ fn limit_file_size(pid: u32, limit: &str) {
     assert!(st.success(), "prlimit failed");
 }
 
+/// A keel with the AOF on under `policy` whose files may not grow past
+/// 64 KB (soft limit, liftable); None (test skipped) without prlimit.
+fn limited_server(policy: &str) -> Option<(tempfile::TempDir, Server)> {
+    if !prlimit_available() {
+        eprintln!("SKIPPED: prlimit is not installed");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start_in(
+        Kind::Keel,
+        dir.path(),
+        &["--appendonly", "yes", "--appendfsync", policy],
+    );
+    limit_file_size(srv.pid(), "65536:unlimited");
+    Some((dir, srv))
+}
+
 fn value(i: usize) -> String {
     format!("{i}:{}", "v".repeat(1000))
 }
@@ -62,17 +79,9 @@ fn check_all_present(srv: &Server, acked: &[usize]) {
 
 #[test]
 fn everysec_write_error_refuses_writes_then_recovers() {
-    if !prlimit_available() {
-        eprintln!("SKIPPED: prlimit is not installed");
+    let Some((dir, mut srv)) = limited_server("everysec") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let mut srv = Server::start_in(
-        Kind::Keel,
-        dir.path(),
-        &["--appendonly", "yes", "--appendfsync", "everysec"],
-    );
-    limit_file_size(srv.pid(), "65536:unlimited");
+    };
     let mut c = srv.conn();
     let (acked, refusal) = write_until_refused(&mut c);
     eprintln!(
@@ -106,17 +115,9 @@ fn everysec_write_error_refuses_writes_then_recovers() {
 
 #[test]
 fn always_write_error_exits_without_losing_acknowledged_writes() {
-    if !prlimit_available() {
-        eprintln!("SKIPPED: prlimit is not installed");
+    let Some((dir, mut srv)) = limited_server("always") else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let mut srv = Server::start_in(
-        Kind::Keel,
-        dir.path(),
-        &["--appendonly", "yes", "--appendfsync", "always"],
-    );
-    limit_file_size(srv.pid(), "65536:unlimited");
+    };
     let mut c = srv.conn();
     let (acked, refusal) = write_until_refused(&mut c);
     eprintln!(

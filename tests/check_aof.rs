@@ -13,29 +13,12 @@
 
 mod common;
 
-use common::rdb::{fixtures_dir, read_json};
+use common::rdb::{aof_fixtures, copy_dir, read_json};
 use serde_json::Value as J;
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-
-fn aof_fixtures() -> PathBuf {
-    fixtures_dir().parent().expect("fixtures/").join("aof")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let dest = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).expect("copy");
-        }
-    }
-}
 
 /// Sizes of the files under `dir`, by path relative to it.
 fn sizes(dir: &Path) -> BTreeMap<String, u64> {
