@@ -3,9 +3,9 @@
 //! or exits, and then the test sees its output and the file as it was
 //! left; plus redis-check-rdb.
 
-use super::{free_port, Kind, Server};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use super::{Kind, Server};
+use std::path::Path;
+use std::process::Command;
 
 /// Starts `kind` with `data` as `dir/<dbfilename>` (and `extra` args);
 /// returns once it answers PING (that is, after loading).
@@ -35,63 +35,26 @@ pub fn try_start_on_rdb(
     dbfilename: &str,
     extra: &[String],
 ) -> Result<Server, Exit> {
-    let mut last = None;
-    for _attempt in 0..3 {
-        let port = free_port();
-        let dir = tempfile::Builder::new()
-            .prefix("keel-rdb-")
-            .tempdir()
-            .expect("temp dir");
-        std::fs::write(dir.path().join(dbfilename), data).expect("write the RDB file");
-        let log_path = dir.path().join("server.log");
-        let log = std::fs::File::create(&log_path).expect("log file");
-        let program: PathBuf = match kind {
-            Kind::Keel => PathBuf::from(env!("CARGO_BIN_EXE_keel-server")),
-            Kind::Redis => PathBuf::from("redis-server"),
-        };
-        let child = Command::new(&program)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .arg("--dir")
-            .arg(dir.path())
-            .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-            .args(["--dbfilename", dbfilename])
-            .args(extra)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log fd"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        let mut srv = Server {
-            kind,
-            port,
-            child,
-            dir: dir.path().to_path_buf(),
-            log_path,
-            _owned: Some(dir),
-        };
-        match srv.wait_ready(false) {
-            Ok(()) => return Ok(srv),
-            Err(why) => {
-                let status = match srv.child.try_wait() {
-                    Ok(Some(st)) => st,
-                    _ => panic!("{kind:?} neither answered nor exited: {why}\n{}", srv.log()),
-                };
-                let output = srv.log();
-                let file_after = std::fs::read(srv.dir().join(dbfilename)).unwrap_or_default();
-                let exit = Exit {
-                    status,
-                    output,
-                    file_after,
-                };
-                if !exit.output.contains("already in use") {
-                    return Err(exit);
-                }
-                last = Some(exit); // someone took the port: try another
-            }
+    let dir = tempfile::Builder::new()
+        .prefix("keel-rdb-")
+        .tempdir()
+        .expect("temp dir");
+    std::fs::write(dir.path().join(dbfilename), data).expect("write the RDB file");
+    let mut args: Vec<&str> = vec!["--dbfilename", dbfilename];
+    args.extend(extra.iter().map(String::as_str));
+    match Server::try_start_in(kind, dir.path(), &args) {
+        Ok(mut srv) => {
+            srv._owned = Some(dir);
+            Ok(srv)
         }
+        Err(f) => Err(Exit {
+            status: f
+                .status
+                .unwrap_or_else(|| panic!("{kind:?} neither answered nor exited:\n{}", f.log)),
+            output: f.log,
+            file_after: std::fs::read(dir.path().join(dbfilename)).unwrap_or_default(),
+        }),
     }
-    Err(last.expect("an attempt was made"))
 }
 
 /// True if redis-check-rdb can be run.
