@@ -237,7 +237,7 @@ pub async fn serve<S>(
             // The AOF is written before any reply leaves; under
             // appendfsync always the replies wait until it is durable.
             let aof_wait = crate::persistence::aof::control::flush_before_reply(s)
-                .and_then(|t| Some((t, s.aof.writer.as_ref()?.fsync.clone())));
+                .map(|t| (t, s.aof.round.clone()));
             std::mem::swap(&mut out, &mut client.out);
             client.tot_net_out += out.len() as u64;
             s.stats.total_net_output_bytes += out.len() as u64;
@@ -254,9 +254,9 @@ pub async fn serve<S>(
             limits = parse_limits(s, id);
             (close, deadline, aof_wait)
         };
-        if let Some((ticket, fsync)) = aof_wait {
+        if let Some((what, round)) = aof_wait {
             if !out.is_empty() {
-                fsync.wait_synced(ticket).await;
+                round.wait(what).await;
             }
         }
         if !out.is_empty() {

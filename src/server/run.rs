@@ -187,6 +187,8 @@ async fn async_main(config: Config) -> i32 {
             }
         });
     }
+    // The end of each event-loop round for the AOF (Redis's beforeSleep).
+    tokio::spawn(crate::persistence::aof::round::run(shared.clone()));
     // Cron.
     {
         let shared = shared.clone();

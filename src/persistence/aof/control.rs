@@ -55,6 +55,8 @@ pub struct Aof {
     limit_next_time: i64,
     /// DEBUG AOF-FLUSH-SLEEP: µs to sleep before writing the buffer.
     pub flush_sleep_us: u64,
+    /// The end of the event-loop round (see [`super::round`]).
+    pub round: std::sync::Arc<super::round::Round>,
 }
 
 impl Aof {
@@ -73,7 +75,9 @@ fn aof_dir(srv: &Server) -> PathBuf {
 }
 
 fn new_writer(srv: &Server) -> AofWriter {
-    let fs = super::fsync::Fsyncer::start(0);
+    // Offsets go on from where the previous writer stopped.
+    let fs = super::fsync::Fsyncer::start(srv.aof.round.next_start());
+    srv.aof.round.wanted.notify_one();
     fs.inner_fatal(srv.config.appendfsync == AppendFsync::Always);
     AofWriter::new(srv.config.appendfsync, srv.config.aof_timestamp_enabled, fs)
 }
@@ -102,25 +106,66 @@ pub fn feed(srv: &mut Server, db: usize, argv: &[Bytes]) {
     }
 }
 
-/// Before any reply of a batch leaves: writes the buffer. Returns the
-/// offset the replies must wait to be durable (appendfsync always).
-pub fn flush_before_reply(srv: &mut Server) -> Option<u64> {
+/// Before any reply of a batch leaves, the AOF buffer must have been
+/// written, and under `appendfsync always` be durable: says what the
+/// replies wait for (None: they may leave now).
+///
+/// The write itself is left to the end of the event-loop round
+/// ([`flush_round`], as Redis writes in beforeSleep before it sends the
+/// replies): every batch of the round shares one write(2) and, under
+/// `always`, one fdatasync.
+pub fn flush_before_reply(srv: &mut Server) -> Option<AofWait> {
     let skip = skip_fsync(srv);
     let sleep = srv.aof.flush_sleep_us;
+    let round = srv.aof.round.clone();
     let w = srv.aof.writer.as_mut()?;
-    if w.buf.is_empty() && w.reply_ticket().is_none() {
-        return None;
+    // no-appendfsync-on-rewrite: while a child runs nothing is fsynced,
+    // so replies cannot wait for it (Redis's documented trade-off).
+    let durable = w.policy == AppendFsync::Always && !skip;
+    if w.buf.is_empty() {
+        // Written by an earlier round, maybe not durable yet.
+        return w.reply_ticket().filter(|_| durable).map(AofWait::Durable);
     }
-    if sleep > 0 && !w.buf.is_empty() {
+    if sleep == 0 && w.has_file() {
+        round.wanted.notify_one();
+        let end = w.written + w.buf.len() as u64;
+        return Some(if durable {
+            AofWait::Durable(end)
+        } else {
+            AofWait::Written(end)
+        });
+    }
+    // DEBUG AOF-FLUSH-SLEEP: the batch writes (and sleeps) itself.
+    if sleep > 0 {
         std::thread::sleep(std::time::Duration::from_micros(sleep));
     }
     w.flush(false, skip, now_ms());
-    // no-appendfsync-on-rewrite: while a child runs nothing is fsynced,
-    // so replies cannot wait for it (Redis's documented trade-off).
-    if skip {
-        return None;
+    w.reply_ticket().filter(|_| durable).map(AofWait::Durable)
+}
+
+/// What a batch's replies wait for (logical AOF offsets, see
+/// [`super::round`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AofWait {
+    /// The round's write of the buffer up to here was attempted (it may
+    /// have been postponed or have failed under everysec/no, as in Redis:
+    /// the replies leave, the buffer is kept and retried).
+    Written(u64),
+    /// Written and fdatasync'ed up to here (appendfsync always).
+    Durable(u64),
+}
+
+/// The end of an event-loop round (the task in server/run.rs calls it
+/// once the batches that were ready have run): writes what they left in
+/// the buffer, asks the fsync thread to make it durable, and releases the
+/// replies that only waited for the write.
+pub fn flush_round(srv: &mut Server) {
+    let skip = skip_fsync(srv);
+    if let Some(w) = srv.aof.writer.as_mut() {
+        let attempted = w.written + w.buf.len() as u64;
+        w.flush(false, skip, now_ms());
+        srv.aof.round.attempted(attempted);
     }
-    w.reply_ticket()
 }
 
 /// no-appendfsync-on-rewrite with a child running.
@@ -201,8 +246,9 @@ fn rewrite_limited(a: &mut Aof) -> bool {
 pub fn flush_and_sync(srv: &mut Server) {
     if let Some(w) = srv.aof.writer.as_mut() {
         w.flush(true, false, now_ms());
-        if let Err(e) = w.sync_now() {
-            log_warning!("Fail to fsync the AOF file: {}", e);
+        match w.sync_now() {
+            Ok(()) => srv.aof.round.advance(w.written),
+            Err(e) => log_warning!("Fail to fsync the AOF file: {}", e),
         }
     }
 }
@@ -556,6 +602,7 @@ pub fn stop(srv: &mut Server) {
     flush_and_sync(srv);
     if let Some(w) = srv.aof.writer.take() {
         w.fsync.stop();
+        srv.aof.round.wanted.notify_one();
     }
     if srv
         .snapshots
@@ -578,6 +625,11 @@ pub fn stop(srv: &mut Server) {
 /// CONFIG SET appendfsync.
 pub fn set_policy(srv: &mut Server, policy: AppendFsync) {
     if let Some(w) = srv.aof.writer.as_mut() {
+        // Replies waiting under `always` get what they wait for.
+        if w.policy == AppendFsync::Always && policy != AppendFsync::Always {
+            w.flush(true, false, now_ms());
+            w.fsync.request(w.written);
+        }
         w.policy = policy;
         w.fsync.inner_fatal(policy == AppendFsync::Always);
     }

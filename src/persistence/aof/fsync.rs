@@ -116,6 +116,11 @@ impl Fsyncer {
         self.inner.fsyncs.load(Ordering::Relaxed)
     }
 
+    /// A receiver of the durable offset (the event loop's round task).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.inner.synced_tx.subscribe()
+    }
+
     /// Waits until everything up to `offset` is durable.
     pub async fn wait_synced(&self, offset: u64) {
         let mut rx = self.inner.synced_tx.subscribe();

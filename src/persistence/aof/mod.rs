@@ -16,7 +16,8 @@
 //!
 //! The server side: [`writer`] (the buffer of propagated commands and its
 //! flush under the fsync policy), [`fsync`] (the background fsync with
-//! group commit), [`loader`] (loading the files into the server) and
+//! group commit), [`round`] (one write and one fsync per event-loop round
+//! under `always`), [`loader`] (loading the files into the server) and
 //! [`control`] (starting, rewriting, switching on and off, INFO).
 
 pub mod check;
@@ -28,6 +29,7 @@ pub mod loader;
 pub mod manifest;
 pub mod replay;
 pub mod rewrite_cmds;
+pub mod round;
 pub mod startup;
 pub mod stream;
 pub mod verdict;
