@@ -6,10 +6,10 @@
 #
 # Prints, for appendfsync always and everysec, redis-benchmark SET and INCR
 # at -c 50 with pipelines 1 and 16 (requests/s, p50 and p99 latency in ms)
-# and the fsyncs per second each server issued (from /proc/<pid>/io is not
-# possible, so from the kernel's syscall count via strace -c when present,
-# else not shown); the disk's own fsync rate (one writer, 2 s of
-# write+fdatasync); the startup load time of a 1M-key AOF written without
+# and the fdatasync calls each server made per second and per request
+# (counted by `perf stat` on the syscall tracepoint when perf is installed
+# and allowed, else not shown); the disk's own fsync rate (one writer, 2 s
+# of write+fdatasync); the startup load time of a 1M-key AOF written without
 # an RDB preamble; and BGREWRITEAOF wall time. Ratios are keel/redis.
 #
 # Environment: KEEL_BIN [target/release/keel-server, built here],
@@ -44,6 +44,11 @@ start() { # bin dir extra...
 stop() { redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; wait "$pid" 2>/dev/null || true; pid=""; }
 
 declare -A R
+# perf counts fdatasync calls when it may trace syscalls here.
+have_perf=0
+if command -v perf >/dev/null && perf stat -e syscalls:sys_enter_fdatasync true >/dev/null 2>&1; then
+    have_perf=1
+fi
 bench() { # name fsync
     local name=$1 fsync=$2 bin
     for who in keel redis; do
@@ -51,7 +56,19 @@ bench() { # name fsync
         start "$bin" "$work/$who-$fsync" --appendonly yes --appendfsync "$fsync"
         for p in 1 16; do
             for t in set incr; do
+                perfpid=""
+                if [ "$have_perf" = 1 ]; then
+                    perf stat -x, -e syscalls:sys_enter_fdatasync -p "$pid" -o "$work/perf.out" 2>/dev/null &
+                    perfpid=$!
+                fi
+                t0=$(date +%s.%N)
                 line=$(redis-benchmark -p "$port" -c 50 -n "$REQUESTS" -P $p -t $t -r 100000 --csv | tail -1)
+                t1=$(date +%s.%N)
+                if [ -n "$perfpid" ]; then
+                    kill -INT "$perfpid"; wait "$perfpid" 2>/dev/null || true
+                    n=$(grep fdatasync "$work/perf.out" | cut -d, -f1)
+                    R[$who,$fsync,$t,$p,fs]=$(python3 -c "import sys; n,t,r=float(sys.argv[1]),float(sys.argv[2]),float(sys.argv[3]); print('%d/s, %.1f req/fsync' % (n/t, r/n) if n else '0/s')" "${n:-0}" "$(echo "$t1 - $t0" | bc)" "$REQUESTS")
+                fi
                 # "test","rps","avg","min","p50","p95","p99","max"
                 R[$who,$fsync,$t,$p,rps]=$(echo "$line" | cut -d, -f2 | tr -d '"')
                 R[$who,$fsync,$t,$p,p50]=$(echo "$line" | cut -d, -f5 | tr -d '"')
@@ -114,6 +131,9 @@ for fsync in always everysec; do
             k=${R[keel,$fsync,$t,$p,rps]}; r=${R[redis,$fsync,$t,$p,rps]}
             printf "%-34s %12s %12s %9s\n" "$t rps $fsync P$p" "$k" "$r" "$(ratio "$k" "$r")"
             printf "%-34s %12s %12s\n" "  p50/p99 ms" "${R[keel,$fsync,$t,$p,p50]}/${R[keel,$fsync,$t,$p,p99]}" "${R[redis,$fsync,$t,$p,p50]}/${R[redis,$fsync,$t,$p,p99]}"
+            if [ "$have_perf" = 1 ] && [ "$fsync" = always ]; then
+                printf "%-34s %24s  |  %s\n" "  fdatasync keel | redis" "${R[keel,$fsync,$t,$p,fs]}" "${R[redis,$fsync,$t,$p,fs]}"
+            fi
         done
     done
 done
