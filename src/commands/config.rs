@@ -269,7 +269,9 @@ fn apply(ctx: &mut Ctx, old: &Config) -> Result<(), (&'static str, String)> {
                 used
             );
         }
-        crate::server::evict::perform_evictions(ctx.srv);
+        // Like Redis's startEvictionTimeProc: keys are evicted before the
+        // next command or by the cron, not inside CONFIG SET (so a
+        // transaction that lowers maxmemory runs on unchanged data).
     }
     Ok(())
 }

@@ -343,6 +343,27 @@ pub fn call(
     args: &[Bytes],
     start_us: i64,
 ) -> Outcome {
+    srv.call_depth += 1;
+    let outcome = run_and_account(srv, client, out, cmd, sub, args, start_us);
+    srv.call_depth -= 1;
+    if srv.call_depth == 0 {
+        let def = sub.unwrap_or(cmd);
+        srv.propagate_pending(def.has(flags::TOUCHES_ARBITRARY_KEYS));
+    }
+    outcome
+}
+
+/// [`call`] without the propagation unit: the handler, then blocking,
+/// statistics, slow log, latency, MONITOR and what to propagate.
+fn run_and_account(
+    srv: &mut Server,
+    client: &mut Client,
+    out: &mut Reply,
+    cmd: &'static CommandDef,
+    sub: Option<&'static CommandDef>,
+    args: &[Bytes],
+    start_us: i64,
+) -> Outcome {
     let def = sub.unwrap_or(cmd);
     let errors_before = out.errors;
     let now = start_us / 1000;

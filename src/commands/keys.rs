@@ -66,13 +66,13 @@ pub static COMMANDS: &[CommandDef] = &[
         "Find all keys matching the given pattern",
         "O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.",
     ),
-    CommandDef::new("scan", -2, READONLY, KeyPos::None, scan).doc(
+    CommandDef::new("scan", -2, READONLY | TOUCHES_ARBITRARY_KEYS, KeyPos::None, scan).doc(
         "generic",
         "2.8.0",
         "Incrementally iterate the keys space",
         "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
     ),
-    CommandDef::new("randomkey", 1, READONLY, KeyPos::None, randomkey).doc(
+    CommandDef::new("randomkey", 1, READONLY | TOUCHES_ARBITRARY_KEYS, KeyPos::None, randomkey).doc(
         "generic",
         "1.0.0",
         "Return a random key from the keyspace",

@@ -29,6 +29,7 @@ pub mod migrate;
 pub mod monitoring;
 pub mod object;
 pub mod persist;
+pub mod replication;
 pub mod sets;
 pub mod sort;
 pub mod streams;
@@ -60,6 +61,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         client::COMMANDS,
         introspect::COMMANDS,
         persist::COMMANDS,
+        replication::COMMANDS,
         monitoring::COMMANDS,
         command::COMMANDS,
         debug::COMMANDS,

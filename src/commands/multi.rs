@@ -151,11 +151,6 @@ fn exec(ctx: &mut Ctx, _args: &[Bytes]) {
         call(ctx.srv, ctx.client, ctx.out, cmd, sub, &args, now_us);
     }
     ctx.srv.exec_depth -= 1;
-    if ctx.srv.exec_depth == 0 && ctx.srv.exec_multi_emitted {
-        ctx.srv.exec_multi_emitted = false;
-        let db = ctx.client.db;
-        ctx.srv.propagate_raw(db, &[Bytes::from_static(b"EXEC")]);
-    }
     ctx.client.flags.dirty_cas = false;
 }
 

@@ -35,6 +35,10 @@ pub mod flags {
     pub const NO_ASYNC_LOADING: u32 = 1 << 19;
     /// Allowed in the RESP2 pub/sub context.
     pub const PUBSUB_CONTEXT: u32 = 1 << 20;
+    /// May delete keys it did not name (lazy expiry while scanning): what
+    /// it propagates is never wrapped in MULTI/EXEC (Redis's
+    /// CMD_TOUCHES_ARBITRARY_KEYS; not listed by COMMAND INFO).
+    pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 21;
 
     /// (flag, name) in the order COMMAND INFO lists them.
     pub const NAMES: &[(u32, &str)] = &[

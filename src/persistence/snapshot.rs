@@ -450,6 +450,7 @@ fn bgsave_done(srv: &mut Server, status: WaitStatus, child: &Child) {
     if let Some(cow) = child.final_cow {
         srv.snapshots.last_cow_size = cow;
     }
+    crate::replication::fork_done(srv, matches!(status, WaitStatus::Exited(_, 0)));
 }
 
 fn remove_temp_file(pid: Pid) {

@@ -32,6 +32,9 @@ pub struct ClientFlags {
     /// The AOF loader's client: its commands skip the checks that guard
     /// live clients (LOADING, MISCONF, OOM, pauses).
     pub aof_loader: bool,
+    /// Attached as a replica (SYNC/PSYNC): gets the replication stream,
+    /// never replies.
+    pub replica: bool,
 }
 
 /// A query-buffer resize the cron asks a connection to make.
@@ -121,6 +124,12 @@ pub struct Client {
     /// When the output buffer first exceeded the soft limit (ms), for
     /// client-output-buffer-limit's soft seconds.
     pub obuf_soft_since: Option<i64>,
+    /// A replica's full-sync RDB, opened when its fork ended, for the
+    /// connection task to send (see crate::replication).
+    pub repl_send: Option<std::fs::File>,
+    /// REPLCONF listening-port and ip-address (INFO replication).
+    pub repl_port: u16,
+    pub repl_ip: Option<String>,
 }
 
 impl Client {
@@ -163,6 +172,9 @@ impl Client {
             tot_net_out: 0,
             tot_cmds: 0,
             obuf_soft_since: None,
+            repl_send: None,
+            repl_port: 0,
+            repl_ip: None,
         }
     }
 

@@ -73,6 +73,7 @@ type Registered = (
 /// Removes a client and every trace of it (subscriptions, WATCHes,
 /// MONITOR, blocking).
 pub fn unregister(s: &mut Server, id: ClientId) {
+    crate::replication::detach(s, id);
     let Some(c) = s.clients.remove(&id) else {
         return;
     };
@@ -134,7 +135,7 @@ pub async fn serve<S>(
             early_load = None;
         }
         // Run the batch.
-        let (close, deadline, aof_wait) = {
+        let (close, deadline, aof_wait, repl_send) = {
             let mut guard = shared.lock();
             let s = &mut *guard;
             let Some(mut client) = s.clients.remove(&id) else {
@@ -186,7 +187,8 @@ pub async fn serve<S>(
                 // CLIENT REPLY OFF/SKIP: replies written while the flags are
                 // set are dropped at the source (CLIENT REPLY ON clears it
                 // before answering), pushes still go through.
-                r.suppress = client.flags.reply_off || client.flags.reply_skip;
+                r.suppress =
+                    client.flags.reply_off || client.flags.reply_skip || client.flags.replica;
                 s.stats.total_net_input_bytes +=
                     args.iter().map(|a| a.len() as u64 + 16).sum::<u64>();
                 let outcome = process_command(s, &mut client, args, &mut r);
@@ -250,9 +252,10 @@ pub async fn serve<S>(
             if kill_now {
                 out.clear();
             }
+            let repl_send = client.repl_send.take();
             s.clients.insert(id, client);
             limits = parse_limits(s, id);
-            (close, deadline, aof_wait)
+            (close, deadline, aof_wait, repl_send)
         };
         if let Some((what, round)) = aof_wait {
             if !out.is_empty() {
@@ -271,6 +274,17 @@ pub async fn serve<S>(
         if close {
             let _ = stream.flush().await;
             break;
+        }
+        // A replica's full sync: the RDB as a bulk payload, then the
+        // stream that collected meanwhile.
+        if let Some(file) = repl_send {
+            if send_rdb(&mut stream, file).await.is_err() {
+                break;
+            }
+            let rest = crate::replication::bulk_sent(&mut shared.lock(), id);
+            if stream.write_all(&rest).await.is_err() {
+                break;
+            }
         }
         if !queue.is_empty() && deadline.is_none() && !is_blocked(&shared, id) {
             continue; // commands left after a shutdown check or similar
@@ -304,6 +318,29 @@ pub async fn serve<S>(
     }
     let mut s = shared.lock();
     unregister(&mut s, id);
+}
+
+/// Sends an RDB file as `$<len>\r\n<bytes>` (the replication bulk), in
+/// 64 KiB reads as Redis does from its event loop (the file was just
+/// written: the reads come from the page cache).
+async fn send_rdb<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    mut file: std::fs::File,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut left = file.metadata()?.len();
+    stream.write_all(format!("${left}\r\n").as_bytes()).await?;
+    let mut chunk = vec![0u8; 64 * 1024];
+    while left > 0 {
+        let want = chunk.len().min(left as usize);
+        let n = file.read(&mut chunk[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+        }
+        stream.write_all(&chunk[..n]).await?;
+        left -= n as u64;
+    }
+    Ok(())
 }
 
 /// Waiting for a stream to have data without reading it.

@@ -43,10 +43,15 @@ pub fn tick(s: &mut Server) {
         active_expire_cycle(s);
         s.stats.expire_cycle_time_used_us += t.elapsed().as_micros() as u64;
     }
+    // Redis's eviction time proc: memory over maxmemory (CONFIG SET
+    // lowered it, or nothing ran since) is freed without waiting for a
+    // command.
+    super::evict::perform_evictions(s);
     close_timed_out_clients(s, now);
     s.migrate_sockets.close_timed_out(now / 1000);
     resize_query_buffers(s, now);
     crate::persistence::snapshot::cron(s);
+    crate::replication::cron(s, now);
 }
 
 /// Redis's activeExpireCycle (slow mode): samples keys with a TTL in each
@@ -172,7 +177,7 @@ fn close_timed_out_clients(s: &mut Server, now: i64) {
         return;
     }
     for c in s.clients.values_mut() {
-        if c.sub_count() > 0 || c.blocked.is_some() || c.flags.monitor {
+        if c.sub_count() > 0 || c.blocked.is_some() || c.flags.monitor || c.flags.replica {
             continue;
         }
         if (now - c.last_interaction) / 1000 > timeout as i64 {

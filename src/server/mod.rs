@@ -102,7 +102,10 @@ pub struct Server {
     /// Nesting of EXEC; writes inside are wrapped in MULTI/EXEC.
     pub exec_depth: u32,
     /// MULTI was already propagated for the running EXEC.
-    pub exec_multi_emitted: bool,
+    /// Commands running (EXEC's commands run inside EXEC): what they
+    /// propagate waits in `also_propagate` until the top-level one ends.
+    pub call_depth: u32,
+    pub also_propagate: Vec<(usize, Vec<Bytes>)>,
     /// LRU clock cached at the start of each command (Redis also caches
     /// it rather than reading the clock on every key access).
     pub cached_lru: u32,
@@ -122,6 +125,8 @@ pub struct Server {
     pub snapshots: crate::persistence::snapshot::Snapshots,
     /// The append-only file.
     pub aof: crate::persistence::aof::control::Aof,
+    /// Replication, master side: the replicas and the stream.
+    pub repl: crate::replication::master::Master,
     /// MIGRATE's cached connections to target instances.
     pub migrate_sockets: crate::commands::migrate::SocketCache,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE (and RDB loading) skip
@@ -176,7 +181,8 @@ impl Server {
             lastsave: now / 1000,
             listeners: listen::Listeners::default(),
             exec_depth: 0,
-            exec_multi_emitted: false,
+            call_depth: 0,
+            also_propagate: Vec::new(),
             cached_lru: evict::lru_clock(),
             clock_us: now_us(),
             cur_client: 0,
@@ -185,6 +191,7 @@ impl Server {
             blocking: blocking::BlockingState::default(),
             snapshots: Default::default(),
             aof: Default::default(),
+            repl: crate::replication::master::Master::new(info::master_replid().to_string()),
             migrate_sockets: Default::default(),
             skip_checksum_validation: false,
         }
@@ -232,11 +239,35 @@ impl Server {
     /// Hands a command to the AOF and replication streams, in execution
     /// order (replication is added by its own issue).
     pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
-        if self.exec_depth > 0 && !self.exec_multi_emitted {
-            self.exec_multi_emitted = true;
-            self.propagate_raw(db, &[Bytes::from_static(b"MULTI")]);
+        if self.call_depth > 0 {
+            self.also_propagate.push((db, argv.to_vec()));
+        } else {
+            self.propagate_raw(db, argv);
         }
-        self.propagate_raw(db, argv);
+    }
+
+    /// The end of a top-level command (Redis 7.0's
+    /// propagatePendingCommands): what it propagated, including what the
+    /// commands of an EXEC and lazy expiry propagated, reaches the AOF and
+    /// the replicas as one unit, wrapped in MULTI/EXEC when there are
+    /// several commands, unless the command touches arbitrary keys (SCAN,
+    /// RANDOMKEY: their lazy-expiry DELs go out alone).
+    pub fn propagate_pending(&mut self, touches_arbitrary_keys: bool) {
+        if self.also_propagate.is_empty() {
+            return;
+        }
+        let ops = std::mem::take(&mut self.also_propagate);
+        let wrap = ops.len() > 1 && !touches_arbitrary_keys;
+        if wrap {
+            self.propagate_raw(ops[0].0, &[Bytes::from_static(b"MULTI")]);
+        }
+        for (db, argv) in &ops {
+            self.propagate_raw(*db, argv);
+        }
+        if wrap {
+            let db = ops[ops.len() - 1].0;
+            self.propagate_raw(db, &[Bytes::from_static(b"EXEC")]);
+        }
     }
 
     /// Appends to the propagation stream without MULTI wrapping: the AOF
@@ -244,6 +275,7 @@ impl Server {
     pub fn propagate_raw(&mut self, db: usize, argv: &[Bytes]) {
         self.stats.propagated_cmds += 1;
         crate::persistence::aof::control::feed(self, db, argv);
+        crate::replication::feed(self, Some(db), argv);
     }
 
     /// WATCH invalidation (Redis's touchWatchedKey).

@@ -101,6 +101,31 @@ impl RawConn {
         }
     }
 
+    /// The next line (without its `\n`, and without a `\r` before it).
+    pub fn read_line(&mut self, wait: Duration) -> Result<Vec<u8>, ReadEnd> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let mut line: Vec<u8> = self.buf.drain(..=i).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(line);
+            }
+            self.fill(deadline)?;
+        }
+    }
+
+    /// Exactly `n` bytes (a payload that is not a RESP frame).
+    pub fn read_bytes(&mut self, n: usize, wait: Duration) -> Result<Vec<u8>, ReadEnd> {
+        let deadline = Instant::now() + wait;
+        while self.buf.len() < n {
+            self.fill(deadline)?;
+        }
+        Ok(self.buf.drain(..n).collect())
+    }
+
     /// Reads until the peer closes; returns everything received meanwhile.
     /// Fails if the connection is still open at the deadline.
     pub fn read_to_close(&mut self, wait: Duration) -> Result<Vec<u8>, ReadEnd> {
