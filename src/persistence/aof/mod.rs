@@ -28,6 +28,7 @@ pub mod loader;
 pub mod manifest;
 pub mod replay;
 pub mod rewrite_cmds;
+pub mod salvage;
 pub mod startup;
 pub mod stream;
 pub mod verdict;
