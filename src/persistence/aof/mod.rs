@@ -20,6 +20,7 @@
 //! [`control`] (starting, rewriting, switching on and off, INFO).
 
 pub mod check;
+pub mod check_report;
 pub mod check_tool;
 pub mod control;
 pub mod feed;
@@ -29,6 +30,7 @@ pub mod manifest;
 pub mod replay;
 pub mod rewrite_cmds;
 pub mod salvage;
+pub mod salvage_tool;
 pub mod startup;
 pub mod stream;
 pub mod verdict;
