@@ -6,7 +6,7 @@
 //! lost.
 
 use super::salvage::Dropped;
-use super::stream::End;
+use super::stream::{End, Fault};
 use serde_json::{json, Value as Json};
 
 /// The verdict class of one file.
@@ -40,6 +40,16 @@ impl Verdict {
             End::Truncated { .. } => Verdict::Truncated,
             End::Corrupt { .. } => Verdict::Corrupt,
         }
+    }
+}
+
+/// A fault's reason without its offset (reports carry the offset apart).
+pub fn fault_reason(f: &Fault) -> String {
+    match f {
+        Fault::BadLineStart { byte, .. } => {
+            format!("a line starts with byte 0x{byte:02x}, not '*' or '#'")
+        }
+        Fault::Framing { reason, .. } => reason.clone(),
     }
 }
 
@@ -88,11 +98,11 @@ impl FileReport {
     }
 
     /// Commands identified in the dropped ranges, and whether some range
-    /// held an unknown number.
+    /// may have held more than were identified.
     pub fn lost(&self) -> (u64, bool) {
         let n = self.dropped.iter().filter_map(|d| d.commands_lost).sum();
-        let unknown = self.dropped.iter().any(|d| d.commands_lost.is_none());
-        (n, unknown)
+        let more = self.dropped.iter().any(|d| !d.exact);
+        (n, more)
     }
 
     pub fn json(&self) -> Json {
@@ -110,7 +120,7 @@ impl FileReport {
             "dropped": self.dropped.iter().map(dropped_json).collect::<Vec<_>>(),
             "commands_kept": self.commands_kept,
             "commands_lost": lost,
-            "commands_lost_unknown": unknown,
+            "commands_lost_exact": !unknown,
             "notes": self.notes,
         })
     }
@@ -123,14 +133,16 @@ pub fn dropped_json(d: &Dropped) -> Json {
         "bytes": d.end - d.start,
         "reason": d.reason,
         "commands_lost": d.commands_lost,
+        "commands_lost_exact": d.exact,
     })
 }
 
 /// How many commands a dropped range lost, for text output.
 pub fn lost_text(d: &Dropped) -> String {
-    match d.commands_lost {
-        Some(n) => n.to_string(),
-        None => "unknown".into(),
+    match (d.commands_lost, d.exact) {
+        (Some(n), true) => n.to_string(),
+        (Some(n), false) => format!("at least {n}"),
+        (None, _) => "unknown".into(),
     }
 }
 
@@ -157,7 +169,7 @@ pub fn report_json(
         "files": files.iter().map(FileReport::json).collect::<Vec<_>>(),
         "commands_kept": kept,
         "commands_lost": lost,
-        "commands_lost_unknown": unknown,
+        "commands_lost_exact": !unknown,
         "messages": text.lines().collect::<Vec<_>>(),
     })
 }
@@ -175,6 +187,7 @@ mod tests {
             end: 8,
             reason: "bad\nbyte".into(),
             commands_lost: None,
+            exact: false,
         });
         f.commands_kept = Some(2);
         let j = report_json("salvage", "in", Some("out"), 0, &[f], "line 1\nline 2\n");
@@ -185,17 +198,20 @@ mod tests {
         assert_eq!(back["files"][0]["verdict"], "corrupt");
         assert_eq!(back["files"][0]["dropped"][0]["bytes"], 5);
         assert_eq!(back["commands_kept"], 2);
-        assert_eq!(back["commands_lost_unknown"], true);
+        assert_eq!(back["commands_lost_exact"], false);
         assert_eq!(back["messages"][1], "line 2");
-        assert_eq!(lost_text(&f_dropped(Some(3))), "3");
+        assert_eq!(lost_text(&f_dropped(Some(3), true)), "3");
+        assert_eq!(lost_text(&f_dropped(Some(3), false)), "at least 3");
+        assert_eq!(lost_text(&f_dropped(None, false)), "unknown");
     }
 
-    fn f_dropped(n: Option<u64>) -> Dropped {
+    fn f_dropped(n: Option<u64>, exact: bool) -> Dropped {
         Dropped {
             start: 0,
             end: 1,
             reason: String::new(),
             commands_lost: n,
+            exact,
         }
     }
 }

@@ -241,12 +241,12 @@ impl Run<'_> {
                     r.offset = Some(fault.as_ref().map_or(*last_good, |f| f.offset()));
                     r.reason = Some(fault.as_ref().map_or_else(
                         || "the file ends inside a command or MULTI block".into(),
-                        |f| f.to_string(),
+                        super::check_report::fault_reason,
                     ));
                 }
                 super::stream::End::Corrupt { fault, .. } => {
                     r.offset = Some(fault.offset());
-                    r.reason = Some(fault.to_string());
+                    r.reason = Some(super::check_report::fault_reason(fault));
                 }
             }
         });

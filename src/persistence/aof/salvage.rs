@@ -40,6 +40,9 @@ pub struct Dropped {
     /// Commands identified in the range (None: none could be identified,
     /// so how many the range held is unknown).
     pub commands_lost: Option<u64>,
+    /// The range holds exactly `commands_lost` commands (else the damaged
+    /// bytes may have held more than could be identified).
+    pub exact: bool,
 }
 
 /// The salvaged stream of one file.
@@ -236,7 +239,7 @@ fn identify(data: &[u8], from: usize, to: usize, table: &CommandTable) -> u64 {
 }
 
 impl Salvaged {
-    fn drop_range(&mut self, start: usize, end: usize, reason: String, lost: u64) {
+    fn drop_range(&mut self, start: usize, end: usize, reason: String, lost: u64, exact: bool) {
         if start >= end && lost == 0 {
             return;
         }
@@ -245,6 +248,7 @@ impl Salvaged {
                 last.end = end as u64;
                 let n = last.commands_lost.unwrap_or(0) + lost;
                 last.commands_lost = (n > 0).then_some(n);
+                last.exact &= exact;
                 return;
             }
         }
@@ -253,6 +257,7 @@ impl Salvaged {
             end: end as u64,
             reason,
             commands_lost: (lost > 0).then_some(lost),
+            exact: exact && lost > 0,
         });
     }
 }
@@ -272,7 +277,7 @@ pub fn salvage_stream(data: &[u8], start: usize, table: &CommandTable) -> Salvag
         match seg.stop {
             Stop::Clean => break,
             Stop::Refused(why, end) => {
-                s.drop_range(seg.committed, end, why, lost_here + 1);
+                s.drop_range(seg.committed, end, why, lost_here + 1, true);
                 resumed = lost_here > 0;
                 pos = end;
             }
@@ -288,9 +293,10 @@ pub fn salvage_stream(data: &[u8], start: usize, table: &CommandTable) -> Salvag
                         end,
                         "the end of a MULTI block whose start was damaged".into(),
                         seg.kept + 1,
+                        true,
                     );
                 } else {
-                    s.drop_range(seg.fail_at, end, "EXEC without MULTI".into(), 1);
+                    s.drop_range(seg.fail_at, end, "EXEC without MULTI".into(), 1, true);
                 }
                 resumed = false;
                 pos = end;
@@ -303,7 +309,10 @@ pub fn salvage_stream(data: &[u8], start: usize, table: &CommandTable) -> Salvag
                 } else {
                     0
                 };
-                s.drop_range(seg.committed, to, why, lost_here + found);
+                // Exact only for a command cut off by the end of the file
+                // (or a transaction cut there): nothing unreadable follows.
+                let exact = next.is_none() && (found == 1 || seg.fail_at == data.len());
+                s.drop_range(seg.committed, to, why, lost_here + found, exact);
                 resumed = true;
                 pos = to;
             }

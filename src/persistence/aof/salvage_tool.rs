@@ -69,6 +69,7 @@ fn salvage_rdb(data: &[u8], rep: &mut FileReport) -> Result<Vec<u8>, String> {
             end: l.to,
             reason: format!("RDB: {} (while doing: {})", l.failure.msg, l.failure.doing),
             commands_lost: None,
+            exact: false,
         });
     }
     rep.notes.push(format!(
@@ -130,12 +131,12 @@ pub fn salvage_file(
             rep.offset = Some(fault.as_ref().map_or(*last_good, |f| f.offset()));
             rep.reason = Some(fault.as_ref().map_or(
                 "the file ends inside a command or MULTI block".into(),
-                |f| f.to_string(),
+                super::check_report::fault_reason,
             ));
         }
         super::stream::End::Corrupt { fault, .. } => {
             rep.offset = Some(fault.offset());
-            rep.reason = Some(fault.to_string());
+            rep.reason = Some(super::check_report::fault_reason(fault));
         }
     }
     let s = salvage_stream(data, start, table);
@@ -195,7 +196,7 @@ fn summary(out: &mut SalvageOutput, dest: &str) {
         "[salvage] wrote {dest}: {kept} commands kept, {ranges} range(s) dropped, \
          {lost} command(s) identified as lost{}\n",
         if unknown {
-            " (plus an unknown number in ranges where none could be identified)"
+            " (damaged bytes may have held more)"
         } else {
             ""
         }
@@ -288,6 +289,7 @@ pub fn salvage(
                     end: 0,
                     reason: "the file cannot be read: left out of the manifest".into(),
                     commands_lost: None,
+                    exact: false,
                 });
                 describe(&rep, &mut out.text);
                 out.reports.push(rep);

@@ -63,6 +63,7 @@ fn truncated_files_lose_their_last_command() {
     assert!(good.starts_with(got) && got.len() < good.len());
     assert_eq!(o.reports[1].verdict, Verdict::Truncated);
     assert_eq!(o.reports[1].dropped[0].commands_lost, Some(1));
+    assert!(o.reports[1].dropped[0].exact);
     let o = run_on("unclosed-multi", &|_, _| {});
     assert_eq!(o.reports[1].verdict, Verdict::Truncated);
     // MULTI, SET m:last, DEL before.
