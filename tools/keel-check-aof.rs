@@ -281,34 +281,46 @@ fn take_flag(argv: &mut Vec<String>, flag: &str) -> bool {
 }
 
 /// Writes the salvaged files: one file at `out`, or a new directory
-/// `out` holding `files` (each through a temporary file, fsync, rename).
+/// `out` holding `files`. Either appears complete or not at all: the file
+/// goes through a temporary file (fsync, rename), the directory is filled
+/// under a temporary name (each file fsynced, then the directory), renamed
+/// to `out`, and the parent fsynced.
 fn write_salvage(out: &str, files: &[(String, Vec<u8>)]) -> Result<(), String> {
+    use keel::persistence::atomic::{fsync_dir, rename_durable, write_file};
     use std::path::Path;
     let dest = Path::new(out);
     if dest.exists() {
         return Err(format!("{out} already exists: give a new path"));
     }
-    let tmp_for = |p: &Path| {
-        let name = p.file_name().map_or("out".into(), |n| n.to_string_lossy());
-        p.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    let name = dest
+        .file_name()
+        .map_or("out".into(), |n| n.to_string_lossy());
+    let tmp = dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let io = |what: &Path, e: std::io::Error| {
+        format!("cannot write {}: {}", what.display(), strerror(&e))
     };
-    let write = |p: &Path, data: &[u8]| {
-        keel::persistence::atomic::write_file(p, &tmp_for(p), |w| w.write_all(data))
-            .map_err(|e| format!("cannot write {}: {}", p.display(), strerror(&e)))
-    };
-    match files {
-        [(name, data)] if name.is_empty() => write(dest, data),
-        _ => {
-            std::fs::create_dir(dest)
-                .map_err(|e| format!("cannot create {out}: {}", strerror(&e)))?;
-            for (name, data) in files {
-                write(&dest.join(name), data)?;
-            }
-            let parent = dest.parent().filter(|p| !p.as_os_str().is_empty());
-            keel::persistence::atomic::fsync_dir(parent.unwrap_or(Path::new(".")))
-                .map_err(|e| strerror(&e))
+    if let [(single, data)] = files {
+        if single.is_empty() {
+            return write_file(dest, &tmp, |w| w.write_all(data)).map_err(|e| io(dest, e));
         }
     }
+    let fill = || -> Result<(), String> {
+        std::fs::create_dir(&tmp).map_err(|e| io(&tmp, e))?;
+        for (name, data) in files {
+            let p = tmp.join(name);
+            let mut f = std::fs::File::create(&p).map_err(|e| io(&p, e))?;
+            f.write_all(data)
+                .and_then(|_| f.sync_all())
+                .map_err(|e| io(&p, e))?;
+        }
+        fsync_dir(&tmp).map_err(|e| io(&tmp, e))?;
+        rename_durable(&tmp, dest).map_err(|e| io(dest, e))
+    };
+    let res = fill();
+    if res.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    res
 }
 
 /// `--salvage <out> <input>`: the exit status.
@@ -354,7 +366,8 @@ fn main() {
             .iter()
             .enumerate()
             .skip(1)
-            .filter(|&(j, a)| j != i && j != i + 1 && a != "--any-file")
+            // Salvage always checks names and arities (--strict).
+            .filter(|&(j, a)| j != i && j != i + 1 && a != "--any-file" && a != "--strict")
             .map(|(_, a)| a)
             .collect();
         let code = match (argv.get(i + 1), rest.as_slice()) {

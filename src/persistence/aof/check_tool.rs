@@ -106,31 +106,15 @@ fn strict_problem(
 ) -> Option<String> {
     let reader =
         super::stream::StreamReader::starting_at(&data[..end], start, super::stream::Mode::Strict);
-    for item in reader {
+    reader.into_iter().find_map(|item| {
         let super::stream::Item::Command(c) = item else {
-            continue;
+            return None;
         };
-        let Some(name) = c.args.first() else {
-            continue;
-        };
-        let shown = String::from_utf8_lossy(name);
-        let Some(def) = table.get(name) else {
-            return Some(format!("0x{:16x}: Unknown command '{shown}'", c.start));
-        };
-        let argc = c.args.len() as i32;
-        let ok = if def.arity >= 0 {
-            argc == def.arity
-        } else {
-            argc >= -def.arity
-        };
-        if !ok {
-            return Some(format!(
-                "0x{:16x}: Wrong number of arguments for '{shown}' ({} given)",
-                c.start, argc
-            ));
-        }
-    }
-    None
+        let why = super::salvage::command_problem(table, &c)?;
+        let mut chars = why.chars();
+        let first = chars.next()?.to_ascii_uppercase();
+        Some(format!("0x{:16x}: {first}{}", c.start, chars.as_str()))
+    })
 }
 
 /// `Err(code)`: the tool exits with `code` here.
