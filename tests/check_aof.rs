@@ -366,3 +366,40 @@ fn fix_repairs_a_base_the_server_refuses() {
         ["$1\r\n1\r\n", "$1\r\n2\r\n", "$-1\r\n", "$1\r\n4\r\n"]
     );
 }
+
+/// `--json` in check and `--fix` modes: one JSON object on stdout (the
+/// prompt goes to stderr), with the verdict class of each file and what
+/// was cut.
+#[test]
+fn json_reports_every_mode() {
+    let manifest = "<dir>/appendonlydir/appendonly.aof.manifest".to_string();
+    let json_of = |name: &str, args: &[&str]| -> (i32, J) {
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.push(manifest.clone());
+        let got = run_tool(keel_tool(), name, &all, b"y\n");
+        let text = got.lines.join("\n");
+        (
+            got.exit,
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")),
+        )
+    };
+    let (code, j) = json_of("garbage-middle", &["--json"]);
+    assert_eq!((code, j["exit"].as_i64()), (1, Some(1)));
+    assert_eq!(j["mode"], "check");
+    assert_eq!(j["files"][0]["verdict"], "valid");
+    assert_eq!(j["files"][1]["verdict"], "corrupt");
+    assert_eq!(j["files"][1]["offset"], 82);
+    assert_eq!(j["files"][1]["ok_up_to"], 82);
+    let (code, j) = json_of("truncated-last-incr", &["--fix", "--json"]);
+    assert_eq!(code, 0, "{j}");
+    assert_eq!(j["mode"], "fix");
+    assert_eq!(j["files"][1]["verdict"], "truncated");
+    assert_eq!(j["files"][1]["action"], "truncated to 447 bytes");
+    let (code, j) = json_of("rdb-base", &["--json"]);
+    assert_eq!((code, j["ok"].as_bool()), (0, Some(true)));
+    assert!(j["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m == "All AOF files and manifest are valid"));
+}
