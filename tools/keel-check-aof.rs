@@ -159,6 +159,11 @@ impl CheckEnv for RealEnv {
             .map_err(|e| strerror(&e))
     }
 
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
+        keel::persistence::atomic::rename_durable(from.as_ref(), to.as_ref())
+            .map_err(|e| strerror(&e))
+    }
+
     fn check_rdb(&mut self, data: &[u8], name: &str) -> RdbPreamble {
         let mut lines = vec![format!("[offset 0] Checking RDB file {name}")];
         let (aux, aux_end) = aux_lines(data);

@@ -36,6 +36,8 @@ pub trait CheckEnv {
     /// Replaces the manifest at `path` with `text` durably (temporary
     /// file, fsync, rename, fsync of the directory).
     fn write_manifest(&mut self, path: &str, text: &[u8]) -> Result<(), String>;
+    /// Renames a file (durably: the directory is fsynced).
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), String>;
 }
 
 /// The RDB checker's verdict on a preamble.
@@ -414,11 +416,10 @@ impl Run<'_> {
             if let FileResult::TimestampCutEarly { drop_self, offset } = r {
                 let keep = n - usize::from(drop_self);
                 self.drop_from_manifest(manifest_path, &m, keep, (&path, offset))?;
+                self.report("BASE AOF ", &name, r);
+                return self.finish_cut(&m, keep, &dir);
             }
             self.report("BASE AOF ", &name, r);
-            if let FileResult::TimestampCutEarly { .. } = r {
-                return self.finish_cut(&m, n);
-            }
         }
         if !m.incrs.is_empty() {
             self.say("Start to check INCR files.");
@@ -431,11 +432,10 @@ impl Run<'_> {
                 if let FileResult::TimestampCutEarly { drop_self, offset } = r {
                     let keep = n - usize::from(drop_self);
                     self.drop_from_manifest(manifest_path, &m, keep, (&path, offset))?;
+                    self.report("INCR AOF ", &name, r);
+                    return self.finish_cut(&m, keep, &dir);
                 }
                 self.report("INCR AOF ", &name, r);
-                if let FileResult::TimestampCutEarly { .. } = r {
-                    return self.finish_cut(&m, n);
-                }
             }
         }
         self.say("All AOF files and manifest are valid");
@@ -476,12 +476,23 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The end of a cross-file timestamp cut in the `n`th file.
-    fn finish_cut(&mut self, m: &Manifest, n: usize) -> Step<()> {
-        let gone: Vec<String> = m.load_order().skip(n).map(|f| f.display()).collect();
+    /// The end of a cross-file timestamp cut that kept the first `keep`
+    /// files: the others, out of the manifest, are renamed
+    /// `<name>.after-ts-<ts>` (kept, but a server that later creates an
+    /// incr file of the same name must not append to the old one).
+    fn finish_cut(&mut self, m: &Manifest, keep: usize, dir: &str) -> Step<()> {
+        let ts = self.to_ts.unwrap_or(0);
+        let gone: Vec<String> = m.load_order().skip(keep).map(|f| f.display()).collect();
+        for name in &gone {
+            let from = format!("{dir}/{name}");
+            if let Err(e) = self.env.rename(&from, &format!("{from}.after-ts-{ts}")) {
+                self.say(&format!("Failed to rename {from}: {e}"));
+                return Err(1);
+            }
+        }
         if !gone.is_empty() {
             self.say(&format!(
-                "Removed {} later file(s) from the manifest (left on disk, no longer loaded): {}",
+                "Removed {} later file(s) from the manifest, renamed <name>.after-ts-{ts}: {}",
                 gone.len(),
                 gone.join(", ")
             ));

@@ -35,6 +35,7 @@ struct FakeEnv {
     answer: bool,
     /// Manifests rewritten (read back from here).
     manifests: HashMap<String, Vec<u8>>,
+    renamed: Vec<(String, String)>,
 }
 
 impl FakeEnv {
@@ -83,6 +84,10 @@ impl CheckEnv for FakeEnv {
         self.manifests.insert(path.to_owned(), text.to_vec());
         Ok(())
     }
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
+        self.renamed.push((from.to_owned(), to.to_owned()));
+        Ok(())
+    }
 }
 
 fn is_rdb_check_line(l: &str) -> bool {
@@ -122,6 +127,7 @@ fn compare(name: &str, root: &Path, run: &J) {
         cut: HashMap::new(),
         answer: true,
         manifests: HashMap::new(),
+        renamed: Vec::new(),
     };
     let got = run_tool(&args, &mut env);
     let want: Vec<&str> = run["output"]
@@ -184,6 +190,7 @@ fn arguments() {
         cut: HashMap::new(),
         answer: false,
         manifests: HashMap::new(),
+        renamed: Vec::new(),
     };
     let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let usage = "Usage: redis-check-aof [--fix|--truncate-to-timestamp $timestamp] <file.manifest|file.aof>\n";
@@ -232,6 +239,7 @@ fn declined_prompt_aborts() {
         cut: HashMap::new(),
         answer: false,
         manifests: HashMap::new(),
+        renamed: Vec::new(),
     };
     let o = run(
         &[
@@ -282,6 +290,7 @@ fn fix_cuts_a_file_that_is_not_the_last() {
             cut: HashMap::new(),
             answer: true,
             manifests: HashMap::new(),
+            renamed: Vec::new(),
         };
         let mut argv = vec!["keel-check-aof".to_owned()];
         argv.extend(args.iter().map(|a| a.to_string()));
@@ -336,6 +345,7 @@ fn truncate_to_timestamp_crosses_files() {
             cut: HashMap::new(),
             answer,
             manifests: HashMap::new(),
+            renamed: Vec::new(),
         };
         let mut argv = vec!["keel-check-aof".to_owned()];
         if any {
@@ -349,6 +359,16 @@ fn truncate_to_timestamp_crosses_files() {
             .manifests
             .get(manifest)
             .map(|m| String::from_utf8(m.clone()).unwrap());
+        if m.is_none() {
+            assert!(env.renamed.is_empty());
+        } else {
+            let gone: Vec<&str> = env.renamed.iter().map(|r| r.0.as_str()).collect();
+            assert_eq!(gone, ["<dir>/t.1.incr.aof", "<dir>/t.2.incr.aof"]);
+            assert_eq!(
+                env.renamed[0].1,
+                format!("<dir>/t.1.incr.aof.after-ts-{ts}")
+            );
+        }
         (o, cut, m)
     };
     let base_only = "file t.1.base.aof seq 1 type b\n".to_owned();
@@ -424,6 +444,7 @@ fn strict_refuses_commands_keel_does_not_know_or_cannot_run() {
             cut: HashMap::new(),
             answer: true,
             manifests: HashMap::new(),
+            renamed: Vec::new(),
         };
         let mut args = vec!["keel-check-aof".to_owned()];
         if strict {
@@ -476,6 +497,7 @@ fn every_mode_records_a_verdict_per_file() {
             cut: HashMap::new(),
             answer: true,
             manifests: HashMap::new(),
+            renamed: Vec::new(),
         };
         let argv: Vec<String> = [
             "keel-check-aof",
