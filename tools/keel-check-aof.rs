@@ -264,6 +264,7 @@ Usage: keel-check-aof [--fix|--truncate-to-timestamp <unix-secs>] [--yes] [--str
   --truncate-to-timestamp <t>
                      point-in-time recovery: cut at the first #TS annotation newer than <t>, in
                      whichever file holds it; later files leave the manifest
+                     (renamed <name>.after-ts-<t>)
   --yes              answer y to the confirmation prompt (scripts)
   --strict           also refuse commands keel does not know or with a wrong number of arguments
   --salvage <output> skip damaged regions anywhere (garbage, NUL-filled blocks, broken commands) and
