@@ -2,7 +2,9 @@
 //! for every damaged AOF fixture (garbage in the middle, a NUL-filled tail,
 //! a NUL-filled block in the middle, a broken command in the middle, a
 //! truncated base that is not the last file, a truncated last incr, a
-//! MULTI without its EXEC), the tool writes a new AOF directory without
+//! MULTI without its EXEC; plus an unknown command, dropped, and a command
+//! with LF-only headers, kept re-encoded), the tool writes a new AOF
+//! directory without
 //! touching the input, and both keel-server and redis-server 7.0.15 load
 //! it (`appendonly yes`, `appenddirname` the output's name, `dir` its
 //! parent) and hold exactly `<fixture>.salvaged.json`: the dataset Redis
@@ -30,6 +32,10 @@ const DAMAGED: &[&str] = &[
     "truncated-nonlast",
     "truncated-last-incr",
     "unclosed-multi",
+    // Not damaged for the server's loader one way or the other: FOOBAR is
+    // dropped (no loader accepts it), the LF-framed command is kept.
+    "unknown-command",
+    "lf-headers",
 ];
 
 const MANIFEST: &str = "appendonlydir/appendonly.aof.manifest";
@@ -170,26 +176,43 @@ fn salvaged_fixtures_load_in_keel_and_redis_with_every_untouched_command() {
             .iter()
             .flat_map(|f| f["dropped"].as_array().unwrap())
             .collect();
-        if dropped.is_empty()
-            || dropped
-                .iter()
-                .any(|d| d["end"].as_u64() <= d["start"].as_u64())
-        {
-            failures.push(format!(
-                "{name}: no (or empty) dropped range reported: {text}"
-            ));
-        }
         let verdicts: Vec<&str> = report["files"]
             .as_array()
             .unwrap()
             .iter()
             .map(|f| f["verdict"].as_str().unwrap())
             .collect();
-        if !verdicts
-            .iter()
-            .any(|v| *v == "corrupt" || *v == "truncated")
-        {
-            failures.push(format!("{name}: verdicts {verdicts:?}"));
+        match *name {
+            "unknown-command" => {
+                if !dropped
+                    .iter()
+                    .any(|d| d["reason"] == "unknown command 'FOOBAR'")
+                {
+                    failures.push(format!("{name}: FOOBAR not dropped: {text}"));
+                }
+            }
+            "lf-headers" => {
+                if !text.contains("LF-only header lines kept, re-encoded") {
+                    failures.push(format!("{name}: not re-encoded: {text}"));
+                }
+            }
+            _ => {
+                if dropped.is_empty()
+                    || dropped
+                        .iter()
+                        .any(|d| d["end"].as_u64() <= d["start"].as_u64())
+                {
+                    failures.push(format!(
+                        "{name}: no (or empty) dropped range reported: {text}"
+                    ));
+                }
+                if !verdicts
+                    .iter()
+                    .any(|v| *v == "corrupt" || *v == "truncated")
+                {
+                    failures.push(format!("{name}: verdicts {verdicts:?}"));
+                }
+            }
         }
         // The files of the output are the ones the manifest lists.
         let written = contents(&out);

@@ -52,6 +52,10 @@ pub struct Salvaged {
     pub out: Vec<u8>,
     pub dropped: Vec<Dropped>,
     pub commands_kept: u64,
+    /// Commands kept but re-encoded (`start..end` in the input): their
+    /// header lines ended in a bare `\n`, which the server's loader reads
+    /// and redis-check-aof does not.
+    pub reframed: Vec<(u64, u64)>,
 }
 
 /// Why keel's loader would refuse this command (unknown name, wrong
@@ -165,6 +169,29 @@ fn command_at(data: &[u8], at: usize) -> Option<Command<'_>> {
         Item::Command(c) => Some(c),
         Item::Annotation(_) => None,
     }
+}
+
+/// A command at `at` that only the server's lenient framing reads (header
+/// lines ending in a bare `\n`, as in hand-edited files), when every
+/// payload is followed by `\r\n` and a command (or the end of the file)
+/// follows it: the loader would apply it, so salvage keeps it, re-encoded.
+/// Not MULTI or EXEC (a transaction is only kept as it was written).
+fn reframe<'a>(data: &'a [u8], at: usize, table: &CommandTable) -> Option<Command<'a>> {
+    let c = command_at(data, at)?;
+    if command_problem(table, &c).is_some() || c.is("multi") || c.is("exec") {
+        return None;
+    }
+    for a in &c.args {
+        let end = a.as_ptr() as usize - data.as_ptr() as usize + a.len();
+        if data.get(end..end + 2) != Some(b"\r\n") {
+            return None;
+        }
+    }
+    let next = c.end as usize;
+    let follows = next >= data.len()
+        || chain(data, next, table).0 > 0
+        || command_at(data, next).is_some_and(|n| command_problem(table, &n).is_none());
+    follows.then_some(c)
 }
 
 /// How many valid commands parse in a row from `at` (at most 2), and
@@ -302,6 +329,15 @@ pub fn salvage_stream(data: &[u8], start: usize, table: &CommandTable) -> Salvag
                 pos = end;
             }
             Stop::Fault(why) => {
+                if lost_here == 0 {
+                    if let Some(c) = reframe(data, seg.fail_at, table) {
+                        super::stream::encode_command(&mut s.out, &c.args);
+                        s.commands_kept += 1;
+                        s.reframed.push((c.start, c.end));
+                        pos = c.end as usize;
+                        continue;
+                    }
+                }
                 let next = resync(data, seg.fail_at + 1, table);
                 let to = next.unwrap_or(data.len());
                 let found = if seg.fail_at < to {

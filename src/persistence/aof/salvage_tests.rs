@@ -211,3 +211,31 @@ fn a_preamble_offset_is_respected_and_resync_prefers_two_commands() {
     assert_eq!(resync(&only, 0, &t), Some(2));
     assert_eq!(resync(b"no commands", 0, &t), None);
 }
+
+#[test]
+fn lf_only_headers_are_re_encoded_not_dropped() {
+    let (a, b, c) = (set("a"), cmd(&["SET", "b", "x\ny"]), set("c"));
+    let lf = String::from_utf8(b.clone())
+        .unwrap()
+        .replace("*3\r\n", "*3\n")
+        .replace("$3\r\n", "$3\n")
+        .replace("$1\r\n", "$1\n");
+    let d = cat(&[&a, lf.as_bytes(), &c]);
+    let s = run(&d);
+    assert_eq!(s.out, cat(&[&a, &b, &c]));
+    assert!(s.dropped.is_empty(), "{:?}", s.dropped);
+    assert_eq!(s.commands_kept, 3);
+    assert_eq!(
+        s.reframed,
+        vec![(a.len() as u64, (a.len() + lf.len()) as u64)]
+    );
+    // A wrong length read leniently is not taken for a reframed command:
+    // its payload is not followed by CRLF.
+    let bad = String::from_utf8(set("b"))
+        .unwrap()
+        .replace("$1\r\nb", "$2\nb");
+    let d = cat(&[&a, bad.as_bytes(), &c, &set("d")]);
+    let s = run(&d);
+    assert_eq!(s.out, cat(&[&a, &c, &set("d")]));
+    assert!(s.reframed.is_empty());
+}

@@ -140,11 +140,23 @@ pub fn salvage_file(
         }
     }
     let s = salvage_stream(data, start, table);
+    if !s.reframed.is_empty() {
+        let at: Vec<String> = s
+            .reframed
+            .iter()
+            .map(|r| format!("{}..{}", r.0, r.1))
+            .collect();
+        rep.notes.push(format!(
+            "{} command(s) with LF-only header lines kept, re-encoded with CRLF (bytes {})",
+            s.reframed.len(),
+            at.join(", ")
+        ));
+    }
     let mut out = data[..start].to_vec();
     out.extend_from_slice(&s.out);
     rep.dropped = s.dropped;
     rep.commands_kept = Some(s.commands_kept);
-    rep.action = Some(if rep.dropped.is_empty() {
+    rep.action = Some(if rep.dropped.is_empty() && s.reframed.is_empty() {
         "copied".into()
     } else {
         "salvaged".into()
