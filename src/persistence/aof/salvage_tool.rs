@@ -77,11 +77,34 @@ fn salvage_rdb(data: &[u8], rep: &mut FileReport) -> Result<Vec<u8>, String> {
         rr.keys_written,
         rr.lost.len()
     ));
-    rep.notes.push(
-        "an AOF tail after a damaged RDB preamble cannot be located: if the file had one, it is lost"
-            .into(),
-    );
     Ok(out)
+}
+
+/// Where the AOF tail after a damaged RDB preamble starts: the earliest
+/// `*` from which the rest of the file parses cleanly to its end as valid
+/// commands (bytes inside the RDB never do: its binary follows them).
+fn find_tail(data: &[u8], table: &CommandTable) -> Option<usize> {
+    let mut i = 9;
+    while i < data.len() {
+        let p = i + data[i..].iter().position(|&b| b == b'*')?;
+        let mut r = super::stream::StreamReader::starting_at(data, p, super::stream::Mode::Strict);
+        let mut n = 0;
+        let mut ok = true;
+        for item in r.by_ref() {
+            if let super::stream::Item::Command(c) = item {
+                n += 1;
+                if super::salvage::command_problem(table, &c).is_some() {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok && n > 0 && matches!(r.end(), Some(super::stream::End::Clean)) {
+            return Some(p);
+        }
+        i = p + 1;
+    }
+    None
 }
 
 /// Salvages one file; Err: it cannot be salvaged at all.
@@ -114,7 +137,27 @@ pub fn salvage_file(
                         e.offset, e.msg
                     )
                 })?;
-                rep.commands_kept = Some(0);
+                let mut out = out;
+                match find_tail(data, table) {
+                    Some(t) => {
+                        let s = salvage_stream(data, t, table);
+                        rep.notes.push(format!(
+                            "AOF tail found at offset {t} after the damaged RDB preamble: \
+                             {} commands kept",
+                            s.commands_kept
+                        ));
+                        out.extend_from_slice(&s.out);
+                        rep.commands_kept = Some(s.commands_kept);
+                    }
+                    None => {
+                        rep.notes.push(
+                            "no AOF tail that parses to the end of the file follows the damaged \
+                             RDB preamble: if the file had one, it is lost"
+                                .into(),
+                        );
+                        rep.commands_kept = Some(0);
+                    }
+                }
                 rep.action = Some("salvaged".into());
                 return Ok((out, rep));
             }

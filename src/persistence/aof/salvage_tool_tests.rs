@@ -120,3 +120,30 @@ fn a_missing_incr_is_left_out_and_a_single_file_is_one_output() {
     assert!(o.files[0].1 == want, "{}", o.text);
     assert_eq!(o.reports[0].role, "file");
 }
+
+#[test]
+fn a_damaged_preamble_keeps_its_aof_tail() {
+    let root = fixture("old-style-preamble");
+    let orig = std::fs::read(root.join("appendonly.aof")).unwrap();
+    let (_, rdb_end) =
+        crate::persistence::rdb::load_prefix(&orig, &LoadOptions::default(), &mut NullSink)
+            .unwrap();
+    let rdb_end = rdb_end as usize;
+    let o = salvage("appendonly.aof", "out", &mut |p: &str| {
+        let mut d = std::fs::read(root.join(p)).map_err(|e| e.to_string())?;
+        let mid = rdb_end / 2;
+        d[mid..mid + 30].fill(0xfe);
+        Ok(d)
+    });
+    assert!(o.fatal.is_none(), "{:?}", o.fatal);
+    let out = &o.files[0].1;
+    assert!(out.starts_with(b"REDIS"));
+    assert!(out.ends_with(&orig[rdb_end..]), "{}", o.text);
+    assert!(
+        o.text
+            .contains(&format!("AOF tail found at offset {rdb_end}")),
+        "{}",
+        o.text
+    );
+    assert_eq!(o.reports[0].verdict, Verdict::Corrupt);
+}
