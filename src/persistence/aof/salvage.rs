@@ -101,10 +101,6 @@ enum Stop {
     Fault(String),
 }
 
-fn fault_reason(f: &Fault) -> String {
-    f.to_string()
-}
-
 fn read_segment(data: &[u8], start: usize, table: &CommandTable) -> Segment {
     let mut r = StreamReader::starting_at(data, start, Mode::Strict);
     let mut seg = Segment {
@@ -144,14 +140,14 @@ fn read_segment(data: &[u8], start: usize, table: &CommandTable) -> Segment {
             Fault::Framing { reason, .. } if reason.starts_with("Unexpected EXEC") => {
                 Stop::StrayExec
             }
-            f => Stop::Fault(fault_reason(f)),
+            f => Stop::Fault(f.to_string()),
         },
         Some(End::Truncated { cause, fault, .. }) => {
             if let Truncation::UnclosedMulti { .. } = cause {
                 seg.fail_at = data.len();
             }
             Stop::Fault(match (cause, fault) {
-                (_, Some(f)) => fault_reason(f),
+                (_, Some(f)) => f.to_string(),
                 (Truncation::InsideCommand { .. }, None) => "the file ends inside a command".into(),
                 (Truncation::UnclosedMulti { .. }, None) => {
                     "the file ends inside a MULTI block".into()
