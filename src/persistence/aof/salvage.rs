@@ -177,11 +177,29 @@ fn reframe<'a>(data: &'a [u8], at: usize, table: &CommandTable) -> Option<Comman
     if command_problem(table, &c).is_some() || c.is("multi") || c.is("exec") {
         return None;
     }
+    // `<prefix><digits>` then `\n` or `\r\n`, and nothing else.
+    let header = |line: &[u8], prefix: u8| {
+        let body = line
+            .strip_suffix(b"\n")
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+        body.and_then(|b| b.strip_prefix(&[prefix]))
+            .is_some_and(|d| !d.is_empty() && d.iter().all(u8::is_ascii_digit))
+    };
+    let first = data[at..].iter().position(|&b| b == b'\n')? + at + 1;
+    if !header(&data[at..first], b'*') {
+        return None;
+    }
+    let mut pos = first;
     for a in &c.args {
-        let end = a.as_ptr() as usize - data.as_ptr() as usize + a.len();
+        let start = a.as_ptr() as usize - data.as_ptr() as usize;
+        let end = start + a.len();
+        if start < pos || !header(&data[pos..start], b'$') {
+            return None;
+        }
         if data.get(end..end + 2) != Some(b"\r\n") {
             return None;
         }
+        pos = end + 2;
     }
     let next = c.end as usize;
     let follows = next >= data.len()
