@@ -268,6 +268,9 @@ mod prop {
         ]
     }
 
+    /// Whether the unit `start..end` is touched by the damage.
+    type Touched = Box<dyn Fn(usize, usize) -> bool>;
+
     #[derive(Debug, Clone)]
     enum Damage {
         Insert(usize, Vec<u8>),
@@ -303,7 +306,7 @@ mod prop {
                 spans.push((start, data.len()));
             }
             let len = data.len();
-            let (damaged, touched): (Vec<u8>, Box<dyn Fn(usize, usize) -> bool>) = match &dmg {
+            let (damaged, touched): (Vec<u8>, Touched) = match &dmg {
                 Damage::Insert(a, g) => {
                     let a = a % (len + 1);
                     let mut d = data[..a].to_vec();
