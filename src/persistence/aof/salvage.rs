@@ -19,7 +19,9 @@
 //! earliest candidate from which two commands parse in a row (or one up to
 //! the end of the file) wins, so the inside of a damaged command's payload
 //! that happens to hold one RESP command is not taken for the stream. When
-//! no candidate confirms, the earliest single-command one is used.
+//! no candidate confirms, the earliest single-command one is used. The
+//! price: a lone command between two damaged regions is dropped with them
+//! (and counted among the lost commands of the range).
 //!
 //! Transactions: a MULTI block the damage cuts is dropped whole (its
 //! queued commands are counted as lost); after a resynchronisation, the
