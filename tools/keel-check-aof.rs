@@ -6,16 +6,22 @@
 //! on stdin, the server-format log prefix of manifest errors, and the RDB
 //! preamble check through keel's RDB decoder (the same one the server
 //! loads with). `--yes` (anywhere on the line) answers the prompt with y;
-//! `--any-file` lets `--fix` and `--truncate-to-timestamp` cut a file that
-//! is not the last of the manifest (see `check_tool::run`); `--strict`
-//! also refuses a command keel does not know or that has a wrong number of
-//! arguments (Redis's tool only checks the framing). The RDB
+//! `--fix` and `--truncate-to-timestamp` work on any file of the manifest
+//! (`--any-file`, once needed for that, is accepted and ignored; see
+//! `check_tool::run`); `--strict` also refuses a command keel does not
+//! know or that has a wrong number of arguments (Redis's tool only checks
+//! the framing). `--salvage <output>` writes a repaired copy
+//! (`salvage_tool::salvage` decides what goes in it; this file writes it,
+//! never over an existing path). `--json` prints the report of any mode
+//! as one JSON object. The RDB
 //! checker's lines are redis-check-rdb's start, AUX, checksum, verdict and
 //! `[info]` lines, and "Selecting DB ID" where the SELECTDB follows the
 //! AUX fields, function libraries or a key (not after module AUX data).
 
 use keel::keyspace::Value;
+use keel::persistence::aof::check_report::report_json;
 use keel::persistence::aof::check_tool::{run, CheckEnv, RdbPreamble};
+use keel::persistence::aof::salvage_tool::salvage;
 use keel::persistence::rdb::{
     load_prefix, opcode, ChecksumState, KeyMeta, LoadOptions, LoadSink, Reader,
 };
@@ -97,6 +103,9 @@ fn strerror(e: &std::io::Error) -> String {
 
 struct RealEnv {
     yes: bool,
+    /// `--json`: stdout holds only the JSON report (the prompt goes to
+    /// stderr).
+    json: bool,
     /// How much of the tool's output has already been written to stdout
     /// (shown before the prompt).
     shown: usize,
@@ -128,11 +137,31 @@ impl CheckEnv for RealEnv {
     }
 
     fn confirm_after(&mut self, printed: &str) -> bool {
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(&printed.as_bytes()[self.shown..]);
-        let _ = out.flush();
-        self.shown = printed.len();
+        let new = &printed.as_bytes()[self.shown..];
+        if self.json {
+            let _ = std::io::stderr().write_all(new);
+        } else {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(new);
+            let _ = out.flush();
+            self.shown = printed.len();
+        }
         self.confirm()
+    }
+
+    fn write_manifest(&mut self, path: &str, text: &[u8]) -> Result<(), String> {
+        let dest = std::path::Path::new(path);
+        let tmp = dest.with_file_name(format!(
+            "temp-keel-check-aof-{}.manifest",
+            std::process::id()
+        ));
+        keel::persistence::atomic::write_file(dest, &tmp, |w| w.write_all(text))
+            .map_err(|e| strerror(&e))
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
+        keel::persistence::atomic::rename_durable(from.as_ref(), to.as_ref())
+            .map_err(|e| strerror(&e))
     }
 
     fn check_rdb(&mut self, data: &[u8], name: &str) -> RdbPreamble {
@@ -226,18 +255,160 @@ fn aux_lines(data: &[u8]) -> (Vec<String>, u64) {
     (out, r.offset())
 }
 
-fn main() {
-    let mut argv: Vec<String> = std::env::args().collect();
-    let yes = argv.iter().skip(1).any(|a| a == "--yes");
-    if yes {
+const HELP: &str = "\
+Usage: keel-check-aof [--fix|--truncate-to-timestamp <unix-secs>] [--yes] [--strict] [--json] <file.manifest|file.aof>
+       keel-check-aof --salvage <output> [--json] <file.manifest|file.aof>
+
+  (no option)        check every file as redis-check-aof 7.0 does (same output, same exit status)
+  --fix              cut a truncated file after its last complete command (any file of the manifest)
+  --truncate-to-timestamp <t>
+                     point-in-time recovery: cut at the first #TS annotation newer than <t>, in
+                     whichever file holds it; later files leave the manifest
+                     (renamed <name>.after-ts-<t>)
+  --yes              answer y to the confirmation prompt (scripts)
+  --strict           also refuse commands keel does not know or with a wrong number of arguments
+  --salvage <output> skip damaged regions anywhere (garbage, NUL-filled blocks, broken commands) and
+                     write a repaired copy keeping every valid command: a new AOF directory (manifest
+                     + files) for a manifest, a new file for a single file; the input is never modified
+  --json             print the report (verdict per file, offsets, reasons, dropped byte ranges,
+                     commands kept / lost) as one JSON object, in any mode
+  --any-file         accepted for compatibility (--fix and --truncate-to-timestamp work on any file)
+";
+
+/// Removes `flag` from `argv` (after argv[0]); whether it was there.
+fn take_flag(argv: &mut Vec<String>, flag: &str) -> bool {
+    let had = argv.iter().skip(1).any(|a| a == flag);
+    if had {
         let prog = argv.remove(0);
-        argv.retain(|a| a != "--yes");
+        argv.retain(|a| a != flag);
         argv.insert(0, prog);
     }
-    let mut env = RealEnv { yes, shown: 0 };
+    had
+}
+
+/// Writes the salvaged files: one file at `out`, or a new directory
+/// `out` holding `files`. Either appears complete or not at all: the file
+/// goes through a temporary file (fsync, rename), the directory is filled
+/// under a temporary name (each file fsynced, then the directory), renamed
+/// to `out`, and the parent fsynced.
+fn write_salvage(out: &str, files: &[(String, Vec<u8>)]) -> Result<(), String> {
+    use keel::persistence::atomic::{fsync_dir, rename_durable, write_file};
+    use std::path::Path;
+    let dest = Path::new(out);
+    if dest.exists() {
+        return Err(format!("{out} already exists: give a new path"));
+    }
+    let name = dest
+        .file_name()
+        .map_or("out".into(), |n| n.to_string_lossy());
+    let tmp = dest.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let io = |what: &Path, e: std::io::Error| {
+        format!("cannot write {}: {}", what.display(), strerror(&e))
+    };
+    if let [(single, data)] = files {
+        if single.is_empty() {
+            return write_file(dest, &tmp, |w| w.write_all(data)).map_err(|e| io(dest, e));
+        }
+    }
+    let fill = || -> Result<(), String> {
+        std::fs::create_dir(&tmp).map_err(|e| io(&tmp, e))?;
+        for (name, data) in files {
+            let p = tmp.join(name);
+            let mut f = std::fs::File::create(&p).map_err(|e| io(&p, e))?;
+            f.write_all(data)
+                .and_then(|_| f.sync_all())
+                .map_err(|e| io(&p, e))?;
+        }
+        fsync_dir(&tmp).map_err(|e| io(&tmp, e))?;
+        rename_durable(&tmp, dest).map_err(|e| io(dest, e))
+    };
+    let res = fill();
+    if res.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    res
+}
+
+/// `--salvage <out> <input>`: the exit status.
+fn salvage_main(out: &str, input: &str, json: bool) -> i32 {
+    let mut res = salvage(input, out, &mut |p: &str| {
+        std::fs::read(p).map_err(|e| strerror(&e))
+    });
+    let mut code = 0;
+    let why = match res.fatal.take() {
+        Some(f) => Some(format!("cannot salvage: {f}")),
+        None => write_salvage(out, &res.files).err(),
+    };
+    if let Some(why) = why {
+        // The summary line claims a write: replace it.
+        if let Some(i) = res.text.rfind("[salvage] wrote ") {
+            res.text.truncate(i);
+        }
+        res.text += &format!("[salvage] {why}\n[salvage] nothing written\n");
+        code = 1;
+    }
+    let mut stdout = std::io::stdout().lock();
+    let text = if json {
+        let v = report_json("salvage", input, Some(out), code, &res.reports, &res.text);
+        format!("{}\n", serde_json::to_string_pretty(&v).expect("json"))
+    } else {
+        res.text
+    };
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+    code
+}
+
+fn main() {
+    let mut argv: Vec<String> = std::env::args().collect();
+    let yes = take_flag(&mut argv, "--yes");
+    let json = take_flag(&mut argv, "--json");
+    if argv.iter().skip(1).any(|a| a == "--help" || a == "-h") {
+        print!("{HELP}");
+        return;
+    }
+    if let Some(i) = argv.iter().position(|a| a == "--salvage") {
+        let rest: Vec<&String> = argv
+            .iter()
+            .enumerate()
+            .skip(1)
+            // Salvage always checks names and arities (--strict).
+            .filter(|&(j, a)| j != i && j != i + 1 && a != "--any-file" && a != "--strict")
+            .map(|(_, a)| a)
+            .collect();
+        let code = match (argv.get(i + 1), rest.as_slice()) {
+            (Some(out), [input]) => salvage_main(out, input, json),
+            _ => {
+                print!("{HELP}");
+                1
+            }
+        };
+        std::process::exit(code);
+    }
+    let mut env = RealEnv {
+        yes,
+        json,
+        shown: 0,
+    };
     let out = run(&argv, &mut env);
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(&out.stdout.as_bytes()[env.shown.min(out.stdout.len())..]);
+    if json {
+        let v = report_json(
+            out.mode,
+            &out.input,
+            None,
+            out.code,
+            &out.files,
+            &out.stdout,
+        );
+        let _ = writeln!(
+            stdout,
+            "{}",
+            serde_json::to_string_pretty(&v).expect("json")
+        );
+    } else {
+        let _ = stdout.write_all(&out.stdout.as_bytes()[env.shown.min(out.stdout.len())..]);
+    }
     let _ = stdout.flush();
     std::process::exit(out.code);
 }

@@ -10,6 +10,7 @@
 use super::check::{
     check_resp, first_newer_annotation, looks_like_manifest_7_0, truncate_to_timestamp, TsCut,
 };
+use super::check_report::{FileReport, Verdict};
 use super::manifest::Manifest;
 
 /// What the tool needs from the outside world.
@@ -32,6 +33,11 @@ pub trait CheckEnv {
     fn check_rdb(&mut self, data: &[u8], name: &str) -> RdbPreamble;
     /// A server-format log line (`<pid>:C <date> # <msg>\n`).
     fn log_line(&mut self, msg: &str) -> String;
+    /// Replaces the manifest at `path` with `text` durably (temporary
+    /// file, fsync, rename, fsync of the directory).
+    fn write_manifest(&mut self, path: &str, text: &[u8]) -> Result<(), String>;
+    /// Renames a file (durably: the directory is fsynced).
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), String>;
 }
 
 /// The RDB checker's verdict on a preamble.
@@ -50,14 +56,30 @@ pub enum RdbPreamble {
 pub struct ToolOutput {
     pub stdout: String,
     pub code: i32,
+    /// "check", "fix" or "truncate-to-timestamp".
+    pub mode: &'static str,
+    /// The input path ("" on a usage error).
+    pub input: String,
+    /// What was found in each file checked (for `--json`).
+    pub files: Vec<FileReport>,
 }
 
 /// How one file's check ended (`AOF_CHECK_*`).
+#[derive(Clone, Copy)]
 enum FileResult {
     Ok,
     Empty,
     Truncated,
     TimestampTruncated,
+    /// `--truncate-to-timestamp` cut this file, which is not the last:
+    /// the later files (and this one too when `drop_self`: nothing in it
+    /// is older than the timestamp) leave the manifest.
+    /// The cut itself (at `offset`) is made by the caller, after the
+    /// manifest is rewritten.
+    TimestampCutEarly {
+        drop_self: bool,
+        offset: u64,
+    },
 }
 
 struct Run<'e> {
@@ -66,14 +88,11 @@ struct Run<'e> {
     fix: bool,
     to_ts: Option<i64>,
     line: u64,
-    /// `--any-file` (keel): `--fix` and `--truncate-to-timestamp` may cut
-    /// a file that is not the last of the manifest.
-    any_file: bool,
     /// Files opened so far.
     files_seen: usize,
-    /// `--any-file --truncate-to-timestamp`: a file was cut, so every
-    /// later file (all newer) is emptied.
-    ts_cut_done: bool,
+    /// The role ("base", "incr", "file") of the file being checked.
+    role: &'static str,
+    files: Vec<FileReport>,
     /// `--strict` (keel): every command must exist in keel's command
     /// table with a valid number of arguments.
     strict: Option<crate::commands::CommandTable>,
@@ -89,31 +108,15 @@ fn strict_problem(
 ) -> Option<String> {
     let reader =
         super::stream::StreamReader::starting_at(&data[..end], start, super::stream::Mode::Strict);
-    for item in reader {
+    reader.into_iter().find_map(|item| {
         let super::stream::Item::Command(c) = item else {
-            continue;
+            return None;
         };
-        let Some(name) = c.args.first() else {
-            continue;
-        };
-        let shown = String::from_utf8_lossy(name);
-        let Some(def) = table.get(name) else {
-            return Some(format!("0x{:16x}: Unknown command '{shown}'", c.start));
-        };
-        let argc = c.args.len() as i32;
-        let ok = if def.arity >= 0 {
-            argc == def.arity
-        } else {
-            argc >= -def.arity
-        };
-        if !ok {
-            return Some(format!(
-                "0x{:16x}: Wrong number of arguments for '{shown}' ({} given)",
-                c.start, argc
-            ));
-        }
-    }
-    None
+        let why = super::salvage::command_problem(table, &c)?;
+        let mut chars = why.chars();
+        let first = chars.next()?.to_ascii_uppercase();
+        Some(format!("0x{:16x}: {first}{}", c.start, chars.as_str()))
+    })
 }
 
 /// `Err(code)`: the tool exits with `code` here.
@@ -149,6 +152,21 @@ impl Run<'_> {
         Err(1)
     }
 
+    /// Records what was found in the file being checked (for `--json`).
+    fn record(&mut self, name: &str, size: u64, f: impl FnOnce(&mut FileReport)) {
+        let mut r = FileReport::new(name, self.role);
+        r.size = size;
+        f(&mut r);
+        self.files.push(r);
+    }
+
+    /// The last record's action.
+    fn act(&mut self, action: String) {
+        if let Some(r) = self.files.last_mut() {
+            r.action = Some(action);
+        }
+    }
+
     /// `checkSingleAof`.
     fn check_file(
         &mut self,
@@ -159,10 +177,18 @@ impl Run<'_> {
     ) -> Step<FileResult> {
         let data = match self.env.read(path) {
             Ok(d) => d,
-            Err(e) => return self.fail(&format!("Cannot open file {path}: {e}, aborting...")),
+            Err(e) => {
+                self.record(name, 0, |r| {
+                    r.verdict = Verdict::Missing;
+                    r.reason = Some(e.clone());
+                });
+                return self.fail(&format!("Cannot open file {path}: {e}, aborting..."));
+            }
         };
         self.files_seen += 1;
+        let size = data.len() as u64;
         if data.is_empty() {
+            self.record(name, 0, |r| r.verdict = Verdict::Empty);
             return Ok(FileResult::Empty);
         }
         let mut start = 0;
@@ -178,32 +204,63 @@ impl Run<'_> {
                     if announce {
                         self.say("RDB preamble of AOF file is not sane, aborting.");
                     }
+                    let why = lines.iter().find(|l| l.starts_with("[offset ")).cloned();
+                    self.record(name, size, |r| {
+                        r.format = "rdb";
+                        r.verdict = Verdict::Corrupt;
+                        r.reason = Some(why.unwrap_or_else(|| "RDB preamble is not sane".into()));
+                    });
                     return Err(1);
                 }
-            }
-        }
-        if let (Some(ts), true) = (self.to_ts, self.any_file) {
-            if let Some(r) = self.ts_cut_any_file(path, &data, start, ts)? {
-                return Ok(r);
-            }
-        } else if let Some(ts) = self.to_ts {
-            match truncate_to_timestamp(&data, start, path, ts, last) {
-                TsCut::Cut { offset } => {
-                    return match self.env.truncate(path, offset) {
-                        Ok(()) => Ok(FileResult::TimestampTruncated),
-                        Err(_) => {
-                            self.fail(&format!("Failed to truncate AOF {path} to timestamp {ts}"))
-                        }
-                    };
-                }
-                TsCut::Refuse { lines } => {
-                    lines.iter().for_each(|l| self.say(l));
-                    return Err(1);
-                }
-                TsCut::NoCut => {}
             }
         }
         let c = check_resp(&data, start, name, path, self.line);
+        self.record(name, size, |r| {
+            r.format = if preamble { "rdb" } else { "resp" };
+            r.verdict = Verdict::of(&c.end);
+            r.ok_up_to = Some(c.ok_up_to);
+            match &c.end {
+                super::stream::End::Clean => {}
+                super::stream::End::Truncated {
+                    fault, last_good, ..
+                } => {
+                    r.offset = Some(fault.as_ref().map_or(*last_good, |f| f.offset()));
+                    r.reason = Some(fault.as_ref().map_or_else(
+                        || "the file ends inside a command or MULTI block".into(),
+                        super::check_report::fault_reason,
+                    ));
+                }
+                super::stream::End::Corrupt { fault, .. } => {
+                    r.offset = Some(fault.offset());
+                    r.reason = Some(super::check_report::fault_reason(fault));
+                }
+            }
+        });
+        if let Some(ts) = self.to_ts {
+            if !last {
+                if let Some(r) = self.ts_cut_early(name, path, &data, start, ts)? {
+                    return Ok(r);
+                }
+            } else {
+                match truncate_to_timestamp(&data, start, path, ts, last) {
+                    TsCut::Cut { offset } => {
+                        return match self.env.truncate(path, offset) {
+                            Ok(()) => {
+                                self.act(format!("truncated to {offset} bytes (timestamp {ts})"));
+                                Ok(FileResult::TimestampTruncated)
+                            }
+                            Err(_) => self
+                                .fail(&format!("Failed to truncate AOF {path} to timestamp {ts}")),
+                        };
+                    }
+                    TsCut::Refuse { lines } => {
+                        lines.iter().for_each(|l| self.say(l));
+                        return Err(1);
+                    }
+                    TsCut::NoCut => {}
+                }
+            }
+        }
         self.line = c.line;
         if let Some(e) = &c.error_line {
             self.say(e);
@@ -229,11 +286,6 @@ impl Run<'_> {
                 "AOF {name} is not valid. Use the --fix option to try fixing it."
             ));
         }
-        if !last && !self.any_file {
-            return self.fail(&format!(
-                "Failed to truncate AOF {name} because it is not the last file"
-            ));
-        }
         if !last {
             self.say(&format!(
                 "AOF {name} is not the last file: the commands after offset {} in it are lost, \
@@ -250,34 +302,33 @@ impl Run<'_> {
             return self.fail("Aborting...");
         }
         match self.env.truncate(path, c.ok_up_to) {
-            Ok(()) => Ok(FileResult::Truncated),
+            Ok(()) => {
+                self.act(format!("truncated to {} bytes", c.ok_up_to));
+                Ok(FileResult::Truncated)
+            }
             Err(_) => self.fail(&format!("Failed to truncate AOF {name}")),
         }
     }
 
-    /// `--truncate-to-timestamp` with `--any-file`: cut this file at its
-    /// first annotation newer than `ts`, or empty it when an earlier file
-    /// was cut (its commands are all newer). None: nothing to cut here.
-    fn ts_cut_any_file(
+    /// `--truncate-to-timestamp` on a file that is not the last: cut it at
+    /// its first annotation newer than `ts` (after the y/N prompt, as
+    /// `--fix`); the caller then removes the later files from the
+    /// manifest. None: nothing to cut here.
+    fn ts_cut_early(
         &mut self,
+        name: &str,
         path: &str,
         data: &[u8],
         start: usize,
         ts: i64,
     ) -> Step<Option<FileResult>> {
-        let offset = if self.ts_cut_done {
-            Some(0)
-        } else {
-            match first_newer_annotation(data, start, ts) {
-                Ok(o) => o,
-                Err(lines) => {
-                    lines.iter().for_each(|l| self.say(l));
-                    return Err(1);
-                }
+        let offset = match first_newer_annotation(data, start, ts) {
+            Ok(Some(o)) => o,
+            Ok(None) => return Ok(None),
+            Err(lines) => {
+                lines.iter().for_each(|l| self.say(l));
+                return Err(1);
             }
-        };
-        let Some(offset) = offset else {
-            return Ok(None);
         };
         if offset == 0 && self.files_seen == 1 {
             self.say(&format!(
@@ -285,23 +336,46 @@ impl Run<'_> {
             ));
             return Err(1);
         }
-        self.ts_cut_done = true;
-        match self.env.truncate(path, offset) {
-            Ok(()) => Ok(Some(FileResult::TimestampTruncated)),
-            Err(_) => {
-                self.say(&format!("Failed to truncate AOF {path} to timestamp {ts}"));
-                Err(1)
-            }
+        let drop_self = offset == 0;
+        if drop_self {
+            self.say(&format!(
+                "AOF {name} holds nothing before timestamp {ts}: it and every later file \
+                 will be removed from the manifest"
+            ));
+        } else {
+            self.say(&format!(
+                "AOF {name} is not the last file: this will shrink it from {} bytes to {offset} \
+                 bytes (timestamp {ts}) and remove every later file from the manifest",
+                data.len()
+            ));
         }
+        self.out.push_str("Continue? [y/N]: ");
+        if !self.env.confirm_after(&self.out) {
+            self.say("Aborting...");
+            return Err(1);
+        }
+        if drop_self {
+            self.act(format!("removed from the manifest (timestamp {ts})"));
+        } else {
+            self.act(format!("truncated to {offset} bytes (timestamp {ts})"));
+        }
+        Ok(Some(FileResult::TimestampCutEarly { drop_self, offset }))
     }
-
     fn report(&mut self, kind: &str, name: &str, r: FileResult) {
         let ts = self.to_ts.unwrap_or(0);
         let line = match r {
             FileResult::Ok => format!("{kind}{name} is valid"),
             FileResult::Empty => format!("{kind}{name} is empty"),
-            FileResult::TimestampTruncated => {
+            FileResult::TimestampTruncated
+            | FileResult::TimestampCutEarly {
+                drop_self: false, ..
+            } => {
                 format!("Successfully truncated AOF {name} to timestamp {ts}")
+            }
+            FileResult::TimestampCutEarly {
+                drop_self: true, ..
+            } => {
+                format!("Removed AOF {name} from the manifest (timestamp {ts})")
             }
             FileResult::Truncated => format!("Successfully truncated AOF {name}"),
         };
@@ -324,6 +398,7 @@ impl Run<'_> {
         let dir = dirname(manifest_path);
         let total = m.load_order().count();
         let mut n = 0;
+        self.role = "base";
         if let Some(b) = &m.base {
             let name = b.display();
             let path = format!("{dir}/{name}");
@@ -338,17 +413,89 @@ impl Run<'_> {
             let fmt = if preamble { "RDB" } else { "RESP" };
             self.say(&format!("Start to check BASE AOF ({fmt} format)."));
             let r = self.check_file(&name, &path, n == total, preamble)?;
+            if let FileResult::TimestampCutEarly { drop_self, offset } = r {
+                let keep = n - usize::from(drop_self);
+                self.drop_from_manifest(manifest_path, &m, keep, (&path, offset))?;
+                self.report("BASE AOF ", &name, r);
+                return self.finish_cut(&m, keep, &dir);
+            }
             self.report("BASE AOF ", &name, r);
         }
         if !m.incrs.is_empty() {
             self.say("Start to check INCR files.");
+            self.role = "incr";
             for f in &m.incrs {
                 let name = f.display();
                 let path = format!("{dir}/{name}");
                 n += 1;
                 let r = self.check_file(&name, &path, n == total, false)?;
+                if let FileResult::TimestampCutEarly { drop_self, offset } = r {
+                    let keep = n - usize::from(drop_self);
+                    self.drop_from_manifest(manifest_path, &m, keep, (&path, offset))?;
+                    self.report("INCR AOF ", &name, r);
+                    return self.finish_cut(&m, keep, &dir);
+                }
                 self.report("INCR AOF ", &name, r);
             }
+        }
+        self.say("All AOF files and manifest are valid");
+        Ok(())
+    }
+
+    /// Point-in-time recovery across files: keeps the first `keep` files
+    /// of the load order in the manifest (rewritten durably first, so a
+    /// crash before the cut leaves a manifest that a re-run completes),
+    /// then cuts `cut.0` at `cut.1` (unless it left the manifest too).
+    fn drop_from_manifest(
+        &mut self,
+        manifest_path: &str,
+        m: &Manifest,
+        keep: usize,
+        cut: (&str, u64),
+    ) -> Step<()> {
+        let mut kept = m.clone();
+        let base = usize::from(m.base.is_some());
+        if keep < base {
+            kept.base = None;
+        }
+        kept.incrs.truncate(keep.saturating_sub(base));
+        if let Err(e) = self.env.write_manifest(manifest_path, &kept.to_text()) {
+            self.say(&format!(
+                "Failed to rewrite the manifest {manifest_path}: {e}"
+            ));
+            return Err(1);
+        }
+        if cut.1 > 0 && self.env.truncate(cut.0, cut.1).is_err() {
+            let ts = self.to_ts.unwrap_or(0);
+            self.say(&format!(
+                "Failed to truncate AOF {} to timestamp {ts}",
+                cut.0
+            ));
+            return Err(1);
+        }
+        Ok(())
+    }
+
+    /// The end of a cross-file timestamp cut that kept the first `keep`
+    /// files: the others, out of the manifest, are renamed
+    /// `<name>.after-ts-<ts>` (kept, but a server that later creates an
+    /// incr file of the same name must not append to the old one).
+    fn finish_cut(&mut self, m: &Manifest, keep: usize, dir: &str) -> Step<()> {
+        let ts = self.to_ts.unwrap_or(0);
+        let gone: Vec<String> = m.load_order().skip(keep).map(|f| f.display()).collect();
+        for name in &gone {
+            let from = format!("{dir}/{name}");
+            if let Err(e) = self.env.rename(&from, &format!("{from}.after-ts-{ts}")) {
+                self.say(&format!("Failed to rename {from}: {e}"));
+                return Err(1);
+            }
+        }
+        if !gone.is_empty() {
+            self.say(&format!(
+                "Removed {} later file(s) from the manifest, renamed <name>.after-ts-{ts}: {}",
+                gone.len(),
+                gone.join(", ")
+            ));
         }
         self.say("All AOF files and manifest are valid");
         Ok(())
@@ -367,39 +514,45 @@ impl Run<'_> {
         }
         let preamble = data.len() >= 8 && data.starts_with(b"REDIS");
         self.say("Start checking Old-Style AOF");
+        self.role = "file";
         let r = self.check_file(path, path, true, preamble)?;
         self.report("AOF ", path, r);
         Ok(())
     }
 }
 
-/// Runs redis-check-aof with `argv` (argv[0] is the program name). keel
-/// adds `--any-file` (anywhere after argv[0]): `--fix` may cut any file of
-/// a manifest, not only the last (the later files stay and are loaded
-/// after the cut), and `--truncate-to-timestamp` cuts whichever file holds
-/// the timestamp and empties the files after it (point-in-time recovery
-/// across base and incr files).
+/// Runs redis-check-aof with `argv` (argv[0] is the program name), going
+/// beyond it where Redis's tool gives up: `--fix` cuts any file of a
+/// manifest, not only the last (the later files stay and are loaded after
+/// the cut; Redis refuses), and `--truncate-to-timestamp` cuts whichever
+/// file holds the timestamp, after the y/N prompt when it is not the last,
+/// and removes the later files from the manifest (point-in-time recovery
+/// across base and incr files). `--any-file` (keel's former opt-in) is
+/// accepted and changes nothing; `--strict` (anywhere) also refuses
+/// commands keel does not know.
 pub fn run(argv: &[String], env: &mut dyn CheckEnv) -> ToolOutput {
-    let any_file = argv.iter().skip(1).any(|a| a == "--any-file");
     let strict = argv.iter().skip(1).any(|a| a == "--strict");
-    let stripped: Vec<String>;
-    let argv = if any_file || strict {
-        stripped = argv
-            .iter()
-            .enumerate()
-            .filter(|&(i, a)| i == 0 || (a != "--any-file" && a != "--strict"))
-            .map(|(_, a)| a.clone())
-            .collect();
-        &stripped[..]
-    } else {
-        argv
-    };
+    let argv: Vec<String> = argv
+        .iter()
+        .enumerate()
+        .filter(|&(i, a)| i == 0 || (a != "--any-file" && a != "--strict"))
+        .map(|(_, a)| a.clone())
+        .collect();
     let prog = argv.first().map_or("redis-check-aof", String::as_str);
-    let usage = || ToolOutput {
-        stdout: format!(
-            "Usage: {prog} [--fix|--truncate-to-timestamp $timestamp] <file.manifest|file.aof>\n"
-        ),
+    let done = |stdout: String, mode: &'static str| ToolOutput {
+        stdout,
         code: 1,
+        mode,
+        input: String::new(),
+        files: Vec::new(),
+    };
+    let usage = || {
+        done(
+            format!(
+                "Usage: {prog} [--fix|--truncate-to-timestamp $timestamp] <file.manifest|file.aof>\n"
+            ),
+            "check",
+        )
     };
     let (path, fix, to_ts) = match argv.len() {
         2 => (&argv[1], false, None),
@@ -419,10 +572,10 @@ pub fn run(argv: &[String], env: &mut dyn CheckEnv) -> ToolOutput {
             match parsed {
                 Ok(ts) => (&argv[3], false, (ts != 0).then_some(ts)),
                 _ => {
-                    return ToolOutput {
-                        stdout: "Invalid timestamp, aborting...\n".into(),
-                        code: 1,
-                    }
+                    return done(
+                        "Invalid timestamp, aborting...\n".into(),
+                        "truncate-to-timestamp",
+                    )
                 }
             }
         }
@@ -434,9 +587,9 @@ pub fn run(argv: &[String], env: &mut dyn CheckEnv) -> ToolOutput {
         fix,
         to_ts,
         line: 1,
-        any_file,
         files_seen: 0,
-        ts_cut_done: false,
+        role: "file",
+        files: Vec::new(),
         strict: strict
             .then(|| crate::commands::CommandTable::new(&crate::commands::all_families())),
     };
@@ -444,9 +597,17 @@ pub fn run(argv: &[String], env: &mut dyn CheckEnv) -> ToolOutput {
         Ok(()) => 0,
         Err(c) => c,
     };
+    let mode = match (fix, to_ts) {
+        (true, _) => "fix",
+        (_, Some(_)) => "truncate-to-timestamp",
+        _ => "check",
+    };
     ToolOutput {
         stdout: r.out,
         code,
+        mode,
+        input: path.clone(),
+        files: r.files,
     }
 }
 

@@ -12,7 +12,9 @@
 //!   [`verdict`] (what a loader does with how a file ended);
 //! * [`rewrite_cmds`]: a base file written as commands
 //!   (`aof-use-rdb-preamble no`);
-//! * [`check`], [`check_tool`]: redis-check-aof as a library.
+//! * [`check`], [`check_tool`], [`check_report`]: redis-check-aof as a
+//!   library; [`salvage`], [`salvage_tool`]: keel-check-aof --salvage
+//!   (skip damaged ranges, resynchronise, keep every intact command).
 //!
 //! The server side: [`writer`] (the buffer of propagated commands and its
 //! flush under the fsync policy), [`fsync`] (the background fsync with
@@ -21,6 +23,7 @@
 //! [`control`] (starting, rewriting, switching on and off, INFO).
 
 pub mod check;
+pub mod check_report;
 pub mod check_tool;
 pub mod control;
 pub mod feed;
@@ -30,6 +33,8 @@ pub mod manifest;
 pub mod replay;
 pub mod rewrite_cmds;
 pub mod round;
+pub mod salvage;
+pub mod salvage_tool;
 pub mod startup;
 pub mod stream;
 pub mod verdict;
