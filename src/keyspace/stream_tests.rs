@@ -109,10 +109,10 @@ proptest! {
                     prop_assert_eq!(n as usize, before - model.len());
                 }
             }
-            let got: Vec<u64> = s.range(StreamId::MIN, StreamId::MAX, false).map(|e| e.0.ms).collect();
+            let got: Vec<u64> = s.range(StreamId::MIN, StreamId::MAX, false).map(|e| e.id.ms).collect();
             prop_assert_eq!(&got, &model);
             prop_assert_eq!(s.len() as usize, model.len());
-            let rev: Vec<u64> = s.range(StreamId::MIN, StreamId::MAX, true).map(|e| e.0.ms).collect();
+            let rev: Vec<u64> = s.range(StreamId::MIN, StreamId::MAX, true).map(|e| e.id.ms).collect();
             prop_assert_eq!(rev, model.iter().rev().copied().collect::<Vec<_>>());
             if let Some(&first) = model.first() {
                 prop_assert_eq!(s.first_id, StreamId::new(first, 0));

@@ -272,8 +272,8 @@ fn range_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) {
             };
             let d = out.defer();
             let mut n = 0;
-            for (id, f) in s.range(start, end, rev).take(limit) {
-                reply_entry(out, id, f);
+            for e in s.range(start, end, rev).take(limit) {
+                reply_entry(out, e);
                 n += 1;
             }
             out.fill(d, crate::protocol::Agg::Array, n);
