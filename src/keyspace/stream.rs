@@ -10,8 +10,8 @@
 //! stream encoding needs: length, last / first / max-deleted IDs,
 //! entries-added and the consumer groups with their PELs.
 
-use super::stream_node::NodeEntries;
 pub use super::stream_node::{Entry, Fields, Node};
+use super::stream_node::{NodeEntries, NodeEntriesRev};
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -322,7 +322,7 @@ impl Stream {
         Range {
             nodes,
             cur: None,
-            buf: Vec::new(),
+            cur_rev: None,
             start,
             end,
             rev,
@@ -540,17 +540,39 @@ impl Stream {
     }
 }
 
-/// Live entries of a stream between two IDs ([`Stream::range`]). Forward
-/// it walks each node's listpack in place; backward it decodes one node
-/// at a time and hands its entries out in reverse.
+/// Live entries of a stream between two IDs ([`Stream::range`]), read in
+/// place from the node listpacks (backward through their backlens).
 pub struct Range<'a> {
     nodes: std::collections::btree_map::Range<'a, StreamId, Node>,
     cur: Option<NodeEntries<'a>>,
-    buf: Vec<Entry<'a>>,
+    cur_rev: Option<NodeEntriesRev<'a>>,
     start: StreamId,
     end: StreamId,
     rev: bool,
     done: bool,
+}
+
+impl<'a> Range<'a> {
+    fn next_rev(&mut self) -> Option<Entry<'a>> {
+        loop {
+            if let Some(cur) = self.cur_rev.as_mut() {
+                for (_, e) in cur.by_ref() {
+                    if e.id < self.start {
+                        self.done = true;
+                        return None;
+                    }
+                    if !e.deleted && e.id <= self.end {
+                        return Some(e);
+                    }
+                }
+            }
+            let Some((&master, node)) = self.nodes.next_back() else {
+                self.done = true;
+                return None;
+            };
+            self.cur_rev = Some(node.entries_rev(master));
+        }
+    }
 }
 
 impl<'a> Iterator for Range<'a> {
@@ -561,22 +583,7 @@ impl<'a> Iterator for Range<'a> {
             return None;
         }
         if self.rev {
-            loop {
-                if let Some(e) = self.buf.pop() {
-                    return Some(e);
-                }
-                let Some((&master, node)) = self.nodes.next_back() else {
-                    self.done = true;
-                    return None;
-                };
-                let (start, end) = (self.start, self.end);
-                self.buf.extend(
-                    node.entries(master)
-                        .map(|(_, e)| e)
-                        .take_while(|e| e.id <= end)
-                        .filter(|e| !e.deleted && e.id >= start),
-                );
-            }
+            return self.next_rev();
         }
         loop {
             if let Some(cur) = self.cur.as_mut() {

@@ -128,7 +128,7 @@ fn int_at(lp: &[u8], pos: usize) -> (i64, usize) {
 
 fn skip(lp: &[u8], mut pos: usize, n: usize) -> usize {
     for _ in 0..n {
-        pos = listpack::element_at(lp, pos).1;
+        pos = listpack::next_element(lp, pos);
     }
     pos
 }
@@ -340,16 +340,31 @@ impl Node {
         }
     }
 
-    /// The ID of the last record (lpGetEdgeStreamID(last)), read through
-    /// the backlens.
-    pub fn last_id(&self, master: StreamId) -> StreamId {
-        let count_pos = listpack::prev_element(&self.lp, self.end());
+    /// Every record from the last to the first, walking back through the
+    /// backlens (each record ends with its element count).
+    pub fn entries_rev(&self, master: StreamId) -> NodeEntriesRev<'_> {
+        NodeEntriesRev {
+            node: self,
+            master,
+            pos: self.end(),
+        }
+    }
+
+    /// The offset of the record that ends where the one at `pos` (or the
+    /// terminator) begins.
+    fn prev_record(&self, pos: usize) -> usize {
+        let count_pos = listpack::prev_element(&self.lp, pos);
         let (n, _) = int_at(&self.lp, count_pos);
         let mut pos = count_pos;
         for _ in 0..n {
             pos = listpack::prev_element(&self.lp, pos);
         }
-        self.entry_at(master, pos).0.id
+        pos
+    }
+
+    /// The ID of the last record (lpGetEdgeStreamID(last)).
+    pub fn last_id(&self, master: StreamId) -> StreamId {
+        self.entry_at(master, self.prev_record(self.end())).0.id
     }
 
     /// The ID of the first record.
@@ -403,5 +418,28 @@ impl<'a> Iterator for NodeEntries<'a> {
         let (e, next) = self.node.entry_at(self.master, at);
         self.pos = next;
         Some((at, e))
+    }
+}
+
+#[cfg(test)]
+#[path = "stream_node_tests.rs"]
+mod tests;
+
+/// Iterator over a node's records from the last: (offset, entry).
+pub struct NodeEntriesRev<'a> {
+    node: &'a Node,
+    master: StreamId,
+    pos: usize,
+}
+
+impl<'a> Iterator for NodeEntriesRev<'a> {
+    type Item = (usize, Entry<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos <= self.node.first as usize {
+            return None;
+        }
+        self.pos = self.node.prev_record(self.pos);
+        Some((self.pos, self.node.entry_at(self.master, self.pos).0))
     }
 }

@@ -223,7 +223,10 @@ fn check_node(lp: &[u8], master: StreamId) -> Result<(usize, usize, usize), &'st
             live += 1;
         }
     }
-    if count != live as i64 || deleted != dead as i64 || live == 0 {
+    // A node may hold no live entry: exact trimming flags every entry of
+    // the first node when its last record is an already deleted one at or
+    // above the MINID, and Redis keeps such a node.
+    if count != live as i64 || deleted != dead as i64 {
         return Err(BAD_LP);
     }
     Ok((live, dead, nf as usize))

@@ -234,6 +234,35 @@ pub fn element_at(lp: &[u8], pos: usize) -> (LpEntry<'_>, usize) {
     (e, pos + enc + backlen_size(enc))
 }
 
+/// The offset of the element after the one at `pos` of a valid listpack,
+/// found from its encoding byte alone.
+#[inline]
+pub fn next_element(lp: &[u8], pos: usize) -> usize {
+    let b = lp[pos];
+    let enc = if b & 0x80 == 0 {
+        1
+    } else if b & 0xC0 == 0x80 {
+        1 + (b & 0x3f) as usize
+    } else if b & 0xE0 == 0xC0 {
+        2
+    } else if b & 0xF0 == 0xE0 {
+        2 + ((((b & 0x0f) as usize) << 8) | lp[pos + 1] as usize)
+    } else {
+        match b {
+            0xF0 => {
+                5 + u32::from_le_bytes([lp[pos + 1], lp[pos + 2], lp[pos + 3], lp[pos + 4]])
+                    as usize
+            }
+            0xF1 => 3,
+            0xF2 => 4,
+            0xF3 => 5,
+            0xF4 => 9,
+            _ => panic!("listpack: invalid element encoding {b:#x} at {pos}"),
+        }
+    };
+    pos + enc + backlen_size(enc)
+}
+
 /// The offset of the element before the one at `pos` (which may be the
 /// terminator), read from that element's backlen.
 pub fn prev_element(lp: &[u8], pos: usize) -> usize {
