@@ -10,8 +10,7 @@
 //! stream encoding needs: length, last / first / max-deleted IDs,
 //! entries-added and the consumer groups with their PELs.
 
-pub use super::stream_node::{Entry, Fields, Node};
-use super::stream_node::{NodeEntries, NodeEntriesRev};
+pub use super::stream_node::{Entry, Fields, Node, Range};
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -319,15 +318,7 @@ impl Stream {
         } else {
             self.nodes.range(from..=end)
         };
-        Range {
-            nodes,
-            cur: None,
-            cur_rev: None,
-            start,
-            end,
-            rev,
-            done: start > end,
-        }
+        Range::new(nodes, start, end, rev)
     }
 
     /// The first or last live entry ID (streamGetEdgeID skipping tombstones).
@@ -537,72 +528,6 @@ impl Stream {
             }
         }
         n
-    }
-}
-
-/// Live entries of a stream between two IDs ([`Stream::range`]), read in
-/// place from the node listpacks (backward through their backlens).
-pub struct Range<'a> {
-    nodes: std::collections::btree_map::Range<'a, StreamId, Node>,
-    cur: Option<NodeEntries<'a>>,
-    cur_rev: Option<NodeEntriesRev<'a>>,
-    start: StreamId,
-    end: StreamId,
-    rev: bool,
-    done: bool,
-}
-
-impl<'a> Range<'a> {
-    fn next_rev(&mut self) -> Option<Entry<'a>> {
-        loop {
-            if let Some(cur) = self.cur_rev.as_mut() {
-                for (_, e) in cur.by_ref() {
-                    if e.id < self.start {
-                        self.done = true;
-                        return None;
-                    }
-                    if !e.deleted && e.id <= self.end {
-                        return Some(e);
-                    }
-                }
-            }
-            let Some((&master, node)) = self.nodes.next_back() else {
-                self.done = true;
-                return None;
-            };
-            self.cur_rev = Some(node.entries_rev(master));
-        }
-    }
-}
-
-impl<'a> Iterator for Range<'a> {
-    type Item = Entry<'a>;
-
-    fn next(&mut self) -> Option<Entry<'a>> {
-        if self.done {
-            return None;
-        }
-        if self.rev {
-            return self.next_rev();
-        }
-        loop {
-            if let Some(cur) = self.cur.as_mut() {
-                for (_, e) in cur.by_ref() {
-                    if e.id > self.end {
-                        self.done = true;
-                        return None;
-                    }
-                    if !e.deleted && e.id >= self.start {
-                        return Some(e);
-                    }
-                }
-            }
-            let Some((&master, node)) = self.nodes.next() else {
-                self.done = true;
-                return None;
-            };
-            self.cur = Some(node.entries(master));
-        }
     }
 }
 

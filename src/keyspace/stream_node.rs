@@ -239,14 +239,17 @@ impl Node {
     /// Rewrites the master entry's count and deleted (lpReplaceInteger).
     pub fn set_counts(&mut self, live: usize, deleted: usize) {
         let old_end = skip(&self.lp, HEADER, 2);
-        let mut enc = Vec::with_capacity(20);
-        listpack::push_int(&mut enc, live as i64);
-        listpack::push_int(&mut enc, deleted as i64);
+        let mut enc = [0u8; 20];
+        let (a, na) = listpack::encode_int(live as i64);
+        let (b, nb) = listpack::encode_int(deleted as i64);
+        enc[..na].copy_from_slice(&a[..na]);
+        enc[na..na + nb].copy_from_slice(&b[..nb]);
+        let enc = &enc[..na + nb];
         if enc.len() == old_end - HEADER {
-            self.lp[HEADER..old_end].copy_from_slice(&enc);
+            self.lp[HEADER..old_end].copy_from_slice(enc);
         } else {
             let grow = enc.len() as i64 - (old_end - HEADER) as i64;
-            self.lp.splice(HEADER..old_end, enc);
+            self.lp.splice(HEADER..old_end, enc.iter().copied());
             self.first = (self.first as i64 + grow) as u32;
             self.names = (self.names as i64 + grow) as u32;
             self.set_header(0);
@@ -418,6 +421,91 @@ impl<'a> Iterator for NodeEntries<'a> {
         let (e, next) = self.node.entry_at(self.master, at);
         self.pos = next;
         Some((at, e))
+    }
+}
+
+/// Live entries of a stream between two IDs ([`Stream::range`]), read in
+/// place from the node listpacks (backward through their backlens).
+pub struct Range<'a> {
+    nodes: std::collections::btree_map::Range<'a, StreamId, Node>,
+    cur: Option<NodeEntries<'a>>,
+    cur_rev: Option<NodeEntriesRev<'a>>,
+    start: StreamId,
+    end: StreamId,
+    rev: bool,
+    done: bool,
+}
+
+impl<'a> Range<'a> {
+    /// Entries of `nodes` (the nodes that may hold IDs in start..=end)
+    /// within start..=end.
+    pub fn new(
+        nodes: std::collections::btree_map::Range<'a, StreamId, Node>,
+        start: StreamId,
+        end: StreamId,
+        rev: bool,
+    ) -> Self {
+        Range {
+            nodes,
+            cur: None,
+            cur_rev: None,
+            start,
+            end,
+            rev,
+            done: start > end,
+        }
+    }
+
+    fn next_rev(&mut self) -> Option<Entry<'a>> {
+        loop {
+            if let Some(cur) = self.cur_rev.as_mut() {
+                for (_, e) in cur.by_ref() {
+                    if e.id < self.start {
+                        self.done = true;
+                        return None;
+                    }
+                    if !e.deleted && e.id <= self.end {
+                        return Some(e);
+                    }
+                }
+            }
+            let Some((&master, node)) = self.nodes.next_back() else {
+                self.done = true;
+                return None;
+            };
+            self.cur_rev = Some(node.entries_rev(master));
+        }
+    }
+}
+
+impl<'a> Iterator for Range<'a> {
+    type Item = Entry<'a>;
+
+    fn next(&mut self) -> Option<Entry<'a>> {
+        if self.done {
+            return None;
+        }
+        if self.rev {
+            return self.next_rev();
+        }
+        loop {
+            if let Some(cur) = self.cur.as_mut() {
+                for (_, e) in cur.by_ref() {
+                    if e.id > self.end {
+                        self.done = true;
+                        return None;
+                    }
+                    if !e.deleted && e.id >= self.start {
+                        return Some(e);
+                    }
+                }
+            }
+            let Some((&master, node)) = self.nodes.next() else {
+                self.done = true;
+                return None;
+            };
+            self.cur = Some(node.entries(master));
+        }
     }
 }
 

@@ -166,28 +166,42 @@ pub fn push_str(buf: &mut Vec<u8>, s: &[u8]) {
 
 /// Appends the encoding of an integer element in its smallest encoding.
 pub fn push_int(buf: &mut Vec<u8>, v: i64) {
-    let start = buf.len();
-    if (0..=127).contains(&v) {
-        buf.push(v as u8);
+    let (b, n) = encode_int(v);
+    buf.extend_from_slice(&b[..n]);
+}
+
+/// An integer element (encoding, data and backlen: at most 10 bytes) and
+/// its length.
+pub fn encode_int(v: i64) -> ([u8; 10], usize) {
+    let mut b = [0u8; 10];
+    let enc = if (0..=127).contains(&v) {
+        b[0] = v as u8;
+        1
     } else if (-4096..=4095).contains(&v) {
         let u = (v as u64) & 0x1fff;
-        buf.push(0xC0 | (u >> 8) as u8);
-        buf.push(u as u8);
+        b[0] = 0xC0 | (u >> 8) as u8;
+        b[1] = u as u8;
+        2
     } else if i16::try_from(v).is_ok() {
-        buf.push(0xF1);
-        buf.extend_from_slice(&(v as i16).to_le_bytes());
+        b[0] = 0xF1;
+        b[1..3].copy_from_slice(&(v as i16).to_le_bytes());
+        3
     } else if (-(1 << 23)..(1 << 23)).contains(&v) {
-        buf.push(0xF2);
-        buf.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+        b[0] = 0xF2;
+        b[1..4].copy_from_slice(&(v as i32).to_le_bytes()[..3]);
+        4
     } else if i32::try_from(v).is_ok() {
-        buf.push(0xF3);
-        buf.extend_from_slice(&(v as i32).to_le_bytes());
+        b[0] = 0xF3;
+        b[1..5].copy_from_slice(&(v as i32).to_le_bytes());
+        5
     } else {
-        buf.push(0xF4);
-        buf.extend_from_slice(&v.to_le_bytes());
-    }
-    let enc = buf.len() - start;
-    push_backlen(buf, enc);
+        b[0] = 0xF4;
+        b[1..9].copy_from_slice(&v.to_le_bytes());
+        9
+    };
+    // Every integer encoding is under 128 bytes: a one-byte backlen.
+    b[enc] = enc as u8;
+    (b, enc + 1)
 }
 
 /// Decodes the element at `pos` of a listpack known to be valid (built
