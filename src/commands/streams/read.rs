@@ -54,6 +54,7 @@ pub fn reply_read(
     let d = out.defer();
     let mut n = 0;
     let mut propagate_last_id = false;
+    let time = Bytes::copy_from_slice(itoa::Buffer::new().format(now).as_bytes());
     for e in s.range(start, StreamId::MAX, false) {
         let id = e.id;
         if s.group_deliver(&mut g, id) && gr.noack {
@@ -62,21 +63,27 @@ pub fn reply_read(
         reply_entry(out, e);
         if !gr.noack {
             g.assign(id, gr.consumer, now, 1);
+            let idb = id_bytes(id);
+            let last = if g.last_id == id {
+                idb.clone()
+            } else {
+                id_bytes(g.last_id)
+            };
             props.push(vec![
                 b("XCLAIM"),
                 gr.key.clone(),
                 gr.group.clone(),
                 gr.consumer.clone(),
                 b("0"),
-                id_bytes(id),
+                idb,
                 b("TIME"),
-                Bytes::from(now.to_string()),
+                time.clone(),
                 b("RETRYCOUNT"),
                 b("1"),
                 b("FORCE"),
                 b("JUSTID"),
                 b("LASTID"),
-                id_bytes(g.last_id),
+                last,
             ]);
         }
         n += 1;
