@@ -11,7 +11,8 @@
 # keel/redis (for memory: bytes and keel/redis).
 #
 # Environment: KEEL_BIN [target/release/keel-server, built here],
-# ENTRIES [1000000], PFADDS [10000000], PORT [27500].
+# ENTRIES [1000000], PFADDS [10000000], PORT [27500], NO_HLL [unset: set
+# to 1 to skip the PFADD / PFCOUNT runs].
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -73,6 +74,12 @@ while time.time() - t0 < 5:
 print(int(pairs / (time.time() - t0)))
 PY
 )
+    if [ -n "${NO_HLL:-}" ]; then
+        C shutdown nosave >/dev/null 2>&1 || true
+        wait "$pid" 2>/dev/null || true
+        pid=""
+        return
+    fi
     R[$who,pfadd]=$(rps -n "$PFADDS" -c 50 -P 32 -r 100000000 PFADD 'hll:{__rand_int__}' 'e__rand_int__' | head -1)
     for i in $(seq 0 9); do C pfadd "k$i" $(seq $((i*1000)) $((i*1000+999))) >/dev/null; done
     R[$who,pfcount]=$(rps -n 200000 -c 50 PFCOUNT k0 k1 k2 k3 k4 k5 k6 k7 k8 k9)
@@ -84,7 +91,9 @@ run keel "$KEEL_BIN"
 run redis redis-server
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1] or 0),float(sys.argv[2] or 0); print('%.2f' % (a/b) if b else 'n/a')" "$1" "$2"; }
 printf "%-36s %14s %14s %9s\n" metric keel redis keel/redis
-for m in xadd xrange xrg pfadd pfcount; do
+metrics="xadd xrange xrg pfadd pfcount"
+[ -n "${NO_HLL:-}" ] && metrics="xadd xrange xrg"
+for m in $metrics; do
     case $m in
         xadd) label="XADD $ENTRIES entries, P32 (ops/s)";;
         xrange) label="XRANGE COUNT 100 (ops/s)";;

@@ -71,10 +71,11 @@ pub fn object_digest(digest: &mut Digest, value: &Value, expire: i64) {
         }
         Value::Stream(s) => {
             // Each live entry: "<ms>.<seq>", then its fields and values.
-            for (id, fields) in s.range(StreamId::MIN, StreamId::MAX, false) {
-                mix_digest(digest, format!("{}.{}", id.ms, id.seq).as_bytes());
-                for f in fields {
-                    mix_digest(digest, f);
+            for e in s.range(StreamId::MIN, StreamId::MAX, false) {
+                mix_digest(digest, format!("{}.{}", e.id.ms, e.id.seq).as_bytes());
+                let mut buf = itoa::Buffer::new();
+                for f in e.fields() {
+                    mix_digest(digest, f.bytes(&mut buf));
                 }
             }
         }

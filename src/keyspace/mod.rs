@@ -13,6 +13,7 @@ pub mod scan_order;
 pub mod set;
 pub mod slot;
 pub mod stream;
+pub mod stream_node;
 pub mod value;
 pub mod zset;
 

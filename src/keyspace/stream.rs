@@ -1,14 +1,16 @@
 //! The stream type (Redis 7.0's t_stream.c / stream.h).
 //!
 //! Entries live in nodes keyed by their master ID, like Redis's rax of
-//! listpacks: each node holds entries in ID order, deleted ones kept as
-//! tombstones until the whole node empties. Keeping Redis's node
-//! boundaries (stream-node-max-entries / stream-node-max-bytes, with the
-//! listpack byte size estimated entry by entry) makes `~` trimming remove
-//! exactly what Redis removes. The stream also carries everything the RDB
+//! listpacks: each node is one listpack in Redis's layout (see
+//! [`stream_node`](super::stream_node)) holding entries in ID order,
+//! deleted ones flagged until the whole node empties. Keeping Redis's node
+//! boundaries (stream-node-max-entries / stream-node-max-bytes against the
+//! real listpack size) makes `~` trimming remove exactly what Redis
+//! removes. The stream also carries everything the RDB
 //! stream encoding needs: length, last / first / max-deleted IDs,
 //! entries-added and the consumer groups with their PELs.
 
+pub use super::stream_node::{Entry, Fields, Node, Range};
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -61,7 +63,36 @@ impl StreamId {
     }
 
     pub fn fmt(&self) -> String {
-        format!("{}-{}", self.ms, self.seq)
+        String::from_utf8_lossy(self.text().as_bytes()).into_owned()
+    }
+
+    /// `<ms>-<seq>` formatted on the stack.
+    pub fn text(&self) -> IdText {
+        let mut t = IdText {
+            buf: [0; 41],
+            len: 0,
+        };
+        let mut b = itoa::Buffer::new();
+        let ms = b.format(self.ms).as_bytes();
+        t.buf[..ms.len()].copy_from_slice(ms);
+        t.buf[ms.len()] = b'-';
+        let at = ms.len() + 1;
+        let seq = b.format(self.seq).as_bytes();
+        t.buf[at..at + seq.len()].copy_from_slice(seq);
+        t.len = (at + seq.len()) as u8;
+        t
+    }
+}
+
+/// A formatted stream ID (two u64s and a dash fit in 41 bytes).
+pub struct IdText {
+    buf: [u8; 41],
+    len: u8,
+}
+
+impl IdText {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
     }
 }
 
@@ -150,82 +181,6 @@ impl Group {
     }
 }
 
-/// One node: entries in ID order (None = deleted tombstone).
-#[derive(Clone, Debug)]
-pub struct Node {
-    pub master_fields: Box<[Bytes]>,
-    pub entries: Vec<(StreamId, Option<Box<[Bytes]>>)>,
-    pub live: usize,
-    /// Estimated listpack size in bytes (Redis's lpBytes).
-    pub bytes: usize,
-}
-
-impl Node {
-    fn deleted(&self) -> usize {
-        self.entries.len() - self.live
-    }
-
-    fn header_bytes(&self) -> usize {
-        lp_int_size(self.live as i64)
-            + lp_int_size(self.deleted() as i64)
-            + lp_int_size(self.master_fields.len() as i64)
-            + self
-                .master_fields
-                .iter()
-                .map(|f| lp_str_size(f))
-                .sum::<usize>()
-            + lp_int_size(0)
-            + 7
-    }
-}
-
-/// Size of a listpack integer entry (encoding + data + backlen).
-fn lp_int_size(v: i64) -> usize {
-    if (0..=127).contains(&v) {
-        2
-    } else if (-4096..4096).contains(&v) {
-        3
-    } else if (-32768..32768).contains(&v) {
-        4
-    } else if (-(1 << 23)..(1 << 23)).contains(&v) {
-        5
-    } else if (-(1i64 << 31)..(1i64 << 31)).contains(&v) {
-        6
-    } else {
-        10
-    }
-}
-
-/// Size of a listpack string entry (stored as an integer when it is one).
-fn lp_str_size(s: &[u8]) -> usize {
-    if s.len() <= 20 {
-        if let Some(n) = crate::util::num::parse_i64(s) {
-            return lp_int_size(n);
-        }
-    }
-    let l = s.len();
-    let hdr = if l < 64 {
-        1
-    } else if l < 4096 {
-        2
-    } else {
-        5
-    };
-    let tot = hdr + l;
-    let back = if tot < 128 {
-        1
-    } else if tot < 16384 {
-        2
-    } else if tot < 2097152 {
-        3
-    } else if tot < 268435456 {
-        4
-    } else {
-        5
-    };
-    tot + back
-}
-
 /// A trimming request (streamAddTrimArgs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trim {
@@ -269,11 +224,12 @@ impl Stream {
         self.length == 0
     }
 
-    /// streamAppendItem. `want`: an explicit ID, with `seq_given` false for
-    /// `<ms>-*`; None for `*` (then `now_ms` drives the generated ID).
-    pub fn append(
+    /// streamAppendItem. `fields` are field, value, ... pairs; `want`: an
+    /// explicit ID, with `seq_given` false for `<ms>-*`; None for `*` (then
+    /// `now_ms` drives the generated ID).
+    pub fn append<B: AsRef<[u8]>>(
         &mut self,
-        fields: &[Bytes],
+        fields: &[B],
         want: Option<(StreamId, bool)>,
         now_ms: u64,
         max_entries: i64,
@@ -302,66 +258,36 @@ impl Stream {
         if id <= self.last_id {
             return Err(AppendError::TooSmall);
         }
-        let totelelen: usize = fields.iter().map(|f| f.len()).sum();
+        let totelelen: usize = fields.iter().map(|f| f.as_ref().len()).sum();
         if totelelen > LISTPACK_MAX_SIZE {
             return Err(AppendError::TooLarge);
         }
-        let max_bytes = if max_bytes == 0 || max_bytes as usize > LISTPACK_MAX_SIZE {
+        let node_max = if max_bytes == 0 || max_bytes as usize > LISTPACK_MAX_SIZE {
             LISTPACK_MAX_SIZE
         } else {
             max_bytes as usize
         };
-        let mut new_node = true;
-        if let Some((_, tail)) = self.nodes.iter().next_back() {
-            new_node = tail.bytes + totelelen >= max_bytes
-                || (max_entries != 0 && tail.entries.len() as i64 >= max_entries);
+        let mut tail = self.nodes.last_entry();
+        if let Some(t) = tail.as_mut() {
+            let n = t.get_mut();
+            if n.bytes() + totelelen >= node_max
+                || (max_entries != 0 && n.total() as i64 >= max_entries)
+            {
+                n.shrink_to_fit();
+                tail = None;
+            }
         }
-        let nf = fields.len() / 2;
-        if new_node {
-            let master_fields: Box<[Bytes]> = fields
-                .iter()
-                .step_by(2)
-                .map(|f| Bytes::copy_from_slice(f))
-                .collect();
-            let mut node = Node {
-                master_fields,
-                entries: Vec::new(),
-                live: 0,
-                bytes: 0,
-            };
-            node.bytes = node.header_bytes();
-            self.nodes.insert(id, node);
+        match tail {
+            Some(mut t) => {
+                let master = *t.key();
+                t.get_mut().push(master, id, fields);
+            }
+            None => {
+                let mut node = Node::new(fields, max_bytes);
+                node.push(id, id, fields);
+                self.nodes.insert(id, node);
+            }
         }
-        let (master, node) = self.nodes.iter_mut().next_back().expect("a tail node");
-        let same = node.master_fields.len() == nf
-            && node
-                .master_fields
-                .iter()
-                .zip(fields.iter().step_by(2))
-                .all(|(a, b)| a == b);
-        let old_header = node.header_bytes();
-        let mut size = lp_int_size(if same { 2 } else { 0 })
-            + lp_int_size(id.ms.wrapping_sub(master.ms) as i64)
-            + lp_int_size(id.seq.wrapping_sub(master.seq) as i64);
-        if same {
-            size += fields
-                .iter()
-                .skip(1)
-                .step_by(2)
-                .map(|v| lp_str_size(v))
-                .sum::<usize>();
-            size += lp_int_size(nf as i64 + 3);
-        } else {
-            size += lp_int_size(nf as i64);
-            size += fields.iter().map(|v| lp_str_size(v)).sum::<usize>();
-            size += lp_int_size(nf as i64 * 2 + 4);
-        }
-        node.entries.push((
-            id,
-            Some(fields.iter().map(|f| Bytes::copy_from_slice(f)).collect()),
-        ));
-        node.live += 1;
-        node.bytes = node.bytes - old_header + node.header_bytes() + size;
         self.length += 1;
         self.entries_added += 1;
         self.last_id = id;
@@ -371,23 +297,15 @@ impl Stream {
         Ok(id)
     }
 
-    /// The entry with this ID, if present.
-    pub fn get(&self, id: StreamId) -> Option<&[Bytes]> {
-        let (_, node) = self.nodes.range(..=id).next_back()?;
-        let i = node.entries.binary_search_by(|e| e.0.cmp(&id)).ok()?;
-        node.entries[i].1.as_deref()
+    /// The live entry with this ID, if present.
+    pub fn get(&self, id: StreamId) -> Option<Entry<'_>> {
+        let (&master, node) = self.nodes.range(..=id).next_back()?;
+        let (_, e) = node.find(master, id)?;
+        (!e.deleted).then_some(e)
     }
 
     /// Live entries with start <= id <= end, in order (or reversed).
-    pub fn range(
-        &self,
-        start: StreamId,
-        end: StreamId,
-        rev: bool,
-    ) -> Box<dyn Iterator<Item = (StreamId, &[Bytes])> + '_> {
-        if start > end {
-            return Box::new(std::iter::empty());
-        }
+    pub fn range(&self, start: StreamId, end: StreamId, rev: bool) -> Range<'_> {
         // The node that may hold `start` begins at or before it.
         let from = self
             .nodes
@@ -395,41 +313,27 @@ impl Stream {
             .next_back()
             .map(|(k, _)| *k)
             .unwrap_or(start);
-        let it = self.nodes.range(from..=end).flat_map(move |(_, n)| {
-            n.entries
-                .iter()
-                .filter(move |(id, f)| f.is_some() && *id >= start && *id <= end)
-                .map(|(id, f)| (*id, f.as_deref().unwrap()))
-        });
-        if rev {
-            let v: Vec<_> = it.collect();
-            Box::new(v.into_iter().rev())
+        let nodes = if start > end {
+            self.nodes.range(StreamId::MAX..StreamId::MAX)
         } else {
-            Box::new(it)
-        }
+            self.nodes.range(from..=end)
+        };
+        Range::new(nodes, start, end, rev)
     }
 
     /// The first or last live entry ID (streamGetEdgeID skipping tombstones).
     pub fn edge_id(&self, first: bool) -> Option<StreamId> {
-        if first {
-            self.range(StreamId::MIN, StreamId::MAX, false)
-                .next()
-                .map(|e| e.0)
-        } else {
-            self.nodes
-                .values()
-                .rev()
-                .find_map(|n| n.entries.iter().rev().find(|e| e.1.is_some()).map(|e| e.0))
-        }
+        self.range(StreamId::MIN, StreamId::MAX, !first)
+            .next()
+            .map(|e| e.id)
     }
 
     /// The first ID stored, tombstones included (streamGetEdgeID(s,1,0)).
     pub fn first_stored_id(&self) -> StreamId {
         self.nodes
-            .values()
+            .iter()
             .next()
-            .and_then(|n| n.entries.first())
-            .map(|e| e.0)
+            .map(|(&m, n)| n.first_id(m))
             .unwrap_or(StreamId::MIN)
     }
 
@@ -438,19 +342,17 @@ impl Stream {
         let Some((&key, node)) = self.nodes.range_mut(..=id).next_back() else {
             return false;
         };
-        let Ok(i) = node.entries.binary_search_by(|e| e.0.cmp(&id)) else {
+        let Some((pos, e)) = node.find(key, id) else {
             return false;
         };
-        if node.entries[i].1.is_none() {
+        if e.deleted {
             return false;
         }
-        if node.live == 1 {
+        if node.live() == 1 {
             self.nodes.remove(&key);
         } else {
-            let old = node.header_bytes();
-            node.entries[i].1 = None;
-            node.live -= 1;
-            node.bytes = node.bytes - old + node.header_bytes();
+            node.mark_deleted(pos);
+            node.set_counts(node.live() - 1, node.deleted() + 1);
         }
         self.length -= 1;
         true
@@ -491,19 +393,21 @@ impl Stream {
                     break;
                 }
             }
-            let Some((&key, node)) = self.nodes.iter_mut().next() else {
+            let Some(mut first) = self.nodes.first_entry() else {
                 break;
             };
-            let entries = node.live as i64;
+            let key = *first.key();
+            let node = first.get_mut();
+            let entries = node.live() as i64;
             if limit != 0 && deleted + entries > limit {
                 break;
             }
             let remove_node = match how {
                 Trim::MaxLen(m) => self.length - entries as u64 >= m,
-                Trim::MinId(min) => node.entries.last().map(|e| e.0 < min).unwrap_or(true),
+                Trim::MinId(min) => node.last_id(key) < min,
             };
             if remove_node {
-                self.nodes.remove(&key);
+                first.remove();
                 self.length -= entries as u64;
                 deleted += entries;
                 continue;
@@ -511,23 +415,30 @@ impl Stream {
             if approx {
                 break;
             }
-            let old = node.header_bytes();
-            for e in node.entries.iter_mut() {
+            let mut marks = Vec::new();
+            let mut length = self.length;
+            for (pos, e) in node.entries(key) {
                 let stop = match how {
-                    Trim::MaxLen(m) => self.length <= m,
-                    Trim::MinId(min) => e.0 >= min,
+                    Trim::MaxLen(m) => length <= m,
+                    Trim::MinId(min) => e.id >= min,
                 };
                 if stop {
                     break;
                 }
-                if e.1.is_some() {
-                    e.1 = None;
-                    node.live -= 1;
-                    self.length -= 1;
-                    deleted += 1;
+                if !e.deleted {
+                    marks.push(pos);
+                    length -= 1;
                 }
             }
-            node.bytes = node.bytes - old + node.header_bytes();
+            let n = marks.len();
+            for pos in marks.into_iter().rev() {
+                node.mark_deleted(pos);
+            }
+            if n > 0 {
+                node.set_counts(node.live() - n, node.deleted() + n);
+            }
+            self.length -= n as u64;
+            deleted += n as i64;
             break;
         }
         if self.length == 0 {
@@ -600,24 +511,13 @@ impl Stream {
         true
     }
 
-    /// Bytes owned on the heap (MEMORY USAGE): the nodes, their entries
-    /// and field buffers (owned copies, see `append`), and the consumer
-    /// groups with their PELs.
+    /// Bytes owned on the heap (MEMORY USAGE): the node listpacks with
+    /// their map slots, and the consumer groups with their PELs.
     pub fn heap_size(&self) -> usize {
         let field = std::mem::size_of::<Bytes>();
         let mut n = std::mem::size_of::<Stream>();
         for node in self.nodes.values() {
-            // A B-tree slot per node, its master fields and entry vector.
-            n += std::mem::size_of::<(StreamId, Node)>();
-            n += node
-                .master_fields
-                .iter()
-                .map(|f| field + f.len())
-                .sum::<usize>();
-            n += node.entries.capacity() * std::mem::size_of::<(StreamId, Option<Box<[Bytes]>>)>();
-            for f in node.entries.iter().filter_map(|e| e.1.as_ref()) {
-                n += f.iter().map(|x| field + x.len()).sum::<usize>();
-            }
+            n += std::mem::size_of::<(StreamId, Node)>() + node.heap_size();
         }
         for (name, g) in &self.groups {
             n += field + name.len() + std::mem::size_of::<Group>();

@@ -101,9 +101,12 @@ fn parse_trim_args(ctx: &mut Ctx, args: &[Bytes], xadd: bool) -> Option<(TrimArg
             .error("ERR syntax error, XTRIM must be called with a trimming strategy");
         return None;
     }
-    // (Redis drops the limit for its master and AOF clients; keel has
-    // neither yet, so every caller is a regular client.)
-    if limit_given {
+    if ctx.client.flags.aof_loader {
+        // mustObeyClient: the propagated form was rewritten to an exact
+        // threshold, so the AOF's LIMIT is dropped (keel has no master
+        // client yet; the AOF loader is the only client Redis obeys).
+        t.limit = 0;
+    } else if limit_given {
         if !t.approx {
             ctx.out
                 .error("ERR syntax error, LIMIT cannot be used without the special ~ option");
@@ -272,8 +275,8 @@ fn range_generic(ctx: &mut Ctx, args: &[Bytes], rev: bool) {
             };
             let d = out.defer();
             let mut n = 0;
-            for (id, f) in s.range(start, end, rev).take(limit) {
-                reply_entry(out, id, f);
+            for e in s.range(start, end, rev).take(limit) {
+                reply_entry(out, e);
                 n += 1;
             }
             out.fill(d, crate::protocol::Agg::Array, n);

@@ -185,7 +185,7 @@ pub fn xclaim(ctx: &mut Ctx, args: &[Bytes]) {
         if justid {
             reply_id(out, id);
         } else {
-            reply_entry(out, id, st.get(id).expect("exists"));
+            reply_entry(out, st.get(id).expect("exists"));
         }
         n += 1;
         let g = &st.groups[group];
@@ -294,7 +294,7 @@ pub fn xautoclaim(ctx: &mut Ctx, args: &[Bytes]) {
         if justid {
             reply_id(&mut claimed, id);
         } else {
-            reply_entry(&mut claimed, id, st.get(id).expect("exists"));
+            reply_entry(&mut claimed, st.get(id).expect("exists"));
         }
         n += 1;
         count -= 1;

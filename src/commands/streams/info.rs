@@ -137,7 +137,7 @@ pub fn stream(ctx: &mut Ctx, args: &[Bytes]) {
         for (name, rev) in [(&b"first-entry"[..], false), (b"last-entry", true)] {
             out.bulk(name);
             match s.range(StreamId::MIN, StreamId::MAX, rev).next() {
-                Some((id, f)) => reply_entry(out, id, f),
+                Some(e) => reply_entry(out, e),
                 None => out.null(),
             }
         }
@@ -154,8 +154,8 @@ pub fn stream(ctx: &mut Ctx, args: &[Bytes]) {
         .take(limit)
         .collect();
     out.array_len(entries.len());
-    for (id, f) in entries {
-        reply_entry(out, id, f);
+    for e in entries {
+        reply_entry(out, e);
     }
     out.bulk(b"groups");
     out.array_len(s.groups.len());

@@ -14,8 +14,9 @@ mod tests;
 use super::ctx::notify;
 use super::table::{flags::*, CommandDef, KeyPos, K1};
 use super::{err, Ctx};
-use crate::keyspace::stream::{Stream, StreamId};
+use crate::keyspace::stream::{Entry, Stream, StreamId};
 use crate::keyspace::Value;
+use crate::persistence::rdb::listpack::LpEntry;
 use crate::protocol::Reply;
 use bytes::Bytes;
 
@@ -75,20 +76,23 @@ pub fn interval_id_or_reply(
 }
 
 pub fn id_bytes(id: StreamId) -> Bytes {
-    Bytes::from(id.fmt())
+    Bytes::copy_from_slice(id.text().as_bytes())
 }
 
 pub fn reply_id(out: &mut Reply, id: StreamId) {
-    out.bulk(id.fmt().as_bytes());
+    out.bulk(id.text().as_bytes());
 }
 
 /// One entry: `[id, [field, value, ...]]`.
-pub fn reply_entry(out: &mut Reply, id: StreamId, fields: &[Bytes]) {
+pub fn reply_entry(out: &mut Reply, e: Entry) {
     out.array_len(2);
-    reply_id(out, id);
-    out.array_len(fields.len());
-    for f in fields {
-        out.bulk(f);
+    reply_id(out, e.id);
+    out.array_len(e.len());
+    for f in e.fields() {
+        match f {
+            LpEntry::Str(s) => out.bulk(s),
+            LpEntry::Int(n) => out.bulk_int(n),
+        }
     }
 }
 

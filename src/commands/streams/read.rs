@@ -40,8 +40,8 @@ pub fn reply_read(
     let Some(gr) = gr else {
         let d = out.defer();
         let mut n = 0;
-        for (id, f) in s.range(start, StreamId::MAX, false) {
-            reply_entry(out, id, f);
+        for e in s.range(start, StreamId::MAX, false) {
+            reply_entry(out, e);
             n += 1;
             if count != 0 && n == count {
                 break;
@@ -54,28 +54,36 @@ pub fn reply_read(
     let d = out.defer();
     let mut n = 0;
     let mut propagate_last_id = false;
-    for (id, f) in s.range(start, StreamId::MAX, false) {
+    let time = Bytes::copy_from_slice(itoa::Buffer::new().format(now).as_bytes());
+    for e in s.range(start, StreamId::MAX, false) {
+        let id = e.id;
         if s.group_deliver(&mut g, id) && gr.noack {
             propagate_last_id = true;
         }
-        reply_entry(out, id, f);
+        reply_entry(out, e);
         if !gr.noack {
             g.assign(id, gr.consumer, now, 1);
+            let idb = id_bytes(id);
+            let last = if g.last_id == id {
+                idb.clone()
+            } else {
+                id_bytes(g.last_id)
+            };
             props.push(vec![
                 b("XCLAIM"),
                 gr.key.clone(),
                 gr.group.clone(),
                 gr.consumer.clone(),
                 b("0"),
-                id_bytes(id),
+                idb,
                 b("TIME"),
-                Bytes::from(now.to_string()),
+                time.clone(),
                 b("RETRYCOUNT"),
                 b("1"),
                 b("FORCE"),
                 b("JUSTID"),
                 b("LASTID"),
-                id_bytes(g.last_id),
+                last,
             ]);
         }
         n += 1;
@@ -124,8 +132,8 @@ fn reply_history(
     out.array_len(ids.len());
     for id in ids {
         match s.get(id) {
-            Some(f) => {
-                reply_entry(out, id, f);
+            Some(e) => {
+                reply_entry(out, e);
                 if let Some(n) = g.pel.get_mut(&id) {
                     n.delivery_time = now;
                     n.delivery_count += 1;

@@ -20,6 +20,7 @@
 use super::stream::{encode_array_header, encode_bulk, encode_command, encode_ts_annotation};
 use crate::keyspace::stream::{Stream, StreamId};
 use crate::keyspace::{Db, Value, NO_EXPIRE};
+use crate::persistence::rdb::listpack::LpEntry;
 use crate::util::num::fmt_double;
 use std::io::{self, Write};
 
@@ -151,15 +152,21 @@ fn int(n: i128) -> Vec<u8> {
 /// `rewriteStreamObject`.
 fn stream_commands(out: &mut Vec<u8>, key: &[u8], s: &Stream) {
     if s.length > 0 {
-        for node in s.nodes.values() {
-            for (eid, fields) in &node.entries {
-                let Some(fv) = fields else { continue };
-                let mut args: Vec<&[u8]> = Vec::with_capacity(3 + fv.len());
-                let idb = id(*eid);
-                args.extend([&b"XADD"[..], key, &idb]);
-                args.extend(fv.iter().map(|x| x.as_ref()));
-                encode_command(out, &args);
+        let mut ints: Vec<itoa::Buffer> = Vec::new();
+        for e in s.range(StreamId::MIN, StreamId::MAX, false) {
+            // Integer-encoded fields are formatted into `ints` first so
+            // that every argument can borrow.
+            ints.resize_with(e.len(), itoa::Buffer::new);
+            let idb = e.id.text();
+            let mut args: Vec<&[u8]> = Vec::with_capacity(3 + e.len());
+            args.extend([&b"XADD"[..], key, idb.as_bytes()]);
+            for (f, buf) in e.fields().zip(ints.iter_mut()) {
+                args.push(match f {
+                    LpEntry::Str(x) => x,
+                    LpEntry::Int(n) => buf.format(n).as_bytes(),
+                });
             }
+            encode_command(out, &args);
         }
     } else {
         encode_command(

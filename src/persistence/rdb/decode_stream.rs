@@ -1,6 +1,7 @@
 //! Decoding RDB streams (types 15, 19 and 21) into keel's `Stream`: the
-//! nodes (master ID + listpack of delta-encoded entries, tombstones kept),
-//! the stream metadata, and the consumer groups with their PELs.
+//! nodes (master ID + listpack of delta-encoded entries, adopted as they
+//! are once validated), the stream metadata, and the consumer groups with
+//! their PELs.
 //!
 //! Version 1 (type 15) lacks first ID, max-deleted ID, entries-added and
 //! the groups' entries-read: they are derived as Redis 7.0 derives them.
@@ -14,12 +15,11 @@ use super::listpack::{self, LpEntry};
 use super::read::{id_from_be, Reader};
 use super::{types, Limits, RdbError};
 use crate::keyspace::stream::{Consumer, Group, Nack, Node, Stream, StreamId};
+use crate::keyspace::stream_node::{FLAG_DELETED, FLAG_SAMEFIELDS};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 
 const BAD_LP: &str = "Stream listpack integrity check failed.";
-const FLAG_DELETED: i64 = 1;
-const FLAG_SAMEFIELDS: i64 = 2;
 
 /// Reads a whole stream value.
 pub(super) fn read_stream(r: &mut Reader, t: u8, _lim: &Limits) -> Result<Stream, RdbError> {
@@ -32,8 +32,8 @@ pub(super) fn read_stream(r: &mut Reader, t: u8, _lim: &Limits) -> Result<Stream
         }
         let (ms, seq) = id_from_be(&key);
         let master = StreamId::new(ms, seq);
-        let lp = r.string()?;
-        let node = parse_node(&lp, master).map_err(|m| r.err(m))?;
+        let lp = r.string()?.into_owned();
+        let node = parse_node(lp, master).map_err(|m| r.err(m))?;
         if s.nodes.insert(master, node).is_some() {
             return Err(r.err("Listpack re-added with existing key"));
         }
@@ -140,12 +140,12 @@ fn check_nodes(s: &Stream) -> Result<(), &'static str> {
     let mut prev: Option<StreamId> = None;
     let mut live = 0u64;
     for (key, node) in &s.nodes {
-        let first = node.entries.first().map(|e| e.0).ok_or(BAD_LP)?;
+        let first = node.first_id(*key);
         if first < *key || prev.is_some_and(|p| first <= p) {
             return Err("Stream entries out of order");
         }
-        prev = node.entries.last().map(|e| e.0);
-        live += node.live as u64;
+        prev = Some(node.last_id(*key));
+        live += node.live() as u64;
     }
     if live != s.length {
         return Err("Stream length inconsistent with rax entries");
@@ -156,9 +156,16 @@ fn check_nodes(s: &Stream) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Parses a node listpack: the master entry, then each entry (deleted ones
-/// become tombstones).
-fn parse_node(lp: &[u8], master: StreamId) -> Result<Node, &'static str> {
+/// Checks a node listpack completely (listpack structure, master entry,
+/// every record's fields and lp-count, ascending IDs, the master entry's
+/// counts) and adopts it as the node.
+fn parse_node(lp: Vec<u8>, master: StreamId) -> Result<Node, &'static str> {
+    let (live, deleted, nf) = check_node(&lp, master)?;
+    Ok(Node::adopt(lp, live, deleted, nf))
+}
+
+/// Returns the node's live count, deleted count and master field count.
+fn check_node(lp: &[u8], master: StreamId) -> Result<(usize, usize, usize), &'static str> {
     let e = listpack::entries(lp).map_err(|_| BAD_LP)?;
     if e.is_empty() {
         return Err("Empty listpack inside stream");
@@ -172,59 +179,57 @@ fn parse_node(lp: &[u8], master: StreamId) -> Result<Node, &'static str> {
     if nf < 0 || nf as usize > it.len() {
         return Err(BAD_LP);
     }
-    let master_fields: Box<[Bytes]> = (0..nf)
-        .map(|_| it.next().map(|x| Bytes::from(x.to_bytes())).ok_or(BAD_LP))
-        .collect::<Result<_, _>>()?;
+    for _ in 0..nf {
+        it.next().ok_or(BAD_LP)?;
+    }
     if int(&mut it)? != 0 {
         return Err(BAD_LP);
     }
-    let mut entries: Vec<(StreamId, Option<Box<[Bytes]>>)> = Vec::new();
-    let mut live = 0usize;
+    let (mut live, mut dead) = (0usize, 0usize);
+    let mut last: Option<StreamId> = None;
     while it.len() > 0 {
         let flags = int(&mut it)?;
         let ms = master.ms.wrapping_add(int(&mut it)? as u64);
         let seq = master.seq.wrapping_add(int(&mut it)? as u64);
         let id = StreamId::new(ms, seq);
-        let (fields, want) = if flags & FLAG_SAMEFIELDS != 0 {
-            let mut f = Vec::with_capacity(master_fields.len() * 2);
-            for name in master_fields.iter() {
-                let v = it.next().ok_or(BAD_LP)?;
-                f.push(name.clone());
-                f.push(Bytes::from(v.to_bytes()));
+        let want = if flags & FLAG_SAMEFIELDS != 0 {
+            if (nf as usize) > it.len() {
+                return Err(BAD_LP);
             }
-            (f, nf + 3)
+            for _ in 0..nf {
+                it.next();
+            }
+            nf + 3
         } else {
             let n = int(&mut it)?;
             if n < 0 || (n as usize).saturating_mul(2) > it.len() {
                 return Err(BAD_LP);
             }
-            let f: Vec<Bytes> = (0..n * 2)
-                .map(|_| Bytes::from(it.next().expect("length checked").to_bytes()))
-                .collect();
-            (f, n * 2 + 4)
+            for _ in 0..n * 2 {
+                it.next();
+            }
+            n * 2 + 4
         };
         if int(&mut it)? != want {
             return Err(BAD_LP);
         }
-        if entries.last().is_some_and(|l| l.0 >= id) || id < master {
+        if last.is_some_and(|l| l >= id) || id < master {
             return Err(BAD_LP);
         }
+        last = Some(id);
         if flags & FLAG_DELETED != 0 {
-            entries.push((id, None));
+            dead += 1;
         } else {
             live += 1;
-            entries.push((id, Some(fields.into_boxed_slice())));
         }
     }
-    if count != live as i64 || deleted != (entries.len() - live) as i64 || live == 0 {
+    // A node may hold no live entry: exact trimming flags every entry of
+    // the first node when its last record is an already deleted one at or
+    // above the MINID, and Redis keeps such a node.
+    if count != live as i64 || deleted != dead as i64 {
         return Err(BAD_LP);
     }
-    Ok(Node {
-        master_fields,
-        entries,
-        live,
-        bytes: lp.len(),
-    })
+    Ok((live, dead, nf as usize))
 }
 
 #[cfg(test)]

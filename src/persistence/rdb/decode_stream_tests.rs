@@ -125,16 +125,39 @@ fn all_versions_load_the_fact_sheet_node() {
         assert_eq!(s.length, 2);
         assert_eq!(s.last_id, StreamId::new(2, 1));
         let node = &s.nodes[&StreamId::new(1, 1)];
-        assert_eq!(node.live, 2);
-        assert_eq!(node.entries.len(), 3);
-        assert_eq!(node.bytes, node_lp(5).len());
-        assert_eq!(&*node.master_fields, &[b("name"), b("val")]);
-        assert!(node.entries[1].1.is_none(), "1-2 is a tombstone");
+        assert_eq!(node.live(), 2);
+        assert_eq!(node.entries(StreamId::new(1, 1)).count(), 3);
+        // The listpack is adopted as it is.
+        assert_eq!(node.listpack(), &node_lp(5)[..]);
+        let names: Vec<Vec<u8>> = node.master_fields().map(|f| f.to_bytes()).collect();
+        assert_eq!(names, [b"name".to_vec(), b"val".to_vec()]);
+        let (_, e) = node
+            .entries(StreamId::new(1, 1))
+            .nth(1)
+            .expect("three records");
+        assert!(e.deleted, "1-2 is flagged deleted");
         assert_eq!(
-            s.get(StreamId::new(1, 1)).unwrap(),
-            &[b("name"), b("a"), b("val"), b("1")]
+            e.to_vecs(),
+            [
+                b"name".to_vec(),
+                b"b".to_vec(),
+                b"val".to_vec(),
+                b"2".to_vec()
+            ]
         );
-        assert_eq!(s.get(StreamId::new(2, 1)).unwrap(), &[b("other"), b("x")]);
+        assert_eq!(
+            s.get(StreamId::new(1, 1)).unwrap().to_vecs(),
+            [
+                b"name".to_vec(),
+                b"a".to_vec(),
+                b"val".to_vec(),
+                b"1".to_vec()
+            ]
+        );
+        assert_eq!(
+            s.get(StreamId::new(2, 1)).unwrap().to_vecs(),
+            [b"other".to_vec(), b"x".to_vec()]
+        );
         assert!(s.get(StreamId::new(1, 2)).is_none());
         let g = &s.groups[&b("grp")];
         assert_eq!(g.last_id, StreamId::new(1, 1));

@@ -2,33 +2,15 @@
 //! OBJ_STREAM): the nodes, then the stream metadata, then the consumer
 //! groups with their PELs and consumers.
 //!
-//! Each node is written as Redis keeps it: its key is the master ID (16
-//! bytes, ms and seq big-endian) and its value a listpack laid out as
-//! `t_stream.c` builds it:
-//!
-//! ```text
-//! master entry: count | deleted | N | field_1 .. field_N | 0
-//! per entry:    flags | ms-delta | seq-delta | [F | f,v * F] or [v * N] | lp-count
-//! ```
-//!
-//! `flags` has bit 0 for a deleted entry and bit 1 when the entry's fields
-//! are the master fields (then only the values are stored, and lp-count is
-//! N + 3; otherwise it is 2F + 4). Deltas are wrapping u64 differences
-//! stored as i64.
-//!
-//! keel keeps a deleted entry as a tombstone without its fields, so a
-//! tombstone is written as a deleted same-fields record with N empty
-//! values: a record Redis walks over (every reader skips deleted entries
-//! and only uses the lp-count to step back), and that passes its deep
-//! listpack validation.
+//! Each node is written as it is kept in memory: its key is the master ID
+//! (16 bytes, ms and seq big-endian) and its value the node's listpack,
+//! already in the layout `t_stream.c` builds (see
+//! [`stream_node`](crate::keyspace::stream_node)), so saving copies bytes
+//! and converts nothing.
 
-use super::listpack::LpWriter;
 use super::write::{write_len, write_ms_time, write_string};
-use crate::keyspace::stream::{Node, Stream, StreamId};
+use crate::keyspace::stream::{Stream, StreamId};
 use bytes::Bytes;
-
-const FLAG_DELETED: i64 = 1;
-const FLAG_SAMEFIELDS: i64 = 2;
 
 /// The 16-byte rax key of an ID: ms then seq, both big-endian.
 pub fn id_bytes(id: StreamId) -> [u8; 16] {
@@ -38,66 +20,12 @@ pub fn id_bytes(id: StreamId) -> [u8; 16] {
     b
 }
 
-/// The listpack of one node, byte-identical to Redis's for nodes without
-/// tombstones.
-pub fn node_listpack(master: StreamId, node: &Node) -> Vec<u8> {
-    let mut lp = LpWriter::new();
-    let nmaster = node.master_fields.len();
-    lp.push_int(node.live as i64);
-    lp.push_int((node.entries.len() - node.live) as i64);
-    lp.push_int(nmaster as i64);
-    for f in node.master_fields.iter() {
-        lp.push_str(f);
-    }
-    lp.push_int(0);
-    for (id, fields) in &node.entries {
-        let ms_delta = id.ms.wrapping_sub(master.ms) as i64;
-        let seq_delta = id.seq.wrapping_sub(master.seq) as i64;
-        match fields {
-            None => {
-                lp.push_int(FLAG_DELETED | FLAG_SAMEFIELDS);
-                lp.push_int(ms_delta);
-                lp.push_int(seq_delta);
-                for _ in 0..nmaster {
-                    lp.push_str(b"");
-                }
-                lp.push_int(nmaster as i64 + 3);
-            }
-            Some(fv) => {
-                let nf = fv.len() / 2;
-                let same = nf == nmaster
-                    && node
-                        .master_fields
-                        .iter()
-                        .zip(fv.iter().step_by(2))
-                        .all(|(a, b)| a == b);
-                lp.push_int(if same { FLAG_SAMEFIELDS } else { 0 });
-                lp.push_int(ms_delta);
-                lp.push_int(seq_delta);
-                if same {
-                    for v in fv.iter().skip(1).step_by(2) {
-                        lp.push_str(v);
-                    }
-                    lp.push_int(nf as i64 + 3);
-                } else {
-                    lp.push_int(nf as i64);
-                    for x in fv.iter() {
-                        lp.push_str(x);
-                    }
-                    lp.push_int(nf as i64 * 2 + 4);
-                }
-            }
-        }
-    }
-    lp.finish()
-}
-
 /// Appends the body of a stream (type 19).
 pub fn encode_stream(out: &mut Vec<u8>, s: &Stream, compress: bool) {
     write_len(out, s.nodes.len() as u64);
     for (master, node) in &s.nodes {
         write_string(out, &id_bytes(*master), compress);
-        write_string(out, &node_listpack(*master, node), compress);
+        write_string(out, node.listpack(), compress);
     }
     write_len(out, s.length);
     write_len(out, s.last_id.ms);

@@ -13,8 +13,8 @@
 
 use crate::util::num::parse_i64;
 
-const HEADER: usize = 6;
-const EOF: u8 = 0xFF;
+pub const HEADER: usize = 6;
+pub const EOF: u8 = 0xFF;
 
 /// One listpack element.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +29,22 @@ impl LpEntry<'_> {
         match self {
             LpEntry::Str(s) => s.to_vec(),
             LpEntry::Int(n) => itoa::Buffer::new().format(n).as_bytes().to_vec(),
+        }
+    }
+
+    /// The element's bytes, integers formatted into `buf`.
+    pub fn bytes<'b>(&'b self, buf: &'b mut itoa::Buffer) -> &'b [u8] {
+        match *self {
+            LpEntry::Str(s) => s,
+            LpEntry::Int(n) => buf.format(n).as_bytes(),
+        }
+    }
+
+    /// Whether the element equals the string `s` (lpCompare).
+    pub fn eq_bytes(&self, s: &[u8]) -> bool {
+        match *self {
+            LpEntry::Str(x) => x == s,
+            LpEntry::Int(n) => itoa::Buffer::new().format(n).as_bytes() == s,
         }
     }
 
@@ -101,53 +117,13 @@ impl LpWriter {
     /// Appends a string, stored as an integer when it is a canonical one
     /// shorter than 21 bytes (lpStringToInt64).
     pub fn push_str(&mut self, s: &[u8]) {
-        if !s.is_empty() && s.len() < 21 {
-            if let Some(n) = parse_i64(s) {
-                self.push_int(n);
-                return;
-            }
-        }
-        let start = self.buf.len();
-        let l = s.len();
-        if l < 64 {
-            self.buf.push(0x80 | l as u8);
-        } else if l < 4096 {
-            self.buf.push(0xE0 | (l >> 8) as u8);
-            self.buf.push(l as u8);
-        } else {
-            self.buf.push(0xF0);
-            self.buf.extend_from_slice(&(l as u32).to_le_bytes());
-        }
-        self.buf.extend_from_slice(s);
-        let enc = self.buf.len() - start;
-        push_backlen(&mut self.buf, enc);
+        push_str(&mut self.buf, s);
         self.count += 1;
     }
 
     /// Appends an integer in the smallest encoding.
     pub fn push_int(&mut self, v: i64) {
-        let start = self.buf.len();
-        if (0..=127).contains(&v) {
-            self.buf.push(v as u8);
-        } else if (-4096..=4095).contains(&v) {
-            let u = (v as u64) & 0x1fff;
-            self.buf.push(0xC0 | (u >> 8) as u8);
-            self.buf.push(u as u8);
-        } else if i16::try_from(v).is_ok() {
-            self.buf.push(0xF1);
-            self.buf.extend_from_slice(&(v as i16).to_le_bytes());
-        } else if (-(1 << 23)..(1 << 23)).contains(&v) {
-            self.buf.push(0xF2);
-            self.buf.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-        } else if i32::try_from(v).is_ok() {
-            self.buf.push(0xF3);
-            self.buf.extend_from_slice(&(v as i32).to_le_bytes());
-        } else {
-            self.buf.push(0xF4);
-            self.buf.extend_from_slice(&v.to_le_bytes());
-        }
-        let enc = self.buf.len() - start;
-        push_backlen(&mut self.buf, enc);
+        push_int(&mut self.buf, v);
         self.count += 1;
     }
 
@@ -160,6 +136,163 @@ impl LpWriter {
         self.buf[4..6].copy_from_slice(&count.to_le_bytes());
         self.buf
     }
+}
+
+/// Appends the encoding of a string element (with its backlen) to `buf`;
+/// canonical integers shorter than 21 bytes are stored as integers, as
+/// lpAppend does.
+pub fn push_str(buf: &mut Vec<u8>, s: &[u8]) {
+    if !s.is_empty() && s.len() < 21 {
+        if let Some(n) = parse_i64(s) {
+            push_int(buf, n);
+            return;
+        }
+    }
+    let start = buf.len();
+    let l = s.len();
+    if l < 64 {
+        buf.push(0x80 | l as u8);
+    } else if l < 4096 {
+        buf.push(0xE0 | (l >> 8) as u8);
+        buf.push(l as u8);
+    } else {
+        buf.push(0xF0);
+        buf.extend_from_slice(&(l as u32).to_le_bytes());
+    }
+    buf.extend_from_slice(s);
+    let enc = buf.len() - start;
+    push_backlen(buf, enc);
+}
+
+/// Appends the encoding of an integer element in its smallest encoding.
+pub fn push_int(buf: &mut Vec<u8>, v: i64) {
+    let (b, n) = encode_int(v);
+    buf.extend_from_slice(&b[..n]);
+}
+
+/// An integer element (encoding, data and backlen: at most 10 bytes) and
+/// its length.
+pub fn encode_int(v: i64) -> ([u8; 10], usize) {
+    let mut b = [0u8; 10];
+    let enc = if (0..=127).contains(&v) {
+        b[0] = v as u8;
+        1
+    } else if (-4096..=4095).contains(&v) {
+        let u = (v as u64) & 0x1fff;
+        b[0] = 0xC0 | (u >> 8) as u8;
+        b[1] = u as u8;
+        2
+    } else if i16::try_from(v).is_ok() {
+        b[0] = 0xF1;
+        b[1..3].copy_from_slice(&(v as i16).to_le_bytes());
+        3
+    } else if (-(1 << 23)..(1 << 23)).contains(&v) {
+        b[0] = 0xF2;
+        b[1..4].copy_from_slice(&(v as i32).to_le_bytes()[..3]);
+        4
+    } else if i32::try_from(v).is_ok() {
+        b[0] = 0xF3;
+        b[1..5].copy_from_slice(&(v as i32).to_le_bytes());
+        5
+    } else {
+        b[0] = 0xF4;
+        b[1..9].copy_from_slice(&v.to_le_bytes());
+        9
+    };
+    // Every integer encoding is under 128 bytes: a one-byte backlen.
+    b[enc] = enc as u8;
+    (b, enc + 1)
+}
+
+/// Decodes the element at `pos` of a listpack known to be valid (built
+/// here or checked by [`iter`]); returns it and the next element's offset.
+/// Panics (index out of bounds) only on a damaged blob.
+#[inline]
+pub fn element_at(lp: &[u8], pos: usize) -> (LpEntry<'_>, usize) {
+    let b = lp[pos];
+    let (e, enc) = if b & 0x80 == 0 {
+        (LpEntry::Int(b as i64), 1)
+    } else if b & 0xC0 == 0x80 {
+        let l = (b & 0x3f) as usize;
+        (LpEntry::Str(&lp[pos + 1..pos + 1 + l]), 1 + l)
+    } else if b & 0xE0 == 0xC0 {
+        let u = (((b & 0x1f) as u64) << 8) | lp[pos + 1] as u64;
+        (LpEntry::Int(((u << 51) as i64) >> 51), 2)
+    } else if b & 0xF0 == 0xE0 {
+        let l = (((b & 0x0f) as usize) << 8) | lp[pos + 1] as usize;
+        (LpEntry::Str(&lp[pos + 2..pos + 2 + l]), 2 + l)
+    } else {
+        let h = &lp[pos + 1..];
+        match b {
+            0xF0 => {
+                let l = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+                (LpEntry::Str(&lp[pos + 5..pos + 5 + l]), 5 + l)
+            }
+            0xF1 => (LpEntry::Int(i16::from_le_bytes([h[0], h[1]]) as i64), 3),
+            0xF2 => (
+                LpEntry::Int((i32::from_le_bytes([0, h[0], h[1], h[2]]) >> 8) as i64),
+                4,
+            ),
+            0xF3 => (
+                LpEntry::Int(i32::from_le_bytes([h[0], h[1], h[2], h[3]]) as i64),
+                5,
+            ),
+            0xF4 => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(&h[..8]);
+                (LpEntry::Int(i64::from_le_bytes(a)), 9)
+            }
+            _ => panic!("listpack: invalid element encoding {b:#x} at {pos}"),
+        }
+    };
+    (e, pos + enc + backlen_size(enc))
+}
+
+/// The offset of the element after the one at `pos` of a valid listpack,
+/// found from its encoding byte alone.
+#[inline]
+pub fn next_element(lp: &[u8], pos: usize) -> usize {
+    let b = lp[pos];
+    let enc = if b & 0x80 == 0 {
+        1
+    } else if b & 0xC0 == 0x80 {
+        1 + (b & 0x3f) as usize
+    } else if b & 0xE0 == 0xC0 {
+        2
+    } else if b & 0xF0 == 0xE0 {
+        2 + ((((b & 0x0f) as usize) << 8) | lp[pos + 1] as usize)
+    } else {
+        match b {
+            0xF0 => {
+                5 + u32::from_le_bytes([lp[pos + 1], lp[pos + 2], lp[pos + 3], lp[pos + 4]])
+                    as usize
+            }
+            0xF1 => 3,
+            0xF2 => 4,
+            0xF3 => 5,
+            0xF4 => 9,
+            _ => panic!("listpack: invalid element encoding {b:#x} at {pos}"),
+        }
+    };
+    pos + enc + backlen_size(enc)
+}
+
+/// The offset of the element before the one at `pos` (which may be the
+/// terminator), read from that element's backlen.
+pub fn prev_element(lp: &[u8], pos: usize) -> usize {
+    let mut p = pos - 1;
+    let mut len = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = lp[p];
+        len |= ((b & 127) as usize) << shift;
+        if b & 128 == 0 {
+            break;
+        }
+        shift += 7;
+        p -= 1;
+    }
+    pos - backlen_size(len) - len
 }
 
 /// Walks a listpack's elements, validating as it goes.

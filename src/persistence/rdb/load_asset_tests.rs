@@ -256,12 +256,7 @@ fn compare_with_json(c: &Collect, json: &J) -> usize {
                             crate::keyspace::stream::StreamId::MAX,
                             false,
                         )
-                        .map(|e| {
-                            (
-                                e.0.fmt(),
-                                e.1.iter().map(|b| b.to_vec()).collect::<Vec<_>>(),
-                            )
-                        })
+                        .map(|e| (e.id.fmt(), e.to_vecs()))
                         .collect();
                     let w: Vec<_> = wv
                         .arr()

@@ -51,13 +51,7 @@ fn stream_view(s: &Stream) -> String {
         s.length, s.last_id, s.first_id, s.max_deleted_id, s.entries_added
     );
     for (k, n) in &s.nodes {
-        o += &format!(
-            "node {:?} fields={:?} live={}\n",
-            k, n.master_fields, n.live
-        );
-        for (id, f) in &n.entries {
-            o += &format!("  {:?} {:?}\n", id, f);
-        }
+        o += &format!("node {:?} lp={:?}\n", k, n.listpack());
     }
     for (name, g) in &s.groups {
         o += &format!("group {:?} {:?} {}\n", name, g.last_id, g.entries_read);
