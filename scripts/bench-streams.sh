@@ -6,13 +6,15 @@
 #
 # XADD of N entries (pipeline 32), XRANGE of 100 entries, XREADGROUP+XACK
 # pairs (one consumer reading one entry and acknowledging it, pipelined by
-# a small Python client), PFADD into random keys (pipeline 32), PFCOUNT over
-# 10 keys, and used_memory of an N-entry stream. Prints ops/s for both and
+# a small Python client), PFADD of PFADDS random elements into 100 keys
+# (PFADD_BATCH elements per command, the commands generated once into a
+# file and sent with redis-cli --pipe; elements/s), PFCOUNT over 10 keys,
+# and used_memory of an N-entry stream. Prints ops/s for both and
 # keel/redis (for memory: bytes and keel/redis).
 #
 # Environment: KEEL_BIN [target/release/keel-server, built here],
-# ENTRIES [1000000], PFADDS [10000000], PORT [27500], NO_HLL [unset: set
-# to 1 to skip the PFADD / PFCOUNT runs].
+# ENTRIES [1000000], PFADDS [10000000], PFADD_BATCH [10], PORT [27500],
+# NO_HLL [unset: set to 1 to skip the PFADD / PFCOUNT runs].
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -21,6 +23,7 @@ for t in redis-server redis-cli redis-benchmark python3; do
 done
 ENTRIES=${ENTRIES:-1000000}
 PFADDS=${PFADDS:-10000000}
+PFADD_BATCH=${PFADD_BATCH:-10}
 PORT=${PORT:-27500}
 if [ -z "${KEEL_BIN:-}" ]; then
     cargo build --release --bin keel-server
@@ -33,6 +36,20 @@ trap cleanup EXIT
 C() { redis-cli -p "$PORT" "$@"; }
 rps() { redis-benchmark -p "$PORT" --csv "$@" | tail -1 | cut -d, -f2 | tr -d '"'; }
 mem() { C info memory | grep '^used_memory:' | cut -d: -f2 | tr -d '\r'; }
+
+# PFADD traffic: the same random elements for both servers.
+if [ -z "${NO_HLL:-}" ]; then
+    python3 - "$work/pfadd.resp" "$PFADDS" "$PFADD_BATCH" <<'PY'
+import random, sys
+path, total, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(4)
+with open(path, "wb", buffering=1 << 20) as out:
+    for i in range(0, total, per):
+        args = [b"PFADD", b"hll:%d" % ((i // per) % 100)]
+        args += [b"e%d" % rnd.getrandbits(48) for _ in range(min(per, total - i))]
+        out.write(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
+PY
+fi
 
 declare -A R
 run() { # who bin
@@ -80,7 +97,11 @@ PY
         pid=""
         return
     fi
-    R[$who,pfadd]=$(rps -n "$PFADDS" -c 50 -P 32 -r 100000000 PFADD 'hll:{__rand_int__}' 'e__rand_int__' | head -1)
+    local t0 t1
+    t0=$(date +%s.%N)
+    C --pipe < "$work/pfadd.resp" >/dev/null
+    t1=$(date +%s.%N)
+    R[$who,pfadd]=$(python3 -c "import sys; print(int(int(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2]))))" "$PFADDS" "$t0" "$t1")
     for i in $(seq 0 9); do C pfadd "k$i" $(seq $((i*1000)) $((i*1000+999))) >/dev/null; done
     R[$who,pfcount]=$(rps -n 200000 -c 50 PFCOUNT k0 k1 k2 k3 k4 k5 k6 k7 k8 k9)
     C shutdown nosave >/dev/null 2>&1 || true
@@ -98,7 +119,7 @@ for m in $metrics; do
         xadd) label="XADD $ENTRIES entries, P32 (ops/s)";;
         xrange) label="XRANGE COUNT 100 (ops/s)";;
         xrg) label="XREADGROUP+XACK pairs/s";;
-        pfadd) label="PFADD, random keys, P32 (ops/s)";;
+        pfadd) label="PFADD $PFADDS elements, 100 keys (el/s)";;
         pfcount) label="PFCOUNT over 10 keys (ops/s)";;
     esac
     printf "%-36s %14s %14s %9s\n" "$label" "${R[keel,$m]}" "${R[redis,$m]}" "$(ratio "${R[keel,$m]}" "${R[redis,$m]}")"
