@@ -173,3 +173,24 @@ fn redis_server_replicates_from_keel() {
         },
     );
 }
+
+#[test]
+fn rdb_del_sync_files_removes_the_sync_rdb_of_a_persistence_less_node() {
+    let srv = Server::keel_with(&["--save", "", "--rdb-del-sync-files", "yes"]);
+    let mut r = srv.conn();
+    r.cmd_str(&["SET", "k", "v"]);
+    let (mut repl, rdb) = attach(&srv);
+    assert!(rdb.starts_with(b"REDIS0010"));
+    let dump = srv.dir().join("dump.rdb");
+    assert!(
+        poll_until(WAIT, || !dump.exists()),
+        "the RDB used for the sync is removed once the replica is online"
+    );
+    assert!(srv
+        .log()
+        .contains("Removing the RDB file used to feed replicas in a persistence-less instance"));
+    // The replica still follows.
+    r.cmd_str(&["SET", "k2", "v2"]);
+    assert_eq!(next_command(&mut repl), ["SELECT", "0"]);
+    assert_eq!(next_command(&mut repl), ["SET", "k2", "v2"]);
+}

@@ -56,6 +56,8 @@ pub struct Master {
     pub replicas: Vec<Replica>,
     /// The unix second of the last replication cron (once a second).
     pub cron_second: i64,
+    /// The RDB on disk was written to feed replicas (rdb-del-sync-files).
+    pub rdb_for_replicas: bool,
 }
 
 impl Master {
@@ -66,6 +68,7 @@ impl Master {
             feed: AofFeed::new(),
             replicas: Vec::new(),
             cron_second: 0,
+            rdb_for_replicas: false,
         }
     }
 
@@ -170,6 +173,11 @@ impl Master {
             }
         }
         online.then_some(buf)
+    }
+
+    /// No replica still needs the RDB file of a full sync.
+    pub fn rdb_unneeded(&self) -> bool {
+        self.replicas.iter().all(|r| r.state == ReplState::Online)
     }
 
     pub fn online_ids(&self) -> impl Iterator<Item = ClientId> + '_ {

@@ -80,6 +80,7 @@ pub fn start_fork_if_needed(
         }
         return failed;
     }
+    srv.repl.rdb_for_replicas = true;
     let line = format!("+FULLRESYNC {} {}\r\n", srv.repl.replid, offset);
     for id in psync {
         let cur = cur.as_mut().map(|(c, r)| (*c, &mut **r));
@@ -195,10 +196,14 @@ pub fn replconf(
 /// every repl-ping-replica-period seconds, and a fork for waiting ones.
 pub fn cron(srv: &mut Server, now_ms: i64) {
     let seconds = now_ms / 1000;
-    if srv.repl.replicas.is_empty() || seconds == srv.repl.cron_second {
+    if seconds == srv.repl.cron_second {
         return;
     }
     srv.repl.cron_second = seconds;
+    remove_sync_rdb(srv);
+    if srv.repl.replicas.is_empty() {
+        return;
+    }
     start_fork_if_needed(srv, None);
     let period = srv
         .config
@@ -224,6 +229,26 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
         .collect();
     for id in waiting {
         srv.write_to_client(id, None, |r| r.raw(b"\n"));
+    }
+}
+
+/// rdb-del-sync-files: on a node that persists nothing (no save points,
+/// no AOF), the RDB written only to feed replicas is deleted once no
+/// replica needs it any more (Redis's removeRDBUsedToSyncReplicas).
+fn remove_sync_rdb(srv: &mut Server) {
+    if !srv.config.rdb_del_sync_files {
+        srv.repl.rdb_for_replicas = false;
+        return;
+    }
+    let persistence_off = srv.config.save.is_empty() && !srv.aof.is_on();
+    if !(persistence_off && srv.repl.rdb_for_replicas && srv.repl.rdb_unneeded()) {
+        return;
+    }
+    let path = crate::persistence::snapshot::rdb_path(srv);
+    if std::fs::symlink_metadata(&path).is_ok() {
+        srv.repl.rdb_for_replicas = false;
+        log_notice!("Removing the RDB file used to feed replicas in a persistence-less instance");
+        let _ = std::fs::remove_file(&path);
     }
 }
 
