@@ -17,7 +17,10 @@
 
 mod common;
 
-use common::rdb::{aof_fixtures, compare_datasets, copy_dir, read_json, record_dataset, Compare};
+use common::rdb::{
+    aof_fixtures, compare_datasets, copy_dir, mask_stream_volatile, read_json, record_dataset,
+    Compare,
+};
 use common::{redis_available, Kind, Server};
 use serde_json::Value as J;
 use std::collections::BTreeMap;
@@ -63,22 +66,6 @@ fn keel_has_functions() -> bool {
     !r.starts_with("-ERR unknown command")
 }
 
-/// Blanks what a load legitimately changes in a stream's XINFO FULL.
-fn mask(j: &mut J) {
-    if let J::Array(a) = j {
-        for i in 0..a.len() {
-            let hide = matches!(&a[i], J::String(s)
-                if s == "seen-time" || s == "radix-tree-keys" || s == "radix-tree-nodes");
-            if hide && i + 1 < a.len() {
-                a[i + 1] = J::Null;
-            }
-        }
-        a.iter_mut().for_each(mask);
-    } else if let J::Object(o) = j {
-        o.values_mut().for_each(mask);
-    }
-}
-
 fn tool(args: &[&str]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_keel-check-aof"))
         .args(args)
@@ -112,9 +99,9 @@ fn load_and_compare(kind: Kind, out: &Path, want: &J, functions: bool) -> Vec<St
         Err(f) => return vec![format!("{kind:?} does not start on the output: {f:?}")],
     };
     let mut got = record_dataset(&mut srv.conn(), None);
-    mask(&mut got);
+    mask_stream_volatile(&mut got);
     let mut want = want.clone();
-    mask(&mut want);
+    mask_stream_volatile(&mut want);
     compare_datasets(
         &want,
         &got,

@@ -462,6 +462,24 @@ pub fn backslash_text(b: &[u8]) -> String {
     s
 }
 
+/// Blanks what a load, a rewrite or a salvage legitimately changes in a
+/// stream's XINFO FULL: consumers' seen-times and the radix-tree counts
+/// (node layout: XDEL tombstones are not rewritten).
+pub fn mask_stream_volatile(j: &mut J) {
+    if let J::Array(a) = j {
+        for i in 0..a.len() {
+            let hide = matches!(&a[i], J::String(s)
+                if s == "seen-time" || s == "radix-tree-keys" || s == "radix-tree-nodes");
+            if hide && i + 1 < a.len() {
+                a[i + 1] = J::Null;
+            }
+        }
+        a.iter_mut().for_each(mask_stream_volatile);
+    } else if let J::Object(o) = j {
+        o.values_mut().for_each(mask_stream_volatile);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,28 +5,12 @@
 //! `--truncate-to-timestamp`.
 
 use super::*;
-use crate::keyspace::Value;
-use crate::persistence::rdb::{KeyMeta, LoadOptions, LoadSink};
+use crate::persistence::rdb::LoadOptions;
 use serde_json::Value as J;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-struct NullSink;
-
-impl LoadSink for NullSink {
-    fn aux(&mut self, _: &[u8], _: &[u8]) -> Result<(), String> {
-        Ok(())
-    }
-    fn select_db(&mut self, _: u64) -> Result<(), String> {
-        Ok(())
-    }
-    fn key(&mut self, _: &[u8], _: Value, _: KeyMeta) -> Result<(), String> {
-        Ok(())
-    }
-    fn function(&mut self, _: &[u8]) -> Result<(), String> {
-        Ok(())
-    }
-}
+use crate::persistence::rdb::NullSink;
 
 /// `<dir>` is the fixture directory; truncations are kept in memory.
 struct FakeEnv {

@@ -50,22 +50,7 @@ fn strings(v: &J) -> Vec<String> {
         .unwrap_or_default()
 }
 
-struct NullSink;
-
-impl LoadSink for NullSink {
-    fn aux(&mut self, _: &[u8], _: &[u8]) -> Result<(), String> {
-        Ok(())
-    }
-    fn select_db(&mut self, _: u64) -> Result<(), String> {
-        Ok(())
-    }
-    fn key(&mut self, _: &[u8], _: Value, _: KeyMeta) -> Result<(), String> {
-        Ok(())
-    }
-    fn function(&mut self, _: &[u8]) -> Result<(), String> {
-        Ok(())
-    }
-}
+use crate::persistence::rdb::NullSink;
 
 /// Where the command stream of a file starts: after its RDB part.
 fn resp_start(data: &[u8]) -> usize {

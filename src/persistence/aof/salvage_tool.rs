@@ -15,8 +15,7 @@ use super::check_report::{lost_text, FileReport, Verdict};
 use super::manifest::Manifest;
 use super::salvage::{salvage_stream, Dropped};
 use crate::commands::CommandTable;
-use crate::keyspace::Value;
-use crate::persistence::rdb::{load_prefix, KeyMeta, LoadOptions, LoadSink};
+use crate::persistence::rdb::{load_prefix, LoadOptions};
 use crate::tools::check_rdb::rewrite::{rewrite, RewriteOptions};
 
 /// What `--salvage` produces.
@@ -32,22 +31,7 @@ pub struct SalvageOutput {
     pub fatal: Option<String>,
 }
 
-struct NullSink;
-
-impl LoadSink for NullSink {
-    fn aux(&mut self, _: &[u8], _: &[u8]) -> Result<(), String> {
-        Ok(())
-    }
-    fn select_db(&mut self, _: u64) -> Result<(), String> {
-        Ok(())
-    }
-    fn key(&mut self, _: &[u8], _: Value, _: KeyMeta) -> Result<(), String> {
-        Ok(())
-    }
-    fn function(&mut self, _: &[u8]) -> Result<(), String> {
-        Ok(())
-    }
-}
+use crate::persistence::rdb::NullSink;
 
 /// The RDB preamble rewritten from its intact keys, or why it cannot be.
 fn salvage_rdb(data: &[u8], rep: &mut FileReport) -> Result<Vec<u8>, String> {

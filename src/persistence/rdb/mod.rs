@@ -32,7 +32,9 @@ pub mod ziplist;
 pub mod zipmap;
 
 pub use decode::decode_object;
-pub use load::{load, load_prefix, ChecksumState, KeyMeta, LoadOptions, LoadSink, LoadSummary};
+pub use load::{
+    load, load_prefix, ChecksumState, KeyMeta, LoadOptions, LoadSink, LoadSummary, NullSink,
+};
 pub use read::Reader;
 
 #[cfg(test)]
