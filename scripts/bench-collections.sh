@@ -16,7 +16,7 @@
 #    loaded into both through redis-cli --pipe; prints the used_memory
 #    growth per key for each dataset and keel/redis.
 #
-# Environment: REQUESTS [100000], ROUNDS [3], KEYS [100000],
+# Environment: REQUESTS [100000], ROUNDS [3] (0: memory only), KEYS [100000],
 # BENCH_PORTS=lo-hi [24000-24999], KEEL_BIN [target/release/keel-server,
 # built here], TESTS [the list above].
 set -euo pipefail
@@ -120,9 +120,8 @@ for round in $(seq 1 "$ROUNDS"); do
     echo "round $round done" >&2
 done
 
-echo
-printf '%-32s %4s %12s %12s %8s\n' test pipe keel_rps redis_rps ratio
-for pipe in 1 32; do
+[ "$ROUNDS" -gt 0 ] && echo && printf '%-32s %4s %12s %12s %8s\n' test pipe keel_rps redis_rps ratio
+[ "$ROUNDS" -gt 0 ] && for pipe in 1 32; do
     for t in $TESTS; do
         ratio=$(awk -v a="${K[$pipe,$t]}" -v b="${R[$pipe,$t]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
         printf '%-32s %4s %12s %12s %8s\n' "${NAME[$pipe,$t]}" "$pipe" "${K[$pipe,$t]}" "${R[$pipe,$t]}" "$ratio"

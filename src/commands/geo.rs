@@ -352,7 +352,7 @@ fn points_in_area(z: &ZSet, shape: &Shape, limit: usize) -> Vec<GeoPoint> {
                     xy,
                     dist,
                     score: el.0,
-                    member: el.1.clone(),
+                    member: Bytes::copy_from_slice(el.1),
                 });
             }
             if !out.is_empty() && limit > 0 && out.len() >= limit {

@@ -329,7 +329,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) {
         Ok(None) => ctx.out.null(),
         Ok(Some((z, out))) => {
             let r = rand::thread_rng().gen_range(0..z.len());
-            out.bulk(&z.at(r).1);
+            out.bulk(z.at(r).1);
         }
     }
 }
@@ -349,11 +349,12 @@ fn randmember_count(ctx: &mut Ctx, key: &[u8], l: i64, withscores: bool) {
         return;
     }
     let size = z.len();
+    let z = z.ranked();
     let mut rng = rand::thread_rng();
     if l < 0 || count == 1 {
         let items = (0..count).map(|_| {
             let e = z.at(rng.gen_range(0..size));
-            (e.1.as_ref(), e.0)
+            (e.1, e.0)
         });
         reply_elems(out, items, count, withscores);
         return;
@@ -362,7 +363,7 @@ fn randmember_count(ctx: &mut Ctx, key: &[u8], l: i64, withscores: bool) {
         // zuiNext walks a sorted set from its tail.
         let items = (0..size).rev().map(|r| {
             let e = z.at(r);
-            (e.1.as_ref(), e.0)
+            (e.1, e.0)
         });
         reply_elems(out, items, size, withscores);
         return;
@@ -370,7 +371,7 @@ fn randmember_count(ctx: &mut Ctx, key: &[u8], l: i64, withscores: bool) {
     let picks = rand::seq::index::sample(&mut rng, size, count);
     let items = picks.iter().map(|r| {
         let e = z.at(r);
-        (e.1.as_ref(), e.0)
+        (e.1, e.0)
     });
     reply_elems(out, items, count, withscores);
 }

@@ -193,9 +193,10 @@ pub(crate) fn generic(
             Ok(None) => ctx.out.array_len(0),
             Ok(Some((z, out))) => {
                 let ranks = select(z, &spec, rev, offset, limit);
+                let z = z.ranked();
                 let items = ranks.iter().map(|&r| {
                     let e = z.at(r);
-                    (e.1.as_ref(), e.0)
+                    (e.1, e.0)
                 });
                 reply_elems(out, items, ranks.len(), withscores);
             }
@@ -208,9 +209,11 @@ pub(crate) fn generic(
         Ok(None) => ZSet::default(),
         Ok(Some((z, _))) => {
             let mut dz = ZSet::default();
-            for r in select(z, &spec, rev, offset, limit) {
+            let ranks = select(z, &spec, rev, offset, limit);
+            let z = z.ranked();
+            for r in ranks {
                 let e = z.at(r);
-                dz.insert_new(e.1.clone(), e.0, lim);
+                dz.insert_new(Bytes::copy_from_slice(e.1), e.0, lim);
             }
             dz
         }
