@@ -213,7 +213,7 @@ fn zset_add(
             }
         }
         None if !f.xx => {
-            z.insert_new(Bytes::copy_from_slice(member), score, lim);
+            z.insert_member(member, score, lim);
             (AddOutcome::Added, score)
         }
         None => (AddOutcome::Nop, score),
@@ -238,14 +238,21 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) {
     let mut idx = 2;
     if !zincrby {
         while idx < args.len() {
-            match args[idx].to_ascii_lowercase().as_slice() {
-                b"nx" => f.nx = true,
-                b"xx" => f.xx = true,
-                b"ch" => ch = true,
-                b"incr" => f.incr = true,
-                b"gt" => f.gt = true,
-                b"lt" => f.lt = true,
-                _ => break,
+            let a = &args[idx][..];
+            if a.eq_ignore_ascii_case(b"nx") {
+                f.nx = true;
+            } else if a.eq_ignore_ascii_case(b"xx") {
+                f.xx = true;
+            } else if a.eq_ignore_ascii_case(b"ch") {
+                ch = true;
+            } else if a.eq_ignore_ascii_case(b"incr") {
+                f.incr = true;
+            } else if a.eq_ignore_ascii_case(b"gt") {
+                f.gt = true;
+            } else if a.eq_ignore_ascii_case(b"lt") {
+                f.lt = true;
+            } else {
+                break;
             }
             idx += 1;
         }
@@ -278,25 +285,10 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) {
         scores.push(s);
     }
     let lim = limits(ctx);
-    match write(ctx, key) {
-        Err(()) => return,
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            if f.xx {
-                reply_zadd(ctx, f, ch, 0, 0, 0, 0.0);
-                return;
-            }
-            let z = ZSet::for_first(args[idx + 1].len(), lim);
-            ctx.set_key(key, Value::ZSet(Box::new(z)), false);
-        }
-    }
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
     let mut nan = false;
-    {
-        let Ok(Some(z)) = write(ctx, key) else {
-            return;
-        };
+    let mut add_all = |z: &mut ZSet| {
         for (j, &score) in scores.iter().enumerate() {
             let (outcome, newscore) = zset_add(z, score, &args[idx + 1 + 2 * j], f, lim);
             match outcome {
@@ -312,6 +304,24 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) {
                 processed += 1;
             }
             last = newscore;
+        }
+    };
+    // One lookup: the members go into an existing set in place, or into a
+    // new set that is then stored.
+    match ctx.lookup_write(key).map(|e| &mut e.value) {
+        Some(Value::ZSet(z)) => add_all(z),
+        Some(_) => {
+            ctx.out.error(err::WRONGTYPE);
+            return;
+        }
+        None if f.xx => {
+            reply_zadd(ctx, f, ch, 0, 0, 0, 0.0);
+            return;
+        }
+        None => {
+            let mut z = ZSet::for_first(args[idx + 1].len(), lim);
+            add_all(&mut z);
+            ctx.set_key(key, Value::ZSet(Box::new(z)), false);
         }
     }
     if nan {

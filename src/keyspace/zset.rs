@@ -266,6 +266,17 @@ impl ZSet {
         self.insert_absent(member.as_ref(), Some(&member), score);
     }
 
+    /// [`ZSet::insert_new`] from borrowed bytes (copied only if the set
+    /// is or becomes a skiplist).
+    pub fn insert_member(&mut self, member: &[u8], score: f64, lim: ZLimits) {
+        if let Repr::Pack(p) = &self.repr {
+            if lp::len(p) + 1 > lim.max_entries || member.len() > lim.max_value {
+                self.convert_to_skiplist();
+            }
+        }
+        self.insert_absent(member, None, score);
+    }
+
     /// Inserts an absent member with no threshold check; `shared` is the
     /// member as Bytes when the caller has it (saves a copy for the
     /// skiplist encoding).
@@ -290,12 +301,7 @@ impl ZSet {
                 false
             }
             None => {
-                if let Repr::Pack(p) = &self.repr {
-                    if lp::len(p) + 1 > lim.max_entries || member.len() > lim.max_value {
-                        self.convert_to_skiplist();
-                    }
-                }
-                self.insert_absent(member, None, score);
+                self.insert_member(member, score, lim);
                 true
             }
         }
