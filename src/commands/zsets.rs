@@ -277,13 +277,22 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) {
             .error("ERR INCR option supports a single increment-element pair");
         return;
     }
-    let mut scores = Vec::with_capacity(rest / 2);
-    for j in 0..rest / 2 {
+    // Every score is checked before anything changes; a few fit on the
+    // stack (no allocation for the common single pair).
+    let (mut inline, mut heap) = ([0.0; 4], Vec::new());
+    let scores: &mut [f64] = if rest / 2 <= inline.len() {
+        &mut inline[..rest / 2]
+    } else {
+        heap.resize(rest / 2, 0.0);
+        &mut heap
+    };
+    for (j, slot) in scores.iter_mut().enumerate() {
         let Some(s) = parse_double(ctx, &args[idx + 2 * j], None) else {
             return;
         };
-        scores.push(s);
+        *slot = s;
     }
+    let scores = &*scores;
     let lim = limits(ctx);
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
