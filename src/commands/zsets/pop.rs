@@ -5,9 +5,10 @@
 //! Served pops propagate as `ZPOPMIN|ZPOPMAX key [count]`, whichever
 //! command popped, so replicas and the AOF never see a blocking command.
 
-use super::{delete_if_empty, parse_long_range, read, reply_elems, write};
+use super::{parse_long_range, read, reply_elems, write};
 use crate::commands::ctx::notify;
 use crate::commands::{err, Ctx};
+use crate::keyspace::Value;
 use crate::server::blocking::parse_timeout;
 use bytes::Bytes;
 use rand::Rng;
@@ -23,18 +24,36 @@ struct PopShape {
 /// Pops from the first existing key. `count` -1 is the plain single pop.
 /// Returns Some((key, popped)) when something was popped.
 fn generic_pop(ctx: &mut Ctx, keys: &[Bytes], count: i64, shape: PopShape) -> Option<usize> {
+    // One lookup per key: the first sorted set found is popped in place.
+    let pop_n = if count == -1 {
+        1
+    } else {
+        count.max(0) as usize
+    };
     let mut found = None;
     for (i, k) in keys.iter().enumerate() {
-        match write(ctx, k) {
-            Err(()) => return None,
-            Ok(None) => continue,
-            Ok(Some(_)) => {
-                found = Some(i);
+        match ctx.lookup_write(k).map(|e| &mut e.value) {
+            Some(Value::ZSet(z)) => {
+                let n = pop_n.min(z.len());
+                let popped = if shape.max {
+                    let len = z.len();
+                    let mut v = z.remove_ranks(len - n, len);
+                    v.reverse();
+                    v
+                } else {
+                    z.remove_ranks(0, n)
+                };
+                found = Some((i, popped, z.is_empty()));
                 break;
             }
+            Some(_) => {
+                ctx.out.error(err::WRONGTYPE);
+                return None;
+            }
+            None => continue,
         }
     }
-    let Some(i) = found else {
+    let Some((i, popped, emptied)) = found else {
         if shape.nil_when_empty {
             ctx.out.null_array();
         } else {
@@ -47,21 +66,6 @@ fn generic_pop(ctx: &mut Ctx, keys: &[Bytes], count: i64, shape: PopShape) -> Op
         return None;
     }
     let key = &keys[i];
-    let count = if count == -1 { 1 } else { count as usize };
-    let popped = {
-        let Ok(Some(z)) = write(ctx, key) else {
-            return None;
-        };
-        let n = count.min(z.len());
-        if shape.max {
-            let len = z.len();
-            let mut v = z.remove_ranks(len - n, len);
-            v.reverse();
-            v
-        } else {
-            z.remove_ranks(0, n)
-        }
-    };
     let n = popped.len();
     let out = &mut *ctx.out;
     match (shape.nested, shape.emitkey) {
@@ -91,7 +95,10 @@ fn generic_pop(ctx: &mut Ctx, keys: &[Bytes], count: i64, shape: PopShape) -> Op
         key,
     );
     ctx.key_modified(key);
-    delete_if_empty(ctx, key);
+    if emptied {
+        ctx.delete_key(key);
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     Some(i)
 }
 
