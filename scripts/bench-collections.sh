@@ -11,10 +11,11 @@
 #    test against keel then redis; the best rps of $ROUNDS rounds is kept
 #    per line (the machine is shared, runs are noisy). Prints both rps and
 #    keel/redis per line.
-# 2. Memory: fresh servers, then 100k hashes of 10 small fields, 100k sets
-#    of 10 small integers and 100k sorted sets of 10 members, each dataset
-#    loaded into both through redis-cli --pipe; prints the used_memory
-#    growth per key for each dataset and keel/redis.
+# 2. Memory: 100k hashes of 10 small fields, 100k sets of 10 small
+#    integers and 100k sorted sets of 10 members, each dataset loaded into
+#    a fresh pair of servers through redis-cli --pipe (so no dataset pays
+#    for the keyspace growth of another); prints the used_memory growth
+#    per key for each dataset and keel/redis.
 #
 # Environment: REQUESTS [100000], ROUNDS [3] (0: memory only), KEYS [100000],
 # BENCH_PORTS=lo-hi [24000-24999], KEEL_BIN [target/release/keel-server,
@@ -128,10 +129,7 @@ done
     done
 done
 
-# Memory: fresh servers.
 stop "$keel_pid"; stop "$redis_pid"
-start keel "$KEEL_BIN"; keel_port=$PORT; keel_pid=$PID
-start redis redis-server; redis_port=$PORT; redis_pid=$PID
 
 used_memory() {
     { redis-cli -p "$1" info memory 2>/dev/null || true; } | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'
@@ -160,6 +158,9 @@ declare -A G
 echo
 for kind in hash set zset; do
     gen "$kind" >"$work/$kind.resp"
+    # Fresh servers for each dataset.
+    start keel "$KEEL_BIN"; keel_port=$PORT; keel_pid=$PID
+    start redis redis-server; redis_port=$PORT; redis_pid=$PID
     for name in keel redis; do
         if [ "$name" = keel ]; then port=$keel_port; else port=$redis_port; fi
         before=$(used_memory "$port")
@@ -172,6 +173,7 @@ for kind in hash set zset; do
     enc_k=$(redis-cli -p "$keel_port" object encoding "$kind:00000001")
     enc_r=$(redis-cli -p "$redis_port" object encoding "$kind:00000001")
     [ "$enc_k" = "$enc_r" ] || echo "bench-collections: warning: $kind encoding keel=$enc_k redis=$enc_r" >&2
+    stop "$keel_pid"; stop "$redis_pid"
 done
 
 echo

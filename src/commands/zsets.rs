@@ -63,7 +63,7 @@ pub(crate) fn write<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Z
         Some(_) => {}
     }
     match ctx.db().get_mut(key).map(|e| &mut e.value) {
-        Some(Value::ZSet(z)) => Ok(Some(&mut **z)),
+        Some(Value::ZSet(z)) => Ok(Some(z)),
         _ => Ok(None),
     }
 }
@@ -330,7 +330,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) {
         None => {
             let mut z = ZSet::for_first(args[idx + 1].len(), lim);
             add_all(&mut z);
-            ctx.set_key(key, Value::ZSet(Box::new(z)), false);
+            ctx.set_key(key, Value::ZSet(z), false);
         }
     }
     if nan {

@@ -227,7 +227,7 @@ pub(crate) fn generic(
 pub(crate) fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &str) {
     let n = z.len();
     if n > 0 {
-        ctx.set_key(dst, Value::ZSet(Box::new(z)), false);
+        ctx.set_key(dst, Value::ZSet(z), false);
         ctx.out.int(n as i64);
         ctx.notify(notify::ZSET, event, dst);
         ctx.dirty += 1;

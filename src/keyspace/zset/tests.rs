@@ -195,3 +195,10 @@ fn scan_returns_every_stable_member_despite_changes() {
         assert!(seen.contains(format!("s{i}").as_bytes()), "s{i} missing");
     }
 }
+
+#[test]
+fn compact_header() {
+    // A sorted set sits in `Value` without a box of its own.
+    assert_eq!(std::mem::size_of::<ZSet>(), 16);
+    assert_eq!(std::mem::size_of::<crate::keyspace::Value>(), 24);
+}

@@ -312,7 +312,7 @@ mod tests {
         z.set(b"b", f64::NEG_INFINITY, lim);
         z.set(b"c", 0.1, lim);
         assert_eq!(
-            one(b"z", Value::ZSet(Box::new(z))),
+            one(b"z", Value::ZSet(z)),
             [[
                 "ZADD",
                 "z",
