@@ -58,7 +58,7 @@ pub fn object_digest(digest: &mut Digest, value: &Value, expire: i64) {
             for (score, member) in z.iter() {
                 let mut ele = [0u8; 20];
                 mix_digest(&mut ele, member);
-                mix_digest(&mut ele, crate::util::num::fmt_double(*score).as_bytes());
+                mix_digest(&mut ele, crate::util::num::fmt_double(score).as_bytes());
                 xor_digest(digest, &ele);
             }
         }

@@ -107,7 +107,7 @@ fn restored_values_keep_their_type() {
             max_value: 64,
         },
     );
-    let p = dump_payload(&Value::ZSet(Box::new(z)));
+    let p = dump_payload(&Value::ZSet(z));
     let h = run_handler(&mut srv, &mut c, &restore_args("z", "0", &p, &[]), 2, 0);
     assert_eq!(h.reply, "+OK\r\n");
     assert_eq!(srv.dbs[0].get(b"z").unwrap().value.encoding(), "listpack");

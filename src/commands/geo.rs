@@ -244,7 +244,7 @@ fn geohash(ctx: &mut Ctx, args: &[Bytes]) {
     }
     let db = ctx.client.db;
     let z = match ctx.srv.dbs[db].get(&args[1]).map(|e| &e.value) {
-        Some(crate::keyspace::Value::ZSet(z)) => Some(&**z),
+        Some(crate::keyspace::Value::ZSet(z)) => Some(z),
         _ => None,
     };
     let out = &mut *ctx.out;
@@ -263,7 +263,7 @@ fn geopos(ctx: &mut Ctx, args: &[Bytes]) {
     }
     let db = ctx.client.db;
     let z = match ctx.srv.dbs[db].get(&args[1]).map(|e| &e.value) {
-        Some(crate::keyspace::Value::ZSet(z)) => Some(&**z),
+        Some(crate::keyspace::Value::ZSet(z)) => Some(z),
         _ => None,
     };
     let out = &mut *ctx.out;
@@ -352,7 +352,7 @@ fn points_in_area(z: &ZSet, shape: &Shape, limit: usize) -> Vec<GeoPoint> {
                     xy,
                     dist,
                     score: el.0,
-                    member: el.1.clone(),
+                    member: Bytes::copy_from_slice(el.1),
                 });
             }
             if !out.is_empty() && limit > 0 && out.len() >= limit {
@@ -376,7 +376,7 @@ fn store_points(ctx: &mut Ctx, dst: &[u8], pts: &[GeoPoint], storedist: bool, ev
             }
         }
         z.shrink_if_fits(lim);
-        ctx.set_key(dst, crate::keyspace::Value::ZSet(Box::new(z)), false);
+        ctx.set_key(dst, crate::keyspace::Value::ZSet(z), false);
         ctx.notify(notify::ZSET, event, dst);
         ctx.dirty += pts.len() as u64;
     } else if ctx.delete_key(dst) {

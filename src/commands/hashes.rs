@@ -179,14 +179,28 @@ fn hset(ctx: &mut Ctx, args: &[Bytes]) {
     }
     let lim = limits(ctx);
     let key = &args[1];
-    let Ok(h) = hash_or_create(ctx, key) else {
-        return;
+    let set_all = |h: &mut HashValue| {
+        h.try_conversion(args[2..].iter().map(|a| &a[..]), lim);
+        args[2..]
+            .chunks(2)
+            .map(|pair| h.set(&pair[0], &pair[1], lim) as i64)
+            .sum::<i64>()
     };
-    h.try_conversion(args[2..].iter().map(|a| &a[..]), lim);
-    let mut created = 0;
-    for pair in args[2..].chunks(2) {
-        created += h.set(&pair[0], &pair[1], lim) as i64;
-    }
+    // One lookup: the pairs go into an existing hash in place, or into a
+    // new hash that is then stored.
+    let created = match ctx.lookup_write(key).map(|e| &mut e.value) {
+        Some(Value::Hash(h)) => set_all(h),
+        Some(_) => {
+            ctx.out.error(super::err::WRONGTYPE);
+            return;
+        }
+        None => {
+            let mut h = HashValue::new();
+            let created = set_all(&mut h);
+            ctx.set_key(key, Value::Hash(h), false);
+            created
+        }
+    };
     if ctx.cmd.name == "hset" {
         ctx.out.int(created);
     } else {

@@ -170,16 +170,22 @@ fn set_mut<'c>(ctx: &'c mut Ctx, key: &[u8]) -> &'c mut SetValue {
 fn sadd(ctx: &mut Ctx, args: &[Bytes]) {
     let key = &args[1];
     let max = max_intset(ctx);
-    match write_set(ctx, key) {
-        Err(()) => return,
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            let s = SetValue::for_member(&args[2]);
-            ctx.set_key(key, Value::Set(s), false);
+    let add_all = |s: &mut SetValue| args[2..].iter().filter(|m| s.add(m, max)).count();
+    // One lookup: the members go into an existing set in place, or into a
+    // new set that is then stored.
+    let added = match ctx.lookup_write(key).map(|e| &mut e.value) {
+        Some(Value::Set(s)) => add_all(s),
+        Some(_) => {
+            ctx.out.error(super::err::WRONGTYPE);
+            return;
         }
-    }
-    let s = set_mut(ctx, key);
-    let added = args[2..].iter().filter(|m| s.add(m, max)).count();
+        None => {
+            let mut s = SetValue::for_member(&args[2]);
+            let added = add_all(&mut s);
+            ctx.set_key(key, Value::Set(s), false);
+            added
+        }
+    };
     if added > 0 {
         ctx.key_modified(key);
         ctx.notify(notify::SET, "sadd", key);

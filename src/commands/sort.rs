@@ -360,7 +360,10 @@ fn compare(a: &Item, b: &Item, alpha: bool, bypattern: bool) -> Ordering {
 pub(crate) fn source(v: &Value) -> Option<(Kind, Vec<Bytes>)> {
     match v {
         Value::List(l) => Some((Kind::List, l.iter().map(Bytes::copy_from_slice).collect())),
-        Value::ZSet(z) => Some((Kind::ZSet, z.iter().map(|e| e.1.clone()).collect())),
+        Value::ZSet(z) => Some((
+            Kind::ZSet,
+            z.iter().map(|e| Bytes::copy_from_slice(e.1)).collect(),
+        )),
         Value::Set(s) => Some((
             Kind::Set,
             s.iter().map(|m| Bytes::copy_from_slice(&m)).collect(),

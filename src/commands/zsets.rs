@@ -63,7 +63,7 @@ pub(crate) fn write<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut Z
         Some(_) => {}
     }
     match ctx.db().get_mut(key).map(|e| &mut e.value) {
-        Some(Value::ZSet(z)) => Ok(Some(&mut **z)),
+        Some(Value::ZSet(z)) => Ok(Some(z)),
         _ => Ok(None),
     }
 }
@@ -213,7 +213,7 @@ fn zset_add(
             }
         }
         None if !f.xx => {
-            z.insert_new(Bytes::copy_from_slice(member), score, lim);
+            z.insert_member(member, score, lim);
             (AddOutcome::Added, score)
         }
         None => (AddOutcome::Nop, score),
@@ -238,14 +238,21 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) {
     let mut idx = 2;
     if !zincrby {
         while idx < args.len() {
-            match args[idx].to_ascii_lowercase().as_slice() {
-                b"nx" => f.nx = true,
-                b"xx" => f.xx = true,
-                b"ch" => ch = true,
-                b"incr" => f.incr = true,
-                b"gt" => f.gt = true,
-                b"lt" => f.lt = true,
-                _ => break,
+            let a = &args[idx][..];
+            if a.eq_ignore_ascii_case(b"nx") {
+                f.nx = true;
+            } else if a.eq_ignore_ascii_case(b"xx") {
+                f.xx = true;
+            } else if a.eq_ignore_ascii_case(b"ch") {
+                ch = true;
+            } else if a.eq_ignore_ascii_case(b"incr") {
+                f.incr = true;
+            } else if a.eq_ignore_ascii_case(b"gt") {
+                f.gt = true;
+            } else if a.eq_ignore_ascii_case(b"lt") {
+                f.lt = true;
+            } else {
+                break;
             }
             idx += 1;
         }
@@ -270,33 +277,27 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) {
             .error("ERR INCR option supports a single increment-element pair");
         return;
     }
-    let mut scores = Vec::with_capacity(rest / 2);
-    for j in 0..rest / 2 {
+    // Every score is checked before anything changes; a few fit on the
+    // stack (no allocation for the common single pair).
+    let (mut inline, mut heap) = ([0.0; 4], Vec::new());
+    let scores: &mut [f64] = if rest / 2 <= inline.len() {
+        &mut inline[..rest / 2]
+    } else {
+        heap.resize(rest / 2, 0.0);
+        &mut heap
+    };
+    for (j, slot) in scores.iter_mut().enumerate() {
         let Some(s) = parse_double(ctx, &args[idx + 2 * j], None) else {
             return;
         };
-        scores.push(s);
+        *slot = s;
     }
+    let scores = &*scores;
     let lim = limits(ctx);
-    match write(ctx, key) {
-        Err(()) => return,
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            if f.xx {
-                reply_zadd(ctx, f, ch, 0, 0, 0, 0.0);
-                return;
-            }
-            let z = ZSet::for_first(args[idx + 1].len(), lim);
-            ctx.set_key(key, Value::ZSet(Box::new(z)), false);
-        }
-    }
     let (mut added, mut updated, mut processed) = (0, 0, 0);
     let mut last = 0.0;
     let mut nan = false;
-    {
-        let Ok(Some(z)) = write(ctx, key) else {
-            return;
-        };
+    let mut add_all = |z: &mut ZSet| {
         for (j, &score) in scores.iter().enumerate() {
             let (outcome, newscore) = zset_add(z, score, &args[idx + 1 + 2 * j], f, lim);
             match outcome {
@@ -312,6 +313,24 @@ fn zadd_generic(ctx: &mut Ctx, args: &[Bytes], zincrby: bool) {
                 processed += 1;
             }
             last = newscore;
+        }
+    };
+    // One lookup: the members go into an existing set in place, or into a
+    // new set that is then stored.
+    match ctx.lookup_write(key).map(|e| &mut e.value) {
+        Some(Value::ZSet(z)) => add_all(z),
+        Some(_) => {
+            ctx.out.error(err::WRONGTYPE);
+            return;
+        }
+        None if f.xx => {
+            reply_zadd(ctx, f, ch, 0, 0, 0, 0.0);
+            return;
+        }
+        None => {
+            let mut z = ZSet::for_first(args[idx + 1].len(), lim);
+            add_all(&mut z);
+            ctx.set_key(key, Value::ZSet(z), false);
         }
     }
     if nan {

@@ -154,21 +154,22 @@ impl HashValue {
         }
         match self {
             HashValue::Listpack(p) => {
-                let new = match Self::lp_find(p, field) {
-                    Some((_, voff)) => {
+                // One walk finds the field or counts the pairs.
+                let mut it = p.iter();
+                let mut pairs = 0;
+                while let Some((_, f)) = it.next() {
+                    let (voff, _) = it.next().expect("pairs");
+                    if f == field {
                         p.replace(voff, value);
-                        false
+                        return false;
                     }
-                    None => {
-                        p.push(field);
-                        p.push(value);
-                        true
-                    }
-                };
-                if p.len() / 2 > lim.max_entries {
+                    pairs += 1;
+                }
+                p.insert(p.end(), &[field, value]);
+                if pairs + 1 > lim.max_entries {
                     self.convert_to_table();
                 }
-                new
+                true
             }
             HashValue::Table(m) => m.insert(KBytes::new(field), KBytes::new(value)).is_none(),
         }

@@ -6,17 +6,17 @@
 //! (so HGETALL on a small hash answers in Redis's order), and is searched
 //! linearly, which is fast at the sizes the `*-max-listpack-*` thresholds
 //! allow. The buffer is a boxed slice resized exactly on each change (as
-//! Redis reallocates a listpack), so it carries no spare capacity.
+//! Redis reallocates a listpack), so it carries no spare capacity, and it
+//! holds the entries alone (no count header).
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Packed {
-    /// Empty, or a little-endian u32 entry count followed by the entries.
-    /// A boxed slice (no spare capacity) keeps the header at 16 bytes.
+    /// The entries, nothing else: a boxed slice (no spare capacity) keeps
+    /// the header at 16 bytes, and the entry count is not stored (it is
+    /// counted when needed: these lists are short), so a hash of ten short
+    /// pairs fits a smaller allocator size class.
     buf: Box<[u8]>,
 }
-
-/// Size of the entry-count header.
-const HEADER: usize = 4;
 
 /// Decodes the entry starting at `off`: (bytes start, bytes end).
 fn entry_bounds(buf: &[u8], mut off: usize) -> (usize, usize) {
@@ -58,16 +58,13 @@ impl Packed {
         Packed::default()
     }
 
-    /// Number of entries.
+    /// Number of entries (counted: O(n)).
     pub fn len(&self) -> usize {
-        if self.buf.is_empty() {
-            return 0;
-        }
-        u32::from_le_bytes(self.buf[..HEADER].try_into().expect("header")) as usize
+        self.iter().count()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.buf.is_empty()
     }
 
     /// Bytes used by the buffer (for memory accounting).
@@ -75,36 +72,21 @@ impl Packed {
         self.buf.len()
     }
 
-    /// Edits the buffer as a Vec, then stores it back without spare room
-    /// and with the entry count adjusted by `delta`.
-    fn edit(&mut self, delta: i64, f: impl FnOnce(&mut Vec<u8>)) {
-        let n = (self.len() as i64 + delta) as u32;
+    /// Edits the buffer as a Vec, then stores it back without spare room.
+    fn edit(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
         let mut v = std::mem::take(&mut self.buf).into_vec();
-        if v.is_empty() {
-            v.extend_from_slice(&[0; HEADER]);
-        }
         f(&mut v);
-        if n == 0 {
-            return;
-        }
-        v[..HEADER].copy_from_slice(&n.to_le_bytes());
         self.buf = v.into_boxed_slice();
     }
 
     /// A list built in one allocation (loading: no reallocation per
     /// entry).
     pub fn from_entries<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Packed {
-        let mut v = vec![0u8; HEADER];
-        let mut n: u32 = 0;
+        let mut v = Vec::new();
         for b in items {
             encode_len(b.len(), &mut v);
             v.extend_from_slice(b);
-            n += 1;
         }
-        if n == 0 {
-            return Packed::new();
-        }
-        v[..HEADER].copy_from_slice(&n.to_le_bytes());
         Packed {
             buf: v.into_boxed_slice(),
         }
@@ -113,10 +95,29 @@ impl Packed {
     /// Appends an entry at the tail.
     pub fn push(&mut self, b: &[u8]) {
         let enc = encode(b);
-        self.edit(1, |v| {
+        self.edit(|v| {
             v.reserve_exact(enc.len());
             v.extend_from_slice(&enc);
         });
+    }
+
+    /// Inserts `items` before the entry at offset `off` (or at the tail
+    /// when `off` is [`Packed::end`]).
+    pub fn insert(&mut self, off: usize, items: &[&[u8]]) {
+        let mut enc = Vec::with_capacity(items.iter().map(|b| b.len() + 3).sum());
+        for b in items {
+            encode_len(b.len(), &mut enc);
+            enc.extend_from_slice(b);
+        }
+        self.edit(|v| {
+            v.reserve_exact(enc.len());
+            v.splice(off..off, enc);
+        });
+    }
+
+    /// Offset just past the last entry (where a tail insert goes).
+    pub fn end(&self) -> usize {
+        self.buf.len()
     }
 
     /// Entries in order, each with its byte offset (a cursor for
@@ -124,15 +125,20 @@ impl Packed {
     pub fn iter(&self) -> PackedIter<'_> {
         PackedIter {
             buf: &self.buf,
-            off: HEADER,
+            off: 0,
         }
     }
 
     /// Replaces the entry at offset `off` with `b`.
     pub fn replace(&mut self, off: usize, b: &[u8]) {
-        let (_, end) = entry_bounds(&self.buf, off);
+        let (start, end) = entry_bounds(&self.buf, off);
+        if end - start == b.len() {
+            // Same length: overwrite in place, no reallocation.
+            self.buf[start..end].copy_from_slice(b);
+            return;
+        }
         let enc = encode(b);
-        self.edit(0, |v| {
+        self.edit(|v| {
             v.splice(off..end, enc);
         });
     }
@@ -143,12 +149,13 @@ impl Packed {
         for _ in 0..n {
             end = entry_bounds(&self.buf, end).1;
         }
-        self.edit(-(n as i64), |v| {
+        self.edit(|v| {
             v.drain(off..end);
         });
     }
 }
 
+#[derive(Clone)]
 pub struct PackedIter<'a> {
     buf: &'a [u8],
     off: usize,
@@ -182,6 +189,22 @@ mod tests {
         }
         assert_eq!(Packed::from_entries(items), p);
         assert_eq!(Packed::from_entries(std::iter::empty()), Packed::new());
+    }
+
+    #[test]
+    fn insert_anywhere() {
+        let mut p = Packed::new();
+        p.insert(p.end(), &[b"c"]);
+        let first = p.iter().next().unwrap().0;
+        p.insert(first, &[b"a", b"b"]);
+        p.insert(p.end(), &[&[9u8; 200]]);
+        let items: Vec<_> = p.iter().map(|(_, b)| b.to_vec()).collect();
+        assert_eq!(
+            items,
+            vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec(), vec![9u8; 200]]
+        );
+        assert_eq!(p.len(), 4);
+        assert_eq!(p, Packed::from_entries(items.iter().map(|v| &v[..])));
     }
 
     #[test]

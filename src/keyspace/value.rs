@@ -21,8 +21,8 @@ pub enum Value {
     /// Any other string (encoding `raw`), growable in place by APPEND,
     /// SETRANGE and SETBIT.
     Raw(Box<Vec<u8>>),
-    /// A sorted set (encodings `listpack` and `skiplist`).
-    ZSet(Box<super::zset::ZSet>),
+    /// A sorted set (encodings `listpack` and `skiplist`), 16 bytes inline.
+    ZSet(super::zset::ZSet),
     /// A hash (encoding `listpack` or `hashtable`).
     Hash(HashValue),
     /// A set (encoding `intset` or `hashtable`).
@@ -144,7 +144,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::List(l) => std::mem::size_of::<super::list::ListValue>() + l.heap_size(),
-            Value::ZSet(z) => std::mem::size_of::<super::zset::ZSet>() + z.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
             Value::Stream(s) => s.heap_size(),
         }
     }

@@ -2,17 +2,12 @@
 //! two logical encodings.
 //!
 //! * `listpack`: small sets (at most `zset-max-listpack-entries` members,
-//!   each at most `zset-max-listpack-value` bytes). Member lookups scan the
-//!   ordered sequence, as Redis scans its listpack.
-//! * `skiplist`: larger sets. The ordered sequence is indexed by a
-//!   member -> score hash map, so ZSCORE is O(1).
-//!
-//! The ordered sequence is an order-statistics structure made of sorted
-//! chunks (at most `CHUNK_MAX` elements each) with a cached per-chunk
-//! prefix count: locating an element is a binary search over chunk
-//! boundaries then inside one chunk; a rank is the prefix count of its
-//! chunk plus its offset, so ZRANK/ZRANGE by index are O(log n) after the
-//! prefix cache is rebuilt (rebuilt lazily, O(n / CHUNK_MAX), after edits).
+//!   each at most `zset-max-listpack-value` bytes): members and compactly
+//!   encoded scores in order in one flat buffer ([`lp`]). Lookups scan it,
+//!   as Redis scans its listpack.
+//! * `skiplist`: larger sets. The ordered sequence ([`chunks`]: sorted
+//!   chunks with a cached prefix count, O(log n) by rank or by element) is
+//!   indexed by a member -> score hash map, so ZSCORE is O(1).
 //!
 //! Ordering follows Redis's skiplist: by score (`<`; -0 equals 0), ties
 //! broken by memcmp of the member. Scores are never NaN (callers reject it).
@@ -21,12 +16,14 @@
 //! zsetConvertToListpackIfNeeded (stored results of ZUNIONSTORE and
 //! friends), via [`ZSet::shrink_if_fits`].
 
+mod chunks;
+mod lp;
+
+use super::packed::Packed;
 use bytes::Bytes;
-use std::cell::RefCell;
+use chunks::Chunks;
 use std::cmp::Ordering;
 use std::collections::HashMap;
-
-const CHUNK_MAX: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ZEncoding {
@@ -67,166 +64,41 @@ pub struct LexRange {
 
 pub type Elem = (f64, Bytes);
 
-fn cmp_elem(a: &Elem, score: f64, member: &[u8]) -> Ordering {
-    if a.0 < score {
+/// Redis's order: by score (`<`; -0 equals 0), ties by memcmp of the
+/// member.
+fn cmp_score_member(s: f64, m: &[u8], score: f64, member: &[u8]) -> Ordering {
+    if s < score {
         Ordering::Less
-    } else if a.0 > score {
+    } else if s > score {
         Ordering::Greater
     } else {
-        a.1.as_ref().cmp(member)
+        m.cmp(member)
     }
 }
 
-/// Sorted chunks with a lazily rebuilt prefix count per chunk.
-#[derive(Clone, Debug, Default)]
-struct Chunks {
-    chunks: Vec<Vec<Elem>>,
-    len: usize,
-    /// prefix[i] = number of elements before chunk i; empty when stale.
-    prefix: RefCell<Vec<usize>>,
-    /// ZSCAN's view, (scan hash, member) sorted by hash; built by the
-    /// first ZSCAN call after a change, dropped by any change or when a
-    /// scan completes.
-    scan: RefCell<Vec<(u64, Bytes)>>,
+fn cmp_elem(a: &Elem, score: f64, member: &[u8]) -> Ordering {
+    cmp_score_member(a.0, &a.1, score, member)
 }
 
-impl Chunks {
-    fn invalidate(&mut self) {
-        self.prefix.get_mut().clear();
-        let scan = self.scan.get_mut();
-        if !scan.is_empty() {
-            *scan = Vec::new();
-        }
-    }
-
-    fn chunk_start(&self, ci: usize) -> usize {
-        let mut p = self.prefix.borrow_mut();
-        if p.len() != self.chunks.len() {
-            p.clear();
-            let mut acc = 0;
-            for c in &self.chunks {
-                p.push(acc);
-                acc += c.len();
-            }
-        }
-        p[ci]
-    }
-
-    /// Number of elements `e` for which `pred(e)` holds; `pred` must be
-    /// true for a prefix of the sequence.
-    fn partition_point(&self, pred: impl Fn(&Elem) -> bool) -> usize {
-        let ci = self
-            .chunks
-            .partition_point(|c| pred(c.last().expect("chunks are never empty")));
-        if ci == self.chunks.len() {
-            return self.len;
-        }
-        self.chunk_start(ci) + self.chunks[ci].partition_point(&pred)
-    }
-
-    /// (chunk, offset) of rank `r` (< len).
-    fn locate(&self, r: usize) -> (usize, usize) {
-        let p = {
-            self.chunk_start(0);
-            self.prefix.borrow()
-        };
-        let ci = p.partition_point(|&s| s <= r) - 1;
-        (ci, r - p[ci])
-    }
-
-    fn get(&self, r: usize) -> &Elem {
-        let (ci, off) = self.locate(r);
-        &self.chunks[ci][off]
-    }
-
-    fn insert(&mut self, e: Elem) {
-        self.invalidate();
-        self.len += 1;
-        if self.chunks.is_empty() {
-            self.chunks.push(vec![e]);
-            return;
-        }
-        let ci = self
-            .chunks
-            .partition_point(|c| cmp_elem(c.last().unwrap(), e.0, &e.1) == Ordering::Less)
-            .min(self.chunks.len() - 1);
-        let c = &mut self.chunks[ci];
-        let off = c.partition_point(|x| cmp_elem(x, e.0, &e.1) == Ordering::Less);
-        c.insert(off, e);
-        if c.len() > CHUNK_MAX {
-            let tail = c.split_off(c.len() / 2);
-            self.chunks.insert(ci + 1, tail);
-        }
-    }
-
-    /// Removes the element (score, member); true if it was there.
-    fn remove(&mut self, score: f64, member: &[u8]) -> bool {
-        let ci = self
-            .chunks
-            .partition_point(|c| cmp_elem(c.last().unwrap(), score, member) == Ordering::Less);
-        if ci == self.chunks.len() {
-            return false;
-        }
-        let c = &mut self.chunks[ci];
-        let off = c.partition_point(|x| cmp_elem(x, score, member) == Ordering::Less);
-        if off < c.len() && cmp_elem(&c[off], score, member) == Ordering::Equal {
-            c.remove(off);
-            if c.is_empty() {
-                self.chunks.remove(ci);
-            }
-            self.len -= 1;
-            self.invalidate();
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Removes ranks [start, end) and returns them in order.
-    fn drain(&mut self, start: usize, end: usize) -> Vec<Elem> {
-        if start >= end {
-            return Vec::new();
-        }
-        let mut out = Vec::with_capacity(end - start);
-        let (mut ci, off) = self.locate(start);
-        let mut off = off;
-        let mut left = end - start;
-        while left > 0 {
-            let c = &mut self.chunks[ci];
-            let take = (c.len() - off).min(left);
-            out.extend(c.drain(off..off + take));
-            left -= take;
-            if c.is_empty() {
-                self.chunks.remove(ci);
-            } else {
-                ci += 1;
-            }
-            off = 0;
-        }
-        self.len -= out.len();
-        self.invalidate();
-        out
-    }
-
-    fn iter_from(&self, r: usize) -> impl Iterator<Item = &Elem> {
-        let (ci, off) = if r >= self.len {
-            (self.chunks.len(), 0)
-        } else {
-            self.locate(r)
-        };
-        self.chunks[ci.min(self.chunks.len())..]
-            .iter()
-            .enumerate()
-            .flat_map(move |(i, c)| c[if i == 0 { off } else { 0 }..].iter())
-    }
-}
-
-/// A sorted set value.
+/// A sorted set value: 16 bytes, the listpack buffer itself or a box
+/// holding the skiplist encoding.
 #[derive(Clone, Debug)]
 pub struct ZSet {
+    repr: Repr,
+}
+
+#[derive(Clone, Debug)]
+enum Repr {
+    /// Member and score entries in order (see [`lp`]).
+    Pack(Packed),
+    Skip(Box<Skip>),
+}
+
+/// The skiplist encoding: the ordered sequence and member -> score.
+#[derive(Clone, Debug, Default)]
+struct Skip {
     seq: Chunks,
-    /// member -> score, present in the skiplist encoding only.
-    dict: Option<HashMap<Bytes, f64>>,
+    dict: HashMap<Bytes, f64>,
 }
 
 impl Default for ZSet {
@@ -235,12 +107,54 @@ impl Default for ZSet {
     }
 }
 
+/// An element borrowed from a set: (score, member).
+pub type ElemRef<'a> = (f64, &'a [u8]);
+
+/// Elements in ascending order.
+#[derive(Clone)]
+pub struct Iter<'a>(IterInner<'a>);
+
+#[derive(Clone)]
+enum IterInner<'a> {
+    Pack(lp::LpIter<'a>),
+    Skip(chunks::ChunkIter<'a>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = ElemRef<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<ElemRef<'a>> {
+        match &mut self.0 {
+            IterInner::Pack(it) => it.next().map(|(_, s, m)| (s, m)),
+            IterInner::Skip(it) => it.next().map(|e| (e.0, &e.1[..])),
+        }
+    }
+}
+
+/// See [`ZSet::ranked`].
+pub enum Ranked<'a> {
+    Decoded(Vec<ElemRef<'a>>),
+    Set(&'a ZSet),
+}
+
+impl<'a> Ranked<'a> {
+    /// The element at ascending rank `r` (< len).
+    pub fn at(&self, r: usize) -> ElemRef<'a> {
+        match self {
+            Ranked::Decoded(v) => v[r],
+            Ranked::Set(z) => z.at(r),
+        }
+    }
+}
+
 impl ZSet {
     pub fn new(enc: ZEncoding) -> Self {
-        ZSet {
-            seq: Chunks::default(),
-            dict: (enc == ZEncoding::Skiplist).then(HashMap::new),
-        }
+        let repr = match enc {
+            ZEncoding::Listpack => Repr::Pack(Packed::new()),
+            ZEncoding::Skiplist => Repr::Skip(Box::default()),
+        };
+        ZSet { repr }
     }
 
     /// An empty set with the encoding Redis gives a new key whose first
@@ -253,77 +167,87 @@ impl ZSet {
         }
     }
 
+    /// A listpack-encoded set of `items`, which must be in order and free
+    /// of duplicates (and carry no -0 score).
+    fn pack_sorted<'a>(items: impl Iterator<Item = ElemRef<'a>>) -> Self {
+        ZSet {
+            repr: Repr::Pack(lp::from_sorted(items)),
+        }
+    }
+
     pub fn encoding(&self) -> ZEncoding {
-        if self.dict.is_some() {
-            ZEncoding::Skiplist
-        } else {
-            ZEncoding::Listpack
+        match self.repr {
+            Repr::Pack(_) => ZEncoding::Listpack,
+            Repr::Skip(_) => ZEncoding::Skiplist,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.seq.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.seq.len == 0
-    }
-
-    pub fn score(&self, member: &[u8]) -> Option<f64> {
-        match &self.dict {
-            Some(d) => d.get(member).copied(),
-            None => self
-                .seq
-                .chunks
-                .iter()
-                .flatten()
-                .find(|e| e.1.as_ref() == member)
-                .map(|e| e.0),
+        match &self.repr {
+            Repr::Pack(p) => lp::len(p),
+            Repr::Skip(s) => s.seq.len,
         }
     }
 
-    /// Heap bytes owned by the set (MEMORY USAGE): the ordered chunks,
-    /// the member bytes (shared with the map), and the map's table.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match &self.repr {
+            Repr::Pack(p) => lp::find(p, member).map(|f| f.1),
+            Repr::Skip(s) => s.dict.get(member).copied(),
+        }
+    }
+
+    /// Heap bytes owned by the set (MEMORY USAGE): the listpack buffer, or
+    /// the ordered chunks, the member bytes (shared with the map), and the
+    /// map's table.
     pub fn heap_size(&self) -> usize {
+        let s = match &self.repr {
+            Repr::Pack(p) => return p.heap_size(),
+            Repr::Skip(s) => s,
+        };
         let elem = std::mem::size_of::<Elem>();
-        let chunks: usize = self
+        let chunks: usize = s
             .seq
             .chunks
             .iter()
             .map(|c| std::mem::size_of::<Vec<Elem>>() + c.capacity() * elem)
             .sum();
         let members: usize = self.iter().map(|e| e.1.len()).sum();
-        let dict = self.dict.as_ref().map_or(0, |d| {
-            // A shared Bytes adds its refcount block; each slot holds a
-            // key, a score and a control byte.
-            d.capacity() * (std::mem::size_of::<(Bytes, f64)>() + 1) + d.len() * 24
-        });
-        chunks + members + dict
+        // A shared Bytes adds its refcount block; each slot holds a key, a
+        // score and a control byte.
+        let dict =
+            s.dict.capacity() * (std::mem::size_of::<(Bytes, f64)>() + 1) + s.dict.len() * 24;
+        std::mem::size_of::<Skip>() + chunks + members + dict
     }
 
     /// Converts to the skiplist encoding.
     pub fn convert_to_skiplist(&mut self) {
-        if self.dict.is_none() {
-            let mut d = HashMap::with_capacity(self.len());
-            for e in self.seq.chunks.iter().flatten() {
-                d.insert(e.1.clone(), e.0);
+        if let Repr::Pack(p) = &self.repr {
+            let mut s = Skip::default();
+            s.dict.reserve(lp::len(p));
+            for (_, score, m) in lp::iter(p) {
+                let m = Bytes::copy_from_slice(m);
+                s.dict.insert(m.clone(), score);
+                s.seq.insert((score, m));
             }
-            self.dict = Some(d);
+            self.repr = Repr::Skip(Box::new(s));
         }
     }
 
     /// zsetConvertToListpackIfNeeded: back to listpack if the set fits.
+    /// The listpack reads a -0 score back as 0.
     pub fn shrink_if_fits(&mut self, lim: ZLimits) {
-        if self.dict.is_some()
+        if matches!(self.repr, Repr::Skip(_))
             && self.len() <= lim.max_entries
             && self.max_member_len() <= lim.max_value
         {
-            self.dict = None;
-            for c in &mut self.seq.chunks {
-                for e in c.iter_mut().filter(|e| e.0 == 0.0) {
-                    e.0 = 0.0;
-                }
-            }
+            *self = ZSet::pack_sorted(
+                self.iter()
+                    .map(|(s, m)| (if s == 0.0 { 0.0 } else { s }, m)),
+            );
         }
     }
 
@@ -334,15 +258,39 @@ impl ZSet {
     /// Inserts a member known to be absent, converting the encoding first
     /// if the listpack would exceed its limits.
     pub fn insert_new(&mut self, member: Bytes, score: f64, lim: ZLimits) {
-        if self.dict.is_none() && (self.len() + 1 > lim.max_entries || member.len() > lim.max_value)
-        {
-            self.convert_to_skiplist();
+        if let Repr::Pack(p) = &self.repr {
+            if lp::len(p) + 1 > lim.max_entries || member.len() > lim.max_value {
+                self.convert_to_skiplist();
+            }
         }
-        let score = self.stored_score(score);
-        if let Some(d) = &mut self.dict {
-            d.insert(member.clone(), score);
+        self.insert_absent(member.as_ref(), Some(&member), score);
+    }
+
+    /// [`ZSet::insert_new`] from borrowed bytes (copied only if the set
+    /// is or becomes a skiplist).
+    pub fn insert_member(&mut self, member: &[u8], score: f64, lim: ZLimits) {
+        if let Repr::Pack(p) = &self.repr {
+            if lp::len(p) + 1 > lim.max_entries || member.len() > lim.max_value {
+                self.convert_to_skiplist();
+            }
         }
-        self.seq.insert((score, member));
+        self.insert_absent(member, None, score);
+    }
+
+    /// Inserts an absent member with no threshold check; `shared` is the
+    /// member as Bytes when the caller has it (saves a copy for the
+    /// skiplist encoding).
+    fn insert_absent(&mut self, member: &[u8], shared: Option<&Bytes>, score: f64) {
+        match &mut self.repr {
+            Repr::Pack(p) => lp::insert(p, if score == 0.0 { 0.0 } else { score }, member),
+            Repr::Skip(s) => {
+                let m = shared
+                    .cloned()
+                    .unwrap_or_else(|| Bytes::copy_from_slice(member));
+                s.dict.insert(m.clone(), score);
+                s.seq.insert((score, m));
+            }
+        }
     }
 
     /// Sets the score of a member, inserting it if absent. True if added.
@@ -353,7 +301,7 @@ impl ZSet {
                 false
             }
             None => {
-                self.insert_new(Bytes::copy_from_slice(member), score, lim);
+                self.insert_member(member, score, lim);
                 true
             }
         }
@@ -364,75 +312,106 @@ impl ZSet {
         if old == new {
             return;
         }
-        let new = self.stored_score(new);
-        let m = self.take(member, old);
-        if let Some(d) = &mut self.dict {
-            d.insert(m.clone(), new);
+        match &mut self.repr {
+            Repr::Pack(p) => {
+                let (off, _) = lp::find(p, member).expect("member present");
+                p.remove(off, 2);
+                lp::insert(p, if new == 0.0 { 0.0 } else { new }, member);
+            }
+            Repr::Skip(s) => {
+                let r = s
+                    .seq
+                    .partition_point(|e| cmp_elem(e, old, member) == Ordering::Less);
+                let m = s.seq.drain(r, r + 1).pop().expect("member present").1;
+                s.dict.insert(m.clone(), new);
+                s.seq.insert((new, m));
+            }
         }
-        self.seq.insert((new, m));
-    }
-
-    /// A listpack stores scores as strings and reads "-0" back as the
-    /// integer 0, so -0 survives only in the skiplist encoding.
-    fn stored_score(&self, score: f64) -> f64 {
-        if self.dict.is_none() && score == 0.0 {
-            0.0
-        } else {
-            score
-        }
-    }
-
-    /// Removes (score, member) from the sequence, returning the member's
-    /// shared bytes.
-    fn take(&mut self, member: &[u8], score: f64) -> Bytes {
-        let r = self
-            .seq
-            .partition_point(|e| cmp_elem(e, score, member) == Ordering::Less);
-        self.seq.drain(r, r + 1).pop().expect("member present").1
     }
 
     /// Removes a member; true if it was present.
     pub fn remove(&mut self, member: &[u8]) -> bool {
-        let Some(score) = self.score(member) else {
-            return false;
-        };
-        if let Some(d) = &mut self.dict {
-            d.remove(member);
+        match &mut self.repr {
+            Repr::Pack(p) => match lp::find(p, member) {
+                Some((off, _)) => {
+                    p.remove(off, 2);
+                    true
+                }
+                None => false,
+            },
+            Repr::Skip(s) => match s.dict.remove(member) {
+                Some(score) => s.seq.remove(score, member),
+                None => false,
+            },
         }
-        self.seq.remove(score, member)
+    }
+
+    /// Number of leading elements for which `pred` holds (it must hold for
+    /// a prefix of the order).
+    fn partition_point(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+        match &self.repr {
+            Repr::Pack(p) => lp::iter(p).take_while(|e| pred(e.1, e.2)).count(),
+            Repr::Skip(s) => s.seq.partition_point(|e| pred(e.0, &e.1)),
+        }
     }
 
     /// 0-based ascending rank of a member.
     pub fn rank(&self, member: &[u8]) -> Option<usize> {
-        let score = self.score(member)?;
-        Some(
-            self.seq
-                .partition_point(|e| cmp_elem(e, score, member) == Ordering::Less),
-        )
+        match &self.repr {
+            Repr::Pack(p) => lp::iter(p).position(|e| e.2 == member),
+            Repr::Skip(s) => {
+                let score = *s.dict.get(member)?;
+                Some(
+                    s.seq
+                        .partition_point(|e| cmp_elem(e, score, member) == Ordering::Less),
+                )
+            }
+        }
     }
 
     /// The element at ascending rank `r` (< len).
-    pub fn at(&self, r: usize) -> &Elem {
-        self.seq.get(r)
+    pub fn at(&self, r: usize) -> ElemRef<'_> {
+        match &self.repr {
+            Repr::Pack(_) => self.iter_from(r).next().expect("rank in range"),
+            Repr::Skip(s) => {
+                let e = s.seq.get(r);
+                (e.0, &e.1[..])
+            }
+        }
+    }
+
+    /// Random access by rank for many lookups: a listpack is decoded
+    /// once (its [`ZSet::at`] walks from the head), a skiplist is used as
+    /// it is.
+    pub fn ranked(&self) -> Ranked<'_> {
+        match &self.repr {
+            Repr::Pack(p) => Ranked::Decoded(lp::iter(p).map(|(_, s, m)| (s, m)).collect()),
+            Repr::Skip(_) => Ranked::Set(self),
+        }
     }
 
     /// Elements in ascending order starting at rank `r`.
-    pub fn iter_from(&self, r: usize) -> impl Iterator<Item = &Elem> {
-        self.seq.iter_from(r)
+    pub fn iter_from(&self, r: usize) -> Iter<'_> {
+        match &self.repr {
+            Repr::Pack(p) => {
+                let mut it = lp::iter(p);
+                if r > 0 {
+                    it.nth(r - 1);
+                }
+                Iter(IterInner::Pack(it))
+            }
+            Repr::Skip(s) => Iter(IterInner::Skip(s.seq.iter_from(r))),
+        }
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Elem> {
-        self.seq.chunks.iter().flatten()
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_from(0)
     }
 
     /// Rank range [start, end) of the elements inside a score range.
     pub fn score_span(&self, r: &ScoreRange) -> (usize, usize) {
-        let start = self
-            .seq
-            .partition_point(|e| if r.minex { e.0 <= r.min } else { e.0 < r.min });
-        let end = self
-            .seq
-            .partition_point(|e| if r.maxex { e.0 < r.max } else { e.0 <= r.max });
+        let start = self.partition_point(|s, _| if r.minex { s <= r.min } else { s < r.min });
+        let end = self.partition_point(|s, _| if r.maxex { s < r.max } else { s <= r.max });
         (start, end.max(start))
     }
 
@@ -448,35 +427,35 @@ impl ZSet {
             return (0, 0);
         }
         if self.at(0).0 == self.at(n - 1).0 {
-            let start = self.seq.partition_point(|e| !lex_gte_min(&e.1, &r.min));
-            let end = self.seq.partition_point(|e| lex_lte_max(&e.1, &r.max));
+            let start = self.partition_point(|_, m| !lex_gte_min(m, &r.min));
+            let end = self.partition_point(|_, m| lex_lte_max(m, &r.max));
             return (start, end.max(start));
         }
         if lex_range_empty(r)
-            || !lex_gte_min(&self.at(n - 1).1, &r.min)
-            || !lex_lte_max(&self.at(0).1, &r.max)
+            || !lex_gte_min(self.at(n - 1).1, &r.min)
+            || !lex_lte_max(self.at(0).1, &r.max)
         {
             return (0, 0);
         }
-        let v: Vec<&Elem> = self.iter().collect();
+        let v: Vec<ElemRef> = self.iter().collect();
         if rev {
-            let Some(j) = v.iter().rposition(|e| lex_lte_max(&e.1, &r.max)) else {
+            let Some(j) = v.iter().rposition(|e| lex_lte_max(e.1, &r.max)) else {
                 return (0, 0);
             };
-            if !lex_gte_min(&v[j].1, &r.min) {
+            if !lex_gte_min(v[j].1, &r.min) {
                 return (0, 0);
             }
             let mut i = j;
-            while i > 0 && lex_gte_min(&v[i - 1].1, &r.min) {
+            while i > 0 && lex_gte_min(v[i - 1].1, &r.min) {
                 i -= 1;
             }
             (i, j + 1)
         } else {
-            let Some(i) = v.iter().position(|e| lex_gte_min(&e.1, &r.min)) else {
+            let Some(i) = v.iter().position(|e| lex_gte_min(e.1, &r.min)) else {
                 return (0, 0);
             };
             let mut j = i;
-            while j < n && lex_lte_max(&v[j].1, &r.max) {
+            while j < n && lex_lte_max(v[j].1, &r.max) {
                 j += 1;
             }
             (i, j)
@@ -488,17 +467,28 @@ impl ZSet {
         self.lex_span_dir(r, false)
     }
 
-    /// One ZSCAN step: at least `count` members (all those sharing the
-    /// last hash) whose scan hash is at or after `cursor`, in hash order,
-    /// and the next cursor (0 when done). A member present for a whole
-    /// scan is returned once, whatever changes in between, because the
-    /// cursor is a hash, not a position. O(count + log n) per call while
-    /// the set does not change.
+    /// One ZSCAN step over a skiplist-encoded set (a listpack answers
+    /// every member at once, in order, with cursor 0): at least `count`
+    /// members (all those sharing the last hash) whose scan hash is at or
+    /// after `cursor`, in hash order, and the next cursor (0 when done).
+    /// A member present for a whole scan is returned once, whatever
+    /// changes in between, because the cursor is a hash, not a position.
+    /// O(count + log n) per call while the set does not change.
     pub fn scan_step(&self, cursor: u64, count: usize) -> (Vec<Bytes>, u64) {
-        let mut cache = self.seq.scan.borrow_mut();
+        let s = match &self.repr {
+            Repr::Pack(p) => {
+                return (
+                    lp::iter(p).map(|e| Bytes::copy_from_slice(e.2)).collect(),
+                    0,
+                )
+            }
+            Repr::Skip(s) => s,
+        };
+        let mut cache = s.seq.scan.borrow_mut();
         if cache.len() != self.len() {
-            *cache = self
-                .iter()
+            *cache = s
+                .seq
+                .iter_from(0)
                 .map(|e| (scan_hash(&e.1), e.1.clone()))
                 .collect();
             cache.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
@@ -519,13 +509,29 @@ impl ZSet {
 
     /// Removes ranks [start, end) and returns them in order.
     pub fn remove_ranks(&mut self, start: usize, end: usize) -> Vec<Elem> {
-        let out = self.seq.drain(start, end.min(self.len()));
-        if let Some(d) = &mut self.dict {
-            for e in &out {
-                d.remove(&e.1);
+        let end = end.min(self.len());
+        if start >= end {
+            return Vec::new();
+        }
+        match &mut self.repr {
+            Repr::Pack(p) => {
+                let off = lp::offset_of(p, start);
+                let out = lp::iter(p)
+                    .skip(start)
+                    .take(end - start)
+                    .map(|(_, s, m)| (s, Bytes::copy_from_slice(m)))
+                    .collect();
+                p.remove(off, 2 * (end - start));
+                out
+            }
+            Repr::Skip(s) => {
+                let out = s.seq.drain(start, end);
+                for e in &out {
+                    s.dict.remove(&e.1);
+                }
+                out
             }
         }
-        out
     }
 }
 

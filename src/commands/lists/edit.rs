@@ -9,21 +9,29 @@ use super::{
 use crate::commands::ctx::notify;
 use crate::commands::{err, Ctx};
 use crate::keyspace::list::End;
+use crate::keyspace::Value;
 use bytes::Bytes;
 
 fn push_generic(ctx: &mut Ctx, args: &[Bytes], end: End, only_existing: bool) {
     let key = &args[1];
-    let exists = match find(ctx, key, true) {
-        Found::WrongType => return,
-        Found::Missing if only_existing => {
+    // One lookup: push into an existing list in place, or build a new one.
+    let len = match ctx.lookup_write(key).map(|e| &mut e.value) {
+        Some(Value::List(l)) => {
+            for v in &args[2..] {
+                l.push(end, v);
+            }
+            l.len()
+        }
+        Some(_) => {
+            ctx.out.error(err::WRONGTYPE);
+            return;
+        }
+        None if only_existing => {
             ctx.out.int(0);
             return;
         }
-        Found::Missing => false,
-        Found::List(_) => true,
+        None => push_values(ctx, key, end, args[2..].iter().map(|a| &a[..]), false),
     };
-    let vals = args[2..].iter().map(|a| &a[..]);
-    let len = push_values(ctx, key, end, vals, exists);
     ctx.dirty += (args.len() - 2) as u64;
     ctx.out.int(len as i64);
     ctx.key_modified(key);
@@ -51,6 +59,18 @@ pub fn rpushx(ctx: &mut Ctx, args: &[Bytes]) {
 pub(super) fn elements_removed(ctx: &mut Ctx, key: &[u8], end: End, n: usize) {
     ctx.notify(notify::LIST, end_event(end).1, key);
     delete_if_empty(ctx, key);
+    ctx.key_modified(key);
+    ctx.dirty += n as u64;
+}
+
+/// [`elements_removed`] when the caller already knows whether the list
+/// is now empty (saves a lookup).
+fn popped(ctx: &mut Ctx, key: &[u8], end: End, n: usize, emptied: bool) {
+    ctx.notify(notify::LIST, end_event(end).1, key);
+    if emptied {
+        ctx.delete_key(key);
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     ctx.key_modified(key);
     ctx.dirty += n as u64;
 }
@@ -88,29 +108,33 @@ fn pop_generic(ctx: &mut Ctx, args: &[Bytes], end: End) {
             }
         },
     };
-    match find(ctx, key, true) {
-        Found::WrongType => {}
-        Found::Missing => {
-            if count.is_some() {
-                ctx.out.null_array()
-            } else {
-                ctx.out.null()
-            }
-        }
-        Found::List(_) => match count {
-            Some(0) => ctx.out.array_len(0),
-            Some(c) => {
-                let n = pop_range_reply(ctx, key, end, c as usize);
-                elements_removed(ctx, key, end, n);
+    let Some(count) = count else {
+        // One lookup: pop in place.
+        let (v, emptied) = match ctx.lookup_write(key).map(|e| &mut e.value) {
+            Some(Value::List(l)) => (l.pop(end), l.is_empty()),
+            Some(_) => {
+                ctx.out.error(err::WRONGTYPE);
+                return;
             }
             None => {
-                let db = ctx.client.db;
-                if let Some(v) = list_at(ctx.srv, db, key).pop(end) {
-                    ctx.out.bulk(&v);
-                }
-                elements_removed(ctx, key, end, 1);
+                ctx.out.null();
+                return;
             }
-        },
+        };
+        if let Some(v) = v {
+            ctx.out.bulk(&v);
+        }
+        popped(ctx, key, end, 1, emptied);
+        return;
+    };
+    match find(ctx, key, true) {
+        Found::WrongType => {}
+        Found::Missing => ctx.out.null_array(),
+        Found::List(_) if count == 0 => ctx.out.array_len(0),
+        Found::List(_) => {
+            let n = pop_range_reply(ctx, key, end, count as usize);
+            elements_removed(ctx, key, end, n);
+        }
     }
 }
 

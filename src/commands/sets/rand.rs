@@ -13,6 +13,7 @@ use crate::commands::ctx::notify;
 use crate::commands::hashes::LONG_RANGE;
 use crate::commands::{err, Ctx};
 use crate::keyspace::set::SetValue;
+use crate::keyspace::Value;
 use crate::util::num::parse_i64;
 use bytes::Bytes;
 use rand::seq::index::sample;
@@ -36,17 +37,22 @@ pub fn spop(ctx: &mut Ctx, args: &[Bytes]) {
         return;
     }
     let key = &args[1];
-    let s = match write_set(ctx, key) {
-        Err(()) => return,
-        Ok(None) => {
+    // One lookup: the member is popped in place.
+    let (m, emptied) = match ctx.lookup_write(key).map(|e| &mut e.value) {
+        Some(Value::Set(s)) => {
+            let m = random_member(s);
+            s.remove(&m);
+            (m, s.is_empty())
+        }
+        Some(_) => {
+            ctx.out.error(err::WRONGTYPE);
+            return;
+        }
+        None => {
             ctx.out.null();
             return;
         }
-        Ok(Some(s)) => s,
     };
-    let m = random_member(s);
-    s.remove(&m);
-    let emptied = s.is_empty();
     ctx.notify(notify::SET, "spop", key);
     ctx.propagate(vec![
         Bytes::from_static(b"SREM"),

@@ -5,9 +5,10 @@
 //! Served pops propagate as `ZPOPMIN|ZPOPMAX key [count]`, whichever
 //! command popped, so replicas and the AOF never see a blocking command.
 
-use super::{delete_if_empty, parse_long_range, read, reply_elems, write};
+use super::{parse_long_range, read, reply_elems, write};
 use crate::commands::ctx::notify;
 use crate::commands::{err, Ctx};
+use crate::keyspace::Value;
 use crate::server::blocking::parse_timeout;
 use bytes::Bytes;
 use rand::Rng;
@@ -23,18 +24,36 @@ struct PopShape {
 /// Pops from the first existing key. `count` -1 is the plain single pop.
 /// Returns Some((key, popped)) when something was popped.
 fn generic_pop(ctx: &mut Ctx, keys: &[Bytes], count: i64, shape: PopShape) -> Option<usize> {
+    // One lookup per key: the first sorted set found is popped in place.
+    let pop_n = if count == -1 {
+        1
+    } else {
+        count.max(0) as usize
+    };
     let mut found = None;
     for (i, k) in keys.iter().enumerate() {
-        match write(ctx, k) {
-            Err(()) => return None,
-            Ok(None) => continue,
-            Ok(Some(_)) => {
-                found = Some(i);
+        match ctx.lookup_write(k).map(|e| &mut e.value) {
+            Some(Value::ZSet(z)) => {
+                let n = pop_n.min(z.len());
+                let popped = if shape.max {
+                    let len = z.len();
+                    let mut v = z.remove_ranks(len - n, len);
+                    v.reverse();
+                    v
+                } else {
+                    z.remove_ranks(0, n)
+                };
+                found = Some((i, popped, z.is_empty()));
                 break;
             }
+            Some(_) => {
+                ctx.out.error(err::WRONGTYPE);
+                return None;
+            }
+            None => continue,
         }
     }
-    let Some(i) = found else {
+    let Some((i, popped, emptied)) = found else {
         if shape.nil_when_empty {
             ctx.out.null_array();
         } else {
@@ -47,21 +66,6 @@ fn generic_pop(ctx: &mut Ctx, keys: &[Bytes], count: i64, shape: PopShape) -> Op
         return None;
     }
     let key = &keys[i];
-    let count = if count == -1 { 1 } else { count as usize };
-    let popped = {
-        let Ok(Some(z)) = write(ctx, key) else {
-            return None;
-        };
-        let n = count.min(z.len());
-        if shape.max {
-            let len = z.len();
-            let mut v = z.remove_ranks(len - n, len);
-            v.reverse();
-            v
-        } else {
-            z.remove_ranks(0, n)
-        }
-    };
     let n = popped.len();
     let out = &mut *ctx.out;
     match (shape.nested, shape.emitkey) {
@@ -91,7 +95,10 @@ fn generic_pop(ctx: &mut Ctx, keys: &[Bytes], count: i64, shape: PopShape) -> Op
         key,
     );
     ctx.key_modified(key);
-    delete_if_empty(ctx, key);
+    if emptied {
+        ctx.delete_key(key);
+        ctx.notify(notify::GENERIC, "del", key);
+    }
     Some(i)
 }
 
@@ -329,7 +336,7 @@ pub(super) fn zrandmember(ctx: &mut Ctx, args: &[Bytes]) {
         Ok(None) => ctx.out.null(),
         Ok(Some((z, out))) => {
             let r = rand::thread_rng().gen_range(0..z.len());
-            out.bulk(&z.at(r).1);
+            out.bulk(z.at(r).1);
         }
     }
 }
@@ -349,11 +356,12 @@ fn randmember_count(ctx: &mut Ctx, key: &[u8], l: i64, withscores: bool) {
         return;
     }
     let size = z.len();
+    let z = z.ranked();
     let mut rng = rand::thread_rng();
     if l < 0 || count == 1 {
         let items = (0..count).map(|_| {
             let e = z.at(rng.gen_range(0..size));
-            (e.1.as_ref(), e.0)
+            (e.1, e.0)
         });
         reply_elems(out, items, count, withscores);
         return;
@@ -362,7 +370,7 @@ fn randmember_count(ctx: &mut Ctx, key: &[u8], l: i64, withscores: bool) {
         // zuiNext walks a sorted set from its tail.
         let items = (0..size).rev().map(|r| {
             let e = z.at(r);
-            (e.1.as_ref(), e.0)
+            (e.1, e.0)
         });
         reply_elems(out, items, size, withscores);
         return;
@@ -370,7 +378,7 @@ fn randmember_count(ctx: &mut Ctx, key: &[u8], l: i64, withscores: bool) {
     let picks = rand::seq::index::sample(&mut rng, size, count);
     let items = picks.iter().map(|r| {
         let e = z.at(r);
-        (e.1.as_ref(), e.0)
+        (e.1, e.0)
     });
     reply_elems(out, items, count, withscores);
 }

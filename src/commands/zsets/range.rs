@@ -193,9 +193,10 @@ pub(crate) fn generic(
             Ok(None) => ctx.out.array_len(0),
             Ok(Some((z, out))) => {
                 let ranks = select(z, &spec, rev, offset, limit);
+                let z = z.ranked();
                 let items = ranks.iter().map(|&r| {
                     let e = z.at(r);
-                    (e.1.as_ref(), e.0)
+                    (e.1, e.0)
                 });
                 reply_elems(out, items, ranks.len(), withscores);
             }
@@ -208,9 +209,11 @@ pub(crate) fn generic(
         Ok(None) => ZSet::default(),
         Ok(Some((z, _))) => {
             let mut dz = ZSet::default();
-            for r in select(z, &spec, rev, offset, limit) {
+            let ranks = select(z, &spec, rev, offset, limit);
+            let z = z.ranked();
+            for r in ranks {
                 let e = z.at(r);
-                dz.insert_new(e.1.clone(), e.0, lim);
+                dz.insert_new(Bytes::copy_from_slice(e.1), e.0, lim);
             }
             dz
         }
@@ -224,7 +227,7 @@ pub(crate) fn generic(
 pub(crate) fn store_result(ctx: &mut Ctx, dst: &[u8], z: ZSet, event: &str) {
     let n = z.len();
     if n > 0 {
-        ctx.set_key(dst, Value::ZSet(Box::new(z)), false);
+        ctx.set_key(dst, Value::ZSet(z), false);
         ctx.out.int(n as i64);
         ctx.notify(notify::ZSET, event, dst);
         ctx.dirty += 1;

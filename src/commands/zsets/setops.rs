@@ -52,7 +52,7 @@ impl<'a> Source<'a> {
     fn members(&self) -> Box<dyn Iterator<Item = (Bytes, f64)> + 'a> {
         match self {
             Source::Missing => Box::new(std::iter::empty()),
-            Source::ZSet(z) => Box::new(z.iter().map(|e| (e.1.clone(), e.0))),
+            Source::ZSet(z) => Box::new(z.iter().map(|e| (Bytes::copy_from_slice(e.1), e.0))),
             Source::Set(s) => Box::new(s.iter().map(|m| (Bytes::copy_from_slice(&m), 1.0))),
         }
     }
@@ -278,7 +278,7 @@ fn generic(ctx: &mut Ctx, args: &[Bytes], nk: usize, dst: Option<&Bytes>, op: Op
             store_result(ctx, dst, z, event);
         }
         None => {
-            let items = z.iter().map(|e| (e.1.as_ref(), e.0));
+            let items = z.iter().map(|e| (e.1, e.0));
             reply_elems(ctx.out, items, z.len(), withscores);
         }
     }
@@ -363,7 +363,10 @@ pub(super) fn zscan(ctx: &mut Ctx, args: &[Bytes]) {
     let mut found: Vec<(Bytes, f64)>;
     let next;
     if z.encoding() == ZEncoding::Listpack {
-        found = z.iter().map(|e| (e.1.clone(), e.0)).collect();
+        found = z
+            .iter()
+            .map(|e| (Bytes::copy_from_slice(e.1), e.0))
+            .collect();
         next = 0;
     } else {
         let (members, n) = z.scan_step(cursor, count as usize);

@@ -81,12 +81,12 @@ proptest! {
             }
             let order = model_order(&m);
             prop_assert_eq!(z.len(), order.len());
-            let got: Vec<(f64, Bytes)> = z.iter().cloned().collect();
+            let got: Vec<(f64, Bytes)> = z.iter().map(|(s, m)| (s, Bytes::copy_from_slice(m))).collect();
             prop_assert_eq!(&got, &order);
             for (r, (s, k)) in order.iter().enumerate() {
                 prop_assert_eq!(z.rank(k), Some(r));
                 prop_assert_eq!(z.score(k), Some(*s));
-                prop_assert_eq!(z.at(r), &(*s, k.clone()));
+                prop_assert_eq!(z.at(r), (*s, &k[..]));
             }
             if let Some(first) = order.first() {
                 let range = ScoreRange { min: first.0, max: first.0 + 3.0, minex: true, maxex: false };
@@ -121,11 +121,11 @@ fn big_set_ranks() {
     assert_eq!(z.len(), 10_000);
     let mut prev: Option<(f64, Bytes)> = None;
     for (r, e) in z.iter().enumerate() {
-        assert_eq!(z.rank(&e.1), Some(r));
+        assert_eq!(z.rank(e.1), Some(r));
         if let Some(p) = &prev {
-            assert!(p.0 < e.0 || (p.0 == e.0 && p.1 < e.1));
+            assert!(p.0 < e.0 || (p.0 == e.0 && &p.1[..] < e.1));
         }
-        prev = Some(e.clone());
+        prev = Some((e.0, Bytes::copy_from_slice(e.1)));
     }
     let removed = z.remove_ranks(100, 9_900);
     assert_eq!(removed.len(), 9_800);
@@ -194,4 +194,11 @@ fn scan_returns_every_stable_member_despite_changes() {
     for i in 0..2000u32 {
         assert!(seen.contains(format!("s{i}").as_bytes()), "s{i} missing");
     }
+}
+
+#[test]
+fn compact_header() {
+    // A sorted set sits in `Value` without a box of its own.
+    assert_eq!(std::mem::size_of::<ZSet>(), 16);
+    assert_eq!(std::mem::size_of::<crate::keyspace::Value>(), 24);
 }

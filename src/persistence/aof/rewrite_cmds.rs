@@ -102,7 +102,7 @@ pub fn key_commands(out: &mut Vec<u8>, key: &[u8], v: &Value) {
             key,
             z.len(),
             z.iter()
-                .map(|(score, m)| [fmt_double(*score).into_bytes(), m.to_vec()]),
+                .map(|(score, m)| [fmt_double(score).into_bytes(), m.to_vec()]),
         ),
         Value::Hash(h) => batched(out, b"HMSET", key, h.len(), h.iter().map(|(f, v)| [f, v])),
         Value::Stream(s) => stream_commands(out, key, s),
@@ -319,7 +319,7 @@ mod tests {
         z.set(b"b", f64::NEG_INFINITY, lim);
         z.set(b"c", 0.1, lim);
         assert_eq!(
-            one(b"z", Value::ZSet(Box::new(z))),
+            one(b"z", Value::ZSet(z)),
             [[
                 "ZADD",
                 "z",

@@ -460,7 +460,7 @@ fn build_zset(
     for (m, s) in items {
         z.insert_new(Bytes::from(m), s, keep);
     }
-    Ok(Some(Value::ZSet(Box::new(z))))
+    Ok(Some(Value::ZSet(z)))
 }
 
 /// Types 14 (ziplist nodes) and 18 (plain / packed listpack nodes).

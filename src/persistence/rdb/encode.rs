@@ -189,7 +189,7 @@ fn encode_zset(out: &mut Vec<u8>, z: &ZSet, compress: bool) -> u8 {
             let mut lp = LpWriter::new();
             for (score, member) in z.iter() {
                 lp.push_str(member);
-                push_score(&mut lp, *score);
+                push_score(&mut lp, score);
             }
             write_string(out, &lp.finish(), compress);
             types::ZSET_LISTPACK
@@ -199,7 +199,7 @@ fn encode_zset(out: &mut Vec<u8>, z: &ZSet, compress: bool) -> u8 {
             let all: Vec<_> = z.iter().collect();
             for (score, member) in all.into_iter().rev() {
                 write_string(out, member, compress);
-                write_binary_double(out, *score);
+                write_binary_double(out, score);
             }
             types::ZSET_2
         }

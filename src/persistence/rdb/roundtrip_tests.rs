@@ -150,7 +150,7 @@ fn zset_value() -> impl Strategy<Value = Value> {
         for (m, s) in &items {
             z.set(m, *s, ZL);
         }
-        Value::ZSet(Box::new(z))
+        Value::ZSet(z)
     })
 }
 
