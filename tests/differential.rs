@@ -23,7 +23,9 @@
 //! runs redis-server on both sides, to prove a new script deterministic.
 //!
 //! Every mismatch is reported with its file, line, command and both
-//! replies, and the test fails if there is any. If a reply is missing or a
+//! replies, and the test fails if there is any. A line that redis-server
+//! itself leaves unanswered is a script error (it would only compare two
+//! timeouts). If a reply is missing or a
 //! connection is closed, that connection is reopened on both servers so
 //! the following lines stay comparable.
 
@@ -208,7 +210,15 @@ fn run_script(name: &str, steps: &[Step]) -> (usize, Vec<String>) {
             kc.remove(&step.conn);
             rc.remove(&step.conn);
         }
-        if k != r {
+        if r.iter().any(|s| s == "<no reply>") {
+            // Redis itself sent nothing: the script waits for a reply that
+            // never comes, and the line would compare two timeouts (a
+            // check that cannot fail, costing WAIT on each side).
+            bad.push(format!(
+                "{name}:{}: {}: redis-server sent no reply within {WAIT:?}: fix the script",
+                step.line, step.text
+            ));
+        } else if k != r {
             bad.push(format!(
                 "{name}:{}: {}{}\n    keel:  {}\n    redis: {}",
                 step.line,
