@@ -19,6 +19,7 @@
 mod chunks;
 mod lp;
 
+use super::bytes::KBytes;
 use super::packed::Packed;
 use bytes::Bytes;
 use chunks::Chunks;
@@ -62,7 +63,7 @@ pub struct LexRange {
     pub max: LexBound,
 }
 
-pub type Elem = (f64, Bytes);
+pub type Elem = (f64, KBytes);
 
 /// Redis's order: by score (`<`; -0 equals 0), ties by memcmp of the
 /// member.
@@ -98,7 +99,7 @@ enum Repr {
 #[derive(Clone, Debug, Default)]
 struct Skip {
     seq: Chunks,
-    dict: HashMap<Bytes, f64>,
+    dict: HashMap<KBytes, f64>,
 }
 
 impl Default for ZSet {
@@ -201,8 +202,8 @@ impl ZSet {
     }
 
     /// Heap bytes owned by the set (MEMORY USAGE): the listpack buffer, or
-    /// the ordered chunks, the member bytes (shared with the map), and the
-    /// map's table.
+    /// the ordered chunks and the map's table, plus the members too long
+    /// to sit inline (each stored in both).
     pub fn heap_size(&self) -> usize {
         let s = match &self.repr {
             Repr::Pack(p) => return p.heap_size(),
@@ -215,11 +216,9 @@ impl ZSet {
             .iter()
             .map(|c| std::mem::size_of::<Vec<Elem>>() + c.capacity() * elem)
             .sum();
-        let members: usize = self.iter().map(|e| e.1.len()).sum();
-        // A shared Bytes adds its refcount block; each slot holds a key, a
-        // score and a control byte.
-        let dict =
-            s.dict.capacity() * (std::mem::size_of::<(Bytes, f64)>() + 1) + s.dict.len() * 24;
+        let members: usize = s.dict.keys().map(|m| 2 * m.heap_size()).sum();
+        // Each slot holds a member, a score and a control byte.
+        let dict = s.dict.capacity() * (std::mem::size_of::<(KBytes, f64)>() + 1);
         std::mem::size_of::<Skip>() + chunks + members + dict
     }
 
@@ -229,7 +228,7 @@ impl ZSet {
             let mut s = Skip::default();
             s.dict.reserve(lp::len(p));
             for (_, score, m) in lp::iter(p) {
-                let m = Bytes::copy_from_slice(m);
+                let m = KBytes::new(m);
                 s.dict.insert(m.clone(), score);
                 s.seq.insert((score, m));
             }
@@ -258,35 +257,25 @@ impl ZSet {
     /// Inserts a member known to be absent, converting the encoding first
     /// if the listpack would exceed its limits.
     pub fn insert_new(&mut self, member: Bytes, score: f64, lim: ZLimits) {
-        if let Repr::Pack(p) = &self.repr {
-            if lp::len(p) + 1 > lim.max_entries || member.len() > lim.max_value {
-                self.convert_to_skiplist();
-            }
-        }
-        self.insert_absent(member.as_ref(), Some(&member), score);
+        self.insert_member(&member, score, lim);
     }
 
-    /// [`ZSet::insert_new`] from borrowed bytes (copied only if the set
-    /// is or becomes a skiplist).
+    /// [`ZSet::insert_new`] from borrowed bytes.
     pub fn insert_member(&mut self, member: &[u8], score: f64, lim: ZLimits) {
         if let Repr::Pack(p) = &self.repr {
             if lp::len(p) + 1 > lim.max_entries || member.len() > lim.max_value {
                 self.convert_to_skiplist();
             }
         }
-        self.insert_absent(member, None, score);
+        self.insert_absent(member, score);
     }
 
-    /// Inserts an absent member with no threshold check; `shared` is the
-    /// member as Bytes when the caller has it (saves a copy for the
-    /// skiplist encoding).
-    fn insert_absent(&mut self, member: &[u8], shared: Option<&Bytes>, score: f64) {
+    /// Inserts an absent member with no threshold check.
+    fn insert_absent(&mut self, member: &[u8], score: f64) {
         match &mut self.repr {
             Repr::Pack(p) => lp::insert(p, if score == 0.0 { 0.0 } else { score }, member),
             Repr::Skip(s) => {
-                let m = shared
-                    .cloned()
-                    .unwrap_or_else(|| Bytes::copy_from_slice(member));
+                let m = KBytes::new(member);
                 s.dict.insert(m.clone(), score);
                 s.seq.insert((score, m));
             }
@@ -489,7 +478,7 @@ impl ZSet {
             *cache = s
                 .seq
                 .iter_from(0)
-                .map(|e| (scan_hash(&e.1), e.1.clone()))
+                .map(|e| (scan_hash(&e.1), Bytes::copy_from_slice(&e.1)))
                 .collect();
             cache.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
         }
@@ -519,7 +508,7 @@ impl ZSet {
                 let out = lp::iter(p)
                     .skip(start)
                     .take(end - start)
-                    .map(|(_, s, m)| (s, Bytes::copy_from_slice(m)))
+                    .map(|(_, s, m)| (s, KBytes::new(m)))
                     .collect();
                 p.remove(off, 2 * (end - start));
                 out

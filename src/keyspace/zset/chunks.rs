@@ -87,9 +87,15 @@ impl Chunks {
             .min(self.chunks.len() - 1);
         let c = &mut self.chunks[ci];
         let off = c.partition_point(|x| cmp_elem(x, e.0, &e.1) == Ordering::Less);
+        // Grow by a quarter, not double: a chunk carries at most 25 %
+        // spare room (still amortised O(1) per insert).
+        if c.len() == c.capacity() {
+            c.reserve_exact((c.len() / 4).max(4));
+        }
         c.insert(off, e);
         if c.len() > CHUNK_MAX {
             let tail = c.split_off(c.len() / 2);
+            c.shrink_to(c.len() + c.len() / 4);
             self.chunks.insert(ci + 1, tail);
         }
     }

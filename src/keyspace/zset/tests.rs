@@ -61,7 +61,11 @@ proptest! {
                     let (a, b) = (a as usize % (n + 1), b as usize % (n + 1));
                     let (a, b) = (a.min(b), a.max(b));
                     let order = model_order(&m);
-                    let removed = z.remove_ranks(a, b);
+                    let removed: Vec<(f64, Bytes)> = z
+                        .remove_ranks(a, b)
+                        .into_iter()
+                        .map(|(s, m)| (s, Bytes::copy_from_slice(&m)))
+                        .collect();
                     prop_assert_eq!(&removed[..], &order[a..b]);
                     for e in removed {
                         m.remove(&e.1);
