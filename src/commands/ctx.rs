@@ -45,6 +45,8 @@ pub struct BlockRequest {
     /// The command to re-run when a key is ready, if not the original argv
     /// (XREAD BLOCK resolves `$` to an ID when it blocks).
     pub rerun_args: Option<Vec<Bytes>>,
+    /// WAIT: block until `.1` replicas acknowledge offset `.0` (no keys).
+    pub wait_acks: Option<(u64, i64)>,
 }
 
 pub struct Ctx<'a> {
@@ -85,16 +87,18 @@ impl<'a> Ctx<'a> {
             _ => return false,
         };
         // Nothing expires while the AOF is replayed: its own DELs do it.
-        if expire > self.now_ms || self.srv.aof.loading {
+        if expire > self.now_ms || self.srv.aof.loading || self.client.flags.master {
             return false;
         }
-        if !self.expiry_paused() {
+        if !self.expiry_paused() && !self.srv.follow.is_replica() {
             self.srv.delete_expired(db, key);
         }
         true
     }
 
-    /// Clients are paused: expired keys are hidden, not deleted.
+    /// Clients are paused: expired keys are hidden, not deleted. (On a
+    /// replica they are hidden too: the master sends the DEL; the master
+    /// client itself still sees them, as in Redis's expireIfNeeded.)
     fn expiry_paused(&self) -> bool {
         crate::server::pause_active(self.srv, self.now_ms)
     }
@@ -108,8 +112,12 @@ impl<'a> Ctx<'a> {
         }
         let loc = d.locate(key);
         let e = d.get_at(loc, key)?;
-        if e.expire != NO_EXPIRE && e.expire <= self.now_ms && !self.srv.aof.loading {
-            if !self.expiry_paused() {
+        if e.expire != NO_EXPIRE
+            && e.expire <= self.now_ms
+            && !self.srv.aof.loading
+            && !self.client.flags.master
+        {
+            if !self.expiry_paused() && !self.srv.follow.is_replica() {
                 self.srv.delete_expired(db, key);
             }
             return None;
@@ -164,7 +172,7 @@ impl<'a> Ctx<'a> {
         let stale = self.srv.dbs[db]
             .get_at(loc, key)
             .is_some_and(|e| e.expire != NO_EXPIRE && e.expire <= self.now_ms);
-        if stale {
+        if stale && !self.srv.follow.is_replica() {
             self.srv.delete_expired(db, key);
         }
         let lru = self.srv.new_lru();
@@ -253,6 +261,7 @@ impl<'a> Ctx<'a> {
             keys,
             deadline,
             rerun_args: None,
+            wait_acks: None,
         });
     }
 
@@ -268,6 +277,18 @@ impl<'a> Ctx<'a> {
             keys,
             deadline,
             rerun_args: Some(args),
+            wait_acks: None,
+        });
+    }
+
+    /// WAIT: blocks until `replicas` replicas acknowledged `offset`, or
+    /// the deadline; the handler writes no reply.
+    pub fn block_for_acks(&mut self, offset: u64, replicas: i64, deadline: Option<i64>) {
+        self.block = Some(BlockRequest {
+            keys: Vec::new(),
+            deadline,
+            rerun_args: None,
+            wait_acks: Some((offset, replicas)),
         });
     }
 

@@ -56,6 +56,13 @@ pub struct Master {
     pub replicas: Vec<Replica>,
     /// The unix second of the last replication cron (once a second).
     pub cron_second: i64,
+    /// The previous replication ID and the first offset it is not valid
+    /// for (replid2 / second_repl_offset; "0"*40 and -1 when unset).
+    pub replid2: String,
+    pub second_offset: i64,
+    /// WAIT asked for acknowledgements: REPLCONF GETACK goes to the
+    /// replicas at the end of the event-loop round.
+    pub getack_wanted: bool,
 }
 
 impl Master {
@@ -66,6 +73,9 @@ impl Master {
             feed: AofFeed::new(),
             replicas: Vec::new(),
             cron_second: 0,
+            replid2: "0".repeat(40),
+            second_offset: -1,
+            getack_wanted: false,
         }
     }
 
@@ -170,6 +180,44 @@ impl Master {
             }
         }
         online.then_some(buf)
+    }
+
+    /// Bytes of a master's stream this replica applied, passed on
+    /// verbatim to its own replicas (chained replication keeps the
+    /// master's offsets). Returns them for the online replicas, if any.
+    pub fn feed_raw(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
+        self.offset += bytes.len() as u64;
+        let mut online = false;
+        for r in &mut self.replicas {
+            match r.state {
+                ReplState::WaitBgsaveStart => {}
+                ReplState::WaitBgsaveEnd | ReplState::SendBulk => r.pending.extend_from_slice(bytes),
+                ReplState::Online => online = true,
+            }
+        }
+        online.then(|| bytes.to_vec())
+    }
+
+    /// The next propagated command starts with a SELECT (a new stream:
+    /// after a promotion or a full sync).
+    pub fn reset_select(&mut self) {
+        self.feed.new_file();
+    }
+
+    /// Redis's shiftReplicationId: the current ID becomes replid2, valid
+    /// up to the current offset, and a new ID starts.
+    pub fn shift_replid(&mut self, new_id: String) {
+        self.replid2 = std::mem::replace(&mut self.replid, new_id);
+        self.second_offset = self.offset as i64 + 1;
+    }
+
+    /// Replicas online whose last acknowledged offset reached `offset`
+    /// (replicationCountAcksByOffset).
+    pub fn count_acks(&self, offset: u64) -> usize {
+        self.replicas
+            .iter()
+            .filter(|r| r.state == ReplState::Online && r.ack_offset >= offset)
+            .count()
     }
 
     pub fn online_ids(&self) -> impl Iterator<Item = ClientId> + '_ {

@@ -10,7 +10,10 @@
 //! (keep-alive newlines and PINGs), INFO replication, and the hand-over of
 //! the RDB file to the replica's connection task.
 
+pub mod follow;
+pub mod link;
 pub mod master;
+pub mod replica;
 
 use crate::server::client::ClientId;
 use crate::server::{now_ms, Server};
@@ -20,7 +23,8 @@ use std::fmt::Write as _;
 
 /// Propagation hook: the command goes into the replication stream.
 pub fn feed(srv: &mut Server, db: Option<usize>, argv: &[bytes::Bytes]) {
-    if srv.repl.replicas.is_empty() {
+    // A replica passes on its master's stream instead (follow.rs).
+    if srv.repl.replicas.is_empty() || srv.follow.is_replica() {
         return;
     }
     if let Some(bytes) = srv.repl.feed(db, argv) {
@@ -173,6 +177,7 @@ pub fn replconf(
                     if let Some(r) = srv.repl.get_mut(client.id) {
                         r.ack_offset = r.ack_offset.max(off);
                         r.ack_time_ms = now_ms();
+                        follow::release_waiting(srv, false);
                     }
                 }
                 return Ok(false);
@@ -188,6 +193,41 @@ pub fn replconf(
         i += 2;
     }
     Ok(true)
+}
+
+/// The end of an event-loop round (Redis's beforeSleep): WAIT asked for
+/// acknowledgements, so `REPLCONF GETACK *` goes into the stream once for
+/// all of them.
+pub fn before_sleep(srv: &mut Server) {
+    if std::mem::take(&mut srv.repl.getack_wanted) && !srv.follow.is_replica() {
+        feed(
+            srv,
+            None,
+            &[
+                bytes::Bytes::from_static(b"REPLCONF"),
+                bytes::Bytes::from_static(b"GETACK"),
+                bytes::Bytes::from_static(b"*"),
+            ],
+        );
+    }
+    follow::release_waiting(srv, false);
+}
+
+/// WAIT registered a client: the GETACK goes out at the end of the round.
+pub fn request_acks(srv: &mut Server) {
+    srv.repl.getack_wanted = true;
+    srv.aof.round.wanted.notify_one();
+}
+
+/// Replicas online whose last ACK is at most min-replicas-max-lag old
+/// (Redis's repl_good_slaves_count).
+pub fn good_replicas(srv: &Server, now_ms: i64) -> usize {
+    let max_lag = srv.config.min_replicas_max_lag as i64;
+    srv.repl
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplState::Online && (now_ms - r.ack_time_ms) / 1000 <= max_lag)
+        .count()
 }
 
 /// Once a second: a newline to replicas waiting for their RDB (Redis's
@@ -232,7 +272,7 @@ fn replica_name(c: &crate::server::client::Client) -> String {
     format!("{}:{}", replica_ip(c), c.repl_port)
 }
 
-fn replica_ip(c: &crate::server::client::Client) -> String {
+pub fn replica_ip(c: &crate::server::client::Client) -> String {
     c.repl_ip.clone().unwrap_or_else(|| {
         c.addr
             .rsplit_once(':')
@@ -240,8 +280,15 @@ fn replica_ip(c: &crate::server::client::Client) -> String {
     })
 }
 
-/// The replica lines of INFO replication (after role:master).
+/// INFO replication up to the replica list: role, the replica side's
+/// lines, connected_slaves and one line per replica.
 pub fn info(srv: &Server, out: &mut String) {
+    if srv.follow.is_replica() {
+        out.push_str("role:slave\r\n");
+        follow::info(srv, out);
+    } else {
+        out.push_str("role:master\r\n");
+    }
     let _ = write!(out, "connected_slaves:{}\r\n", srv.repl.replicas.len());
     let now = now_ms();
     for (i, r) in srv.repl.replicas.iter().enumerate() {
