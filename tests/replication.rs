@@ -334,16 +334,15 @@ fn keel_replica_of_redis() {
     let port = master.addr().port().to_string();
     let replica = Server::keel();
     let mut r = replica.conn();
-    assert_eq!(
-        r.cmd_str(&["REPLICAOF", "127.0.0.1", &port]),
-        "+OK\r\n"
-    );
+    assert_eq!(r.cmd_str(&["REPLICAOF", "127.0.0.1", &port]), "+OK\r\n");
     assert_eq!(
         r.cmd_str(&["REPLICAOF", "127.0.0.1", &port]),
         "+OK Already connected to specified master\r\n"
     );
     assert!(link_up(&mut r), "{}", replica.log());
-    assert!(replica.log().contains("receiving streamed RDB from master with EOF"));
+    assert!(replica
+        .log()
+        .contains("receiving streamed RDB from master with EOF"));
     write_mix(&mut m);
     assert!(caught_up(&mut m, &mut r), "{}", replica.log());
     assert_same("keel replica of redis", &mut m, &mut r);
@@ -406,7 +405,11 @@ fn keel_replica_reconnects_after_master_restart() {
     assert!(link_up(&mut r), "{}", replica.log());
     assert!(caught_up(&mut m, &mut r), "{}", replica.log());
     assert_eq!(r.cmd_str(&["GET", "new"]), "$1\r\n2\r\n");
-    assert_eq!(r.cmd_str(&["EXISTS", "old"]), ":0\r\n", "the new master's data");
+    assert_eq!(
+        r.cmd_str(&["EXISTS", "old"]),
+        ":0\r\n",
+        "the new master's data"
+    );
 }
 
 #[test]

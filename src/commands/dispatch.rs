@@ -306,7 +306,9 @@ fn process_inner(
             srv,
             client,
             out,
-            rejection("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."),
+            rejection(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            ),
         );
     }
     if srv.snapshots.loading.is_some() && !def.has(flags::LOADING) && !client.flags.aof_loader {

@@ -148,8 +148,7 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) {
         return;
     }
     let Some(replicas) = crate::util::num::parse_i64(&args[1]) else {
-        ctx.out
-            .error("ERR value is not an integer or out of range");
+        ctx.out.error("ERR value is not an integer or out of range");
         return;
     };
     let Some(ms) = crate::util::num::parse_i64(&args[2]) else {

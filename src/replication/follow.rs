@@ -7,8 +7,8 @@
 
 use super::replica::LinkState;
 use crate::keyspace::Db;
-use crate::protocol::{ParseLimits, RequestParser};
 use crate::protocol::Reply;
+use crate::protocol::{ParseLimits, RequestParser};
 use crate::server::client::{Client, ClientId};
 use crate::server::{now_ms, Server};
 use crate::{log_notice, log_warning};
@@ -153,7 +153,11 @@ pub fn continue_partial(srv: &mut Server, new_id: Option<String>, addr: String) 
     let db = srv.follow.cached_db;
     connected(srv, addr);
     // The stream goes on in the database the old link had selected.
-    if let Some(c) = srv.follow.master_client.and_then(|id| srv.clients.get_mut(&id)) {
+    if let Some(c) = srv
+        .follow
+        .master_client
+        .and_then(|id| srv.clients.get_mut(&id))
+    {
         c.db = db;
     }
 }

@@ -137,12 +137,12 @@ async fn attempt(shared: &Shared) -> Result<(), String> {
         };
         (host, port, repl_timeout(&s), cfg)
     };
-    let stream = match tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port))).await
-    {
-        Err(_) => return Err("Timeout connecting to the MASTER...".into()),
-        Ok(Err(e)) => return Err(format!("Unable to connect to MASTER: {e}")),
-        Ok(Ok(s)) => s,
-    };
+    let stream =
+        match tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port))).await {
+            Err(_) => return Err("Timeout connecting to the MASTER...".into()),
+            Ok(Err(e)) => return Err(format!("Unable to connect to MASTER: {e}")),
+            Ok(Ok(s)) => s,
+        };
     let _ = stream.set_nodelay(true);
     let addr = stream
         .peer_addr()
@@ -252,10 +252,7 @@ async fn full_sync(
     }
     let (config, path) = {
         let s = shared.lock();
-        (
-            s.config.clone(),
-            crate::persistence::snapshot::rdb_path(&s),
-        )
+        (s.config.clone(), crate::persistence::snapshot::rdb_path(&s))
     };
     log_notice!("MASTER <-> REPLICA sync: Flushing old data");
     log_notice!("MASTER <-> REPLICA sync: Loading DB in memory");
@@ -303,12 +300,14 @@ fn load(
     match crate::persistence::rdb::load(data, &opts, &mut sink) {
         Ok(_) => {
             crate::persistence::loading::log_done(&sink.stats);
-            drop(sink);
             Ok((dbs, functions))
         }
         Err(e) => {
             log_warning!("Internal error in RDB reading: {}", e);
-            Err("Failed trying to load the MASTER synchronization DB from disk, check server logs.".into())
+            Err(
+                "Failed trying to load the MASTER synchronization DB from disk, check server logs."
+                    .into(),
+            )
         }
     }
 }

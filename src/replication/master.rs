@@ -191,7 +191,9 @@ impl Master {
         for r in &mut self.replicas {
             match r.state {
                 ReplState::WaitBgsaveStart => {}
-                ReplState::WaitBgsaveEnd | ReplState::SendBulk => r.pending.extend_from_slice(bytes),
+                ReplState::WaitBgsaveEnd | ReplState::SendBulk => {
+                    r.pending.extend_from_slice(bytes)
+                }
                 ReplState::Online => online = true,
             }
         }

@@ -262,7 +262,8 @@ impl Handshake {
                     offset: 0,
                 };
             };
-            self.notes.push(format!("Full resync from master: {id}:{off}"));
+            self.notes
+                .push(format!("Full resync from master: {id}:{off}"));
             return Step::FullResync {
                 replid: id.to_string(),
                 offset: off.max(0) as u64,
@@ -283,11 +284,9 @@ impl Handshake {
             ));
         }
         if line.starts_with("-ERR") || line.starts_with('-') {
-            self.notes.push(format!(
-                "Unexpected reply to PSYNC from master: {line}"
-            ));
             self.notes
-                .push("Retrying with SYNC...".into());
+                .push(format!("Unexpected reply to PSYNC from master: {line}"));
+            self.notes.push("Retrying with SYNC...".into());
             self.expect = Expect::Sync;
             return Step::Sync;
         }
@@ -435,7 +434,9 @@ mod tests {
             payload_header(format!("$EOF:{mark}").as_bytes()),
             Ok(Payload::Eof(mark.into_bytes()))
         );
-        assert!(payload_header(b"-ERR boom").unwrap_err().contains("aborted"));
+        assert!(payload_header(b"-ERR boom")
+            .unwrap_err()
+            .contains("aborted"));
         assert!(payload_header(b"+OK").is_err());
     }
 }

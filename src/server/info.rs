@@ -429,11 +429,7 @@ fn replication_section(s: &Server, out: &mut String) {
          repl_backlog_size:{}\r\n\
          repl_backlog_first_byte_offset:0\r\n\
          repl_backlog_histlen:0\r\n",
-        s.repl.replid,
-        s.repl.replid2,
-        s.repl.offset,
-        s.repl.second_offset,
-        backlog
+        s.repl.replid, s.repl.replid2, s.repl.offset, s.repl.second_offset, backlog
     );
 }
 

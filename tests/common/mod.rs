@@ -333,7 +333,10 @@ impl Server {
             log_path,
         };
         if let Err(e) = srv.wait_ready(false) {
-            panic!("{kind:?} server did not start on port {port}: {e}: {}", srv.log());
+            panic!(
+                "{kind:?} server did not start on port {port}: {e}: {}",
+                srv.log()
+            );
         }
         srv
     }
