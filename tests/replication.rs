@@ -435,3 +435,32 @@ fn wait_times_out_with_the_acks_it_got() {
         .cmd_str(&["WAIT", "1", "0"])
         .starts_with("-ERR WAIT cannot be used with replica instances."));
 }
+
+#[test]
+fn chained_keel_replicas_share_the_stream_and_its_database() {
+    let master = Server::keel();
+    let mut m = master.conn();
+    let port = master.addr().port().to_string();
+    let replica = Server::keel_with(&["--replicaof", "127.0.0.1", &port]);
+    let mut r = replica.conn();
+    assert!(link_up(&mut r));
+    m.cmd_str(&["SELECT", "5"]);
+    m.cmd_str(&["SET", "a", "1"]);
+    assert!(caught_up(&mut m, &mut r));
+    // The sub-replica attaches while the stream is in database 5: the
+    // RDB's repl-stream-db tells it where the next command goes.
+    let rport = replica.addr().port().to_string();
+    let sub = Server::keel_with(&["--replicaof", "127.0.0.1", &rport]);
+    let mut s = sub.conn();
+    assert!(link_up(&mut s), "{}", sub.log());
+    m.cmd_str(&["SET", "b", "2"]);
+    assert!(caught_up(&mut m, &mut s), "{}", sub.log());
+    s.cmd_str(&["SELECT", "5"]);
+    assert_eq!(s.cmd_str(&["GET", "b"]), "$1\r\n2\r\n");
+    assert_eq!(
+        info_field(&mut s, "master_replid"),
+        info_field(&mut m, "master_replid"),
+        "one replication ID down the chain"
+    );
+    assert_same("sub-replica", &mut m, &mut s);
+}

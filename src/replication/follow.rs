@@ -24,9 +24,8 @@ pub fn set_master(srv: &mut Server, host: String, port: u16) {
     if was_master {
         srv.follow.cached = Some((srv.repl.replid.clone(), srv.repl.offset));
         srv.follow.cached_db = 0;
-        // WAIT has no answer on a replica: release the waiting clients.
-        release_waiting(srv, true);
     }
+    crate::server::blocking::disconnect_all_blocked(srv);
     srv.follow.master = Some((host, port));
     srv.follow.state = LinkState::Connect;
     srv.follow.down_since_ms = None;

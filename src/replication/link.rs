@@ -259,11 +259,56 @@ async fn full_sync(
     let loaded = tokio::task::spawn_blocking(move || load(&data, &config, &path))
         .await
         .map_err(|e| format!("Failed loading the RDB from the master: {e}"))??;
-    let (dbs, functions) = loaded;
+    let (dbs, functions, stream_db) = loaded;
     let mut s = shared.lock();
     follow::install_full_sync(&mut s, replid, offset, dbs, functions, addr);
+    if let Some(c) = s.follow.master_client.and_then(|id| s.clients.get_mut(&id)) {
+        c.db = stream_db;
+    }
     log_notice!("MASTER <-> REPLICA sync: Finished with success");
     Ok(())
+}
+
+/// The databases, functions and repl-stream-db of a loaded sync.
+type Loaded = (Vec<Db>, Vec<Vec<u8>>, usize);
+
+/// The loader's sink, also keeping the `repl-stream-db` AUX field: the
+/// database the stream continues in.
+struct StreamDbSink<'a> {
+    inner: crate::persistence::loading::DbSink<'a>,
+    stream_db: usize,
+}
+
+impl crate::persistence::rdb::LoadSink for StreamDbSink<'_> {
+    fn aux(&mut self, key: &[u8], value: &[u8]) -> Result<(), String> {
+        if key == b"repl-stream-db" {
+            let db = crate::util::num::parse_i64(value).unwrap_or(0);
+            if db >= 0 && (db as usize) < self.inner.dbs.len() {
+                self.stream_db = db as usize;
+            }
+        }
+        self.inner.aux(key, value)
+    }
+    fn select_db(&mut self, db: u64) -> Result<(), String> {
+        self.inner.select_db(db)
+    }
+    fn key(
+        &mut self,
+        key: &[u8],
+        value: crate::keyspace::Value,
+        meta: crate::persistence::rdb::KeyMeta,
+    ) -> Result<(), String> {
+        self.inner.key(key, value, meta)
+    }
+    fn function(&mut self, code: &[u8]) -> Result<(), String> {
+        self.inner.function(code)
+    }
+    fn progress(&mut self, offset: u64, keys: u64) {
+        self.inner.progress(offset, keys)
+    }
+    fn empty_key(&mut self, key: &[u8]) {
+        self.inner.empty_key(key)
+    }
 }
 
 /// Stores the payload as the RDB file (as Redis does: a temp file renamed
@@ -272,7 +317,7 @@ fn load(
     data: &[u8],
     config: &crate::config::Config,
     path: &std::path::Path,
-) -> Result<(Vec<Db>, Vec<Vec<u8>>), String> {
+) -> Result<Loaded, String> {
     let tmp = path.with_file_name(format!(
         "temp-{}.{}.rdb",
         now_ms() / 1000,
@@ -290,17 +335,22 @@ fn load(
     }
     let mut dbs: Vec<Db> = (0..config.databases).map(|_| Db::new()).collect();
     let mut functions = Vec::new();
-    let mut sink = crate::persistence::loading::DbSink::new(&mut dbs, &mut functions, config);
+    let mut inner = crate::persistence::loading::DbSink::new(&mut dbs, &mut functions, config);
     // The master deletes expired keys and sends the DELs.
-    sink.drop_expired = false;
+    inner.drop_expired = false;
+    let mut sink = StreamDbSink {
+        inner,
+        stream_db: 0,
+    };
     let opts = crate::persistence::rdb::LoadOptions {
         limits: crate::persistence::loading::limits_from(config, false),
         verify_checksum: config.rdbchecksum,
     };
     match crate::persistence::rdb::load(data, &opts, &mut sink) {
         Ok(_) => {
-            crate::persistence::loading::log_done(&sink.stats);
-            Ok((dbs, functions))
+            crate::persistence::loading::log_done(&sink.inner.stats);
+            let db = sink.stream_db;
+            Ok((dbs, functions, db))
         }
         Err(e) => {
             log_warning!("Internal error in RDB reading: {}", e);

@@ -195,6 +195,27 @@ pub fn replconf(
     Ok(true)
 }
 
+/// The replication AUX fields of an RDB (repl-stream-db, repl-id,
+/// repl-offset), written when this node has replicas or a master.
+pub fn rdb_aux(srv: &Server) -> Vec<(String, Vec<u8>)> {
+    let stream_db = match srv.follow.master_client {
+        Some(id) => srv.clients.get(&id).map_or(0, |c| c.db),
+        None if srv.follow.is_replica() || !srv.repl.replicas.is_empty() => 0,
+        None => return Vec::new(),
+    };
+    vec![
+        (
+            "repl-stream-db".to_string(),
+            stream_db.to_string().into_bytes(),
+        ),
+        ("repl-id".to_string(), srv.repl.replid.clone().into_bytes()),
+        (
+            "repl-offset".to_string(),
+            srv.repl.offset.to_string().into_bytes(),
+        ),
+    ]
+}
+
 /// The end of an event-loop round (Redis's beforeSleep): WAIT asked for
 /// acknowledgements, so `REPLCONF GETACK *` goes into the stream once for
 /// all of them.
