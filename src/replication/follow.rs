@@ -406,3 +406,66 @@ pub fn release_waiting(srv: &mut Server, all: bool) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::testutil::{run, setup};
+
+    fn resp(args: &[&str]) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::persistence::aof::stream::encode_command(&mut out, args);
+        out
+    }
+
+    #[test]
+    fn the_stream_is_applied_command_by_command() {
+        let (mut srv, mut c) = setup();
+        srv.follow.master = Some(("127.0.0.1".into(), 6379));
+        srv.repl.offset = 100;
+        continue_partial(&mut srv, None, "127.0.0.1:6379".into());
+        assert!(srv.follow.connected());
+        let mut input = StreamInput::default();
+        let select = resp(&["SELECT", "2"]);
+        let set = resp(&["SET", "k", "v"]);
+        let getack = resp(&["REPLCONF", "GETACK", "*"]);
+        let multi = resp(&["MULTI"]);
+        let incr = resp(&["INCR", "n"]);
+        let exec = resp(&["EXEC"]);
+        input.push(&select);
+        input.push(&set);
+        input.push(&getack);
+        input.push(&multi);
+        input.push(&incr);
+        let acks = apply_stream(&mut srv, &mut input).unwrap();
+        let before_getack = 100 + (select.len() + set.len()) as u64;
+        assert_eq!(acks, vec![before_getack], "the ACK excludes the GETACK");
+        assert_eq!(
+            srv.repl.offset,
+            before_getack + getack.len() as u64,
+            "an open transaction is not counted yet"
+        );
+        // Half of EXEC: nothing more.
+        input.push(&exec[..3]);
+        assert!(apply_stream(&mut srv, &mut input).unwrap().is_empty());
+        input.push(&exec[3..]);
+        apply_stream(&mut srv, &mut input).unwrap();
+        assert_eq!(
+            srv.repl.offset,
+            before_getack + (getack.len() + multi.len() + incr.len() + exec.len()) as u64
+        );
+        run(&mut srv, &mut c, &["SELECT", "2"]);
+        assert_eq!(run(&mut srv, &mut c, &["GET", "k"]), "$1\r\nv\r\n");
+        assert_eq!(run(&mut srv, &mut c, &["GET", "n"]), "$1\r\n1\r\n");
+        assert_eq!(
+            run(&mut srv, &mut c, &["DEL", "k"]),
+            "-READONLY You can't write against a read only replica.\r\n"
+        );
+        // A promotion keeps the data and the history as replid2.
+        let old = srv.repl.replid.clone();
+        unset_master(&mut srv);
+        assert_eq!(srv.repl.replid2, old);
+        assert_eq!(srv.repl.second_offset, srv.repl.offset as i64 + 1);
+        assert_eq!(run(&mut srv, &mut c, &["DEL", "k"]), ":1\r\n");
+    }
+}

@@ -140,7 +140,12 @@ async fn attempt(shared: &Shared) -> Result<(), String> {
     let stream =
         match tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port))).await {
             Err(_) => return Err("Timeout connecting to the MASTER...".into()),
-            Ok(Err(e)) => return Err(format!("Unable to connect to MASTER: {e}")),
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "Error condition on socket for SYNC: {}",
+                    crate::config::special::strerror(&e)
+                ))
+            }
             Ok(Ok(s)) => s,
         };
     let _ = stream.set_nodelay(true);
