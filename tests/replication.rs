@@ -464,3 +464,26 @@ fn chained_keel_replicas_share_the_stream_and_its_database() {
     );
     assert_same("sub-replica", &mut m, &mut s);
 }
+
+#[test]
+fn a_writable_replica_expires_its_own_keys() {
+    let master = Server::keel();
+    let port = master.addr().port().to_string();
+    let replica = Server::keel_with(&[
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--replica-read-only",
+        "no",
+    ]);
+    let mut r = replica.conn();
+    assert!(link_up(&mut r));
+    assert_eq!(r.cmd_str(&["SET", "local", "v", "PX", "1"]), "+OK\r\n");
+    assert!(
+        poll_until(WAIT, || r
+            .cmd_str(&["INFO", "stats"])
+            .contains("expired_keys:1\r\n")),
+        "the cron deleted the replica's own expired key"
+    );
+    assert_eq!(r.cmd_str(&["GET", "local"]), "$-1\r\n");
+}

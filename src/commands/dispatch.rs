@@ -391,6 +391,15 @@ pub fn call(
         let def = sub.unwrap_or(cmd);
         srv.propagate_pending(def.has(flags::TOUCHES_ARBITRARY_KEYS));
     }
+    // A writable replica expires the keys its own clients gave a TTL.
+    if srv.follow.is_replica() && !client.flags.master && sub.unwrap_or(cmd).has(flags::WRITE) {
+        crate::replication::follow::remember_expiring_keys(
+            srv,
+            client.db,
+            sub.unwrap_or(cmd),
+            args,
+        );
+    }
     // WAIT waits for the offset right after the client's last write.
     if srv.repl.offset != offset_before {
         client.woff = srv.repl.offset;

@@ -121,6 +121,7 @@ pub fn install_full_sync(
     }
     srv.dbs = dbs;
     srv.snapshots.functions = functions;
+    srv.follow.local_expires.clear();
     disconnect_replicas(srv);
     srv.repl.replid = replid;
     srv.repl.offset = offset;
@@ -271,6 +272,48 @@ pub fn apply_stream(srv: &mut Server, input: &mut StreamInput) -> Result<Vec<u64
     }
     srv.clients.insert(id, client);
     result.map(|_| acks)
+}
+
+/// After a write of a normal client on a (writable) replica: its keys
+/// that now have a TTL are expired by this node (see `expire_local_keys`).
+pub fn remember_expiring_keys(
+    srv: &mut Server,
+    db: usize,
+    def: &crate::commands::table::CommandDef,
+    args: &[Bytes],
+) {
+    for pos in def.key_positions(args) {
+        let Some(key) = args.get(pos) else { continue };
+        if srv.dbs[db]
+            .get(key)
+            .is_some_and(|e| e.expire != crate::keyspace::NO_EXPIRE)
+        {
+            srv.follow.local_expires.insert((db, key.clone()));
+        }
+    }
+}
+
+/// The cron on a replica: deletes the remembered keys whose TTL passed
+/// (expired_keys counts them, the DEL goes to the AOF), forgets those
+/// that lost their TTL or are gone.
+pub fn expire_local_keys(srv: &mut Server, now: i64) {
+    if srv.follow.local_expires.is_empty() {
+        return;
+    }
+    let keys: Vec<(usize, Bytes)> = srv.follow.local_expires.iter().cloned().collect();
+    for (db, key) in keys {
+        let expire = srv.dbs.get(db).and_then(|d| d.get(&key)).map(|e| e.expire);
+        match expire {
+            Some(t) if t != crate::keyspace::NO_EXPIRE && t <= now => {
+                srv.delete_expired(db, &key);
+                srv.follow.local_expires.remove(&(db, key));
+            }
+            Some(t) if t != crate::keyspace::NO_EXPIRE => {}
+            _ => {
+                srv.follow.local_expires.remove(&(db, key));
+            }
+        }
+    }
 }
 
 /// The replica lines of INFO replication (after role:slave).

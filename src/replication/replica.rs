@@ -66,6 +66,10 @@ pub struct Follow {
     /// The database the cached master's stream had selected.
     pub cached_db: usize,
     pub transfer: Option<Transfer>,
+    /// Keys that this replica's own clients gave a TTL (writable
+    /// replica): the cron deletes them when they expire, as Redis's
+    /// expireSlaveKeys (the master never sends DELs for them).
+    pub local_expires: std::collections::HashSet<(usize, bytes::Bytes)>,
 }
 
 impl Follow {

@@ -38,6 +38,9 @@ pub fn tick(s: &mut Server) {
     }
     // Keys do not expire while clients are paused, so that a paused
     // primary's dataset stays still for a failover.
+    if s.follow.is_replica() && s.active_expire && s.config.active_expire_enabled {
+        crate::replication::follow::expire_local_keys(s, now);
+    }
     // A replica waits for its master's DELs.
     if s.active_expire
         && s.config.active_expire_enabled
