@@ -487,3 +487,34 @@ fn a_writable_replica_expires_its_own_keys() {
     );
     assert_eq!(r.cmd_str(&["GET", "local"]), "$-1\r\n");
 }
+
+#[test]
+fn masterauth_and_masteruser_authenticate_the_link() {
+    let master = Server::keel_with(&["--requirepass", "s3cret"]);
+    let mut m = master.conn();
+    assert_eq!(m.cmd_str(&["AUTH", "s3cret"]), "+OK\r\n");
+    m.cmd_str(&["SET", "k", "v"]);
+    let port = master.addr().port().to_string();
+    let bad = Server::keel_with(&["--replicaof", "127.0.0.1", &port, "--masterauth", "nope"]);
+    assert!(
+        poll_until(WAIT, || bad
+            .log()
+            .contains("Unable to AUTH to MASTER: -WRONGPASS")),
+        "{}",
+        bad.log()
+    );
+    let replica = Server::keel_with(&[
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--masteruser",
+        "default",
+        "--masterauth",
+        "s3cret",
+    ]);
+    let mut r = replica.conn();
+    assert!(link_up(&mut r), "{}", replica.log());
+    assert_eq!(r.cmd_str(&["GET", "k"]), "$1\r\nv\r\n");
+    let mut b = bad.conn();
+    assert_eq!(info_field(&mut b, "master_link_status"), "down");
+}
