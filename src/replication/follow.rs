@@ -26,6 +26,7 @@ pub fn set_master(srv: &mut Server, host: String, port: u16) {
         srv.follow.cached_db = 0;
     }
     crate::server::blocking::disconnect_all_blocked(srv);
+    srv.config.replicaof = Some((host.clone(), port));
     srv.follow.master = Some((host, port));
     srv.follow.state = LinkState::Connect;
     srv.follow.down_since_ms = None;
@@ -39,6 +40,7 @@ pub fn unset_master(srv: &mut Server) {
     if srv.follow.master.take().is_none() {
         return;
     }
+    srv.config.replicaof = None;
     stop_link(srv);
     let old = srv.repl.replid.clone();
     srv.repl.shift_replid(crate::server::random_hex(40));

@@ -129,6 +129,9 @@ pub fn fork_done(srv: &mut Server, ok: bool) {
 /// stream collected meanwhile, to write right after the file.
 pub fn bulk_sent(srv: &mut Server, id: ClientId) -> Vec<u8> {
     let pending = srv.repl.online(id);
+    if let Some(r) = srv.repl.get_mut(id) {
+        r.ack_time_ms = now_ms(); // no false timeout after a long transfer
+    }
     if let Some(c) = srv.clients.get(&id) {
         log_notice!("Synchronization with replica {} succeeded", replica_name(c));
     }
@@ -270,6 +273,34 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
         .max(1);
     if seconds % period == 0 {
         feed(srv, None, &[bytes::Bytes::from_static(b"PING")]);
+    }
+    // Online replicas silent for repl-timeout are dropped.
+    let timeout_ms = srv
+        .config
+        .get_text("repl-timeout")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(60)
+        * 1000;
+    let silent: Vec<ClientId> = srv
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| {
+            // Plain SYNC replicas (pre-PSYNC) send no ACKs: never timed out.
+            r.psync && r.state == ReplState::Online && now_ms - r.ack_time_ms > timeout_ms
+        })
+        .map(|r| r.client)
+        .collect();
+    for id in silent {
+        if let Some(c) = srv.clients.get_mut(&id) {
+            log_warning!(
+                "Disconnecting timedout replica (streaming sync): {}",
+                replica_name(c)
+            );
+            c.flags.close_asap = true;
+            c.notify.notify_one();
+        }
+        srv.repl.detach(id);
     }
     let waiting: Vec<ClientId> = srv
         .repl
