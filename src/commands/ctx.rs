@@ -87,18 +87,35 @@ impl<'a> Ctx<'a> {
             _ => return false,
         };
         // Nothing expires while the AOF is replayed: its own DELs do it.
-        if expire > self.now_ms || self.srv.aof.loading || self.client.flags.master {
+        if expire > self.now_ms {
             return false;
         }
-        if !self.expiry_paused() && !self.srv.follow.is_replica() {
+        let (expired, delete) = self.expiry_policy();
+        if delete {
             self.srv.delete_expired(db, key);
         }
-        true
+        expired
     }
 
-    /// Clients are paused: expired keys are hidden, not deleted. (On a
-    /// replica they are hidden too: the master sends the DEL; the master
-    /// client itself still sees them, as in Redis's expireIfNeeded.)
+    /// What happens to a key whose TTL passed: (is it expired, is it
+    /// deleted now). Nothing expires while the AOF is replayed (its own
+    /// DELs do it) nor for a replica's master client (the master sends
+    /// the DEL); on a replica a read only hides it, a write of its own
+    /// clients deletes it (Redis's expireIfNeeded with
+    /// force_delete_expired for lookupKeyWrite).
+    fn expiry_policy(&self) -> (bool, bool) {
+        if self.srv.aof.loading || self.client.flags.master {
+            return (false, false);
+        }
+        if self.expiry_paused()
+            || (self.srv.follow.is_replica() && !self.cmd.has(super::table::flags::WRITE))
+        {
+            return (true, false);
+        }
+        (true, true)
+    }
+
+    /// Clients are paused: expired keys are hidden, not deleted.
     fn expiry_paused(&self) -> bool {
         crate::server::pause_active(self.srv, self.now_ms)
     }
@@ -112,15 +129,14 @@ impl<'a> Ctx<'a> {
         }
         let loc = d.locate(key);
         let e = d.get_at(loc, key)?;
-        if e.expire != NO_EXPIRE
-            && e.expire <= self.now_ms
-            && !self.srv.aof.loading
-            && !self.client.flags.master
-        {
-            if !self.expiry_paused() && !self.srv.follow.is_replica() {
+        if e.expire != NO_EXPIRE && e.expire <= self.now_ms {
+            let (expired, delete) = self.expiry_policy();
+            if delete {
                 self.srv.delete_expired(db, key);
             }
-            return None;
+            if expired {
+                return None;
+            }
         }
         Some(loc)
     }
@@ -172,7 +188,7 @@ impl<'a> Ctx<'a> {
         let stale = self.srv.dbs[db]
             .get_at(loc, key)
             .is_some_and(|e| e.expire != NO_EXPIRE && e.expire <= self.now_ms);
-        if stale && !self.srv.follow.is_replica() {
+        if stale && (!self.srv.follow.is_replica() || self.expiry_policy().1) {
             self.srv.delete_expired(db, key);
         }
         let lru = self.srv.new_lru();
