@@ -37,8 +37,18 @@ use std::time::Duration;
 const WAIT: Duration = Duration::from_secs(10);
 
 /// The next command of a replication stream, as strings (newlines sent
-/// as keep-alives before the payload are skipped by the caller).
+/// as keep-alives before the payload are skipped by the caller, the
+/// master's periodic PINGs here).
 fn next_command(c: &mut RawConn) -> Vec<String> {
+    loop {
+        let cmd = next_frame(c);
+        if cmd != ["PING"] {
+            return cmd;
+        }
+    }
+}
+
+fn next_frame(c: &mut RawConn) -> Vec<String> {
     let frame = c.read_reply(WAIT).expect("a command in the stream");
     let text = String::from_utf8_lossy(&frame).into_owned();
     let mut lines = text.split("\r\n");

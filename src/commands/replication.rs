@@ -172,16 +172,17 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 fn sync(ctx: &mut Ctx, _args: &[Bytes]) {
-    attach(ctx, false);
+    attach(ctx, None);
 }
 
-fn psync(ctx: &mut Ctx, _args: &[Bytes]) {
+fn psync(ctx: &mut Ctx, args: &[Bytes]) {
     // keel keeps no backlog: every PSYNC is a full resynchronisation,
     // whatever replid and offset the replica offers.
-    attach(ctx, true);
+    attach(ctx, Some(&args[1]));
 }
 
-fn attach(ctx: &mut Ctx, psync: bool) {
+/// `psync`: the replication ID a PSYNC named (None: SYNC).
+fn attach(ctx: &mut Ctx, psync: Option<&[u8]>) {
     // A client that is already a replica asks again: ignored (Redis).
     if ctx.client.flags.replica {
         return;
@@ -196,7 +197,11 @@ fn attach(ctx: &mut Ctx, psync: bool) {
             .error("ERR SYNC and PSYNC are invalid with pending output");
         return;
     }
-    crate::replication::attach(ctx.srv, ctx.client, ctx.out, psync);
+    // No backlog: a PSYNC naming a history is a failed partial resync.
+    if psync.is_some_and(|id| id != b"?") {
+        ctx.srv.repl.sync_partial_err += 1;
+    }
+    crate::replication::attach(ctx.srv, ctx.client, ctx.out, psync.is_some());
 }
 
 fn replconf(ctx: &mut Ctx, args: &[Bytes]) {

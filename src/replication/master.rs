@@ -63,6 +63,10 @@ pub struct Master {
     /// WAIT asked for acknowledgements: REPLCONF GETACK goes to the
     /// replicas at the end of the event-loop round.
     pub getack_wanted: bool,
+    /// INFO stats sync_full / sync_partial_err: full resyncs served, and
+    /// PSYNCs naming a history that could not be continued.
+    pub sync_full: u64,
+    pub sync_partial_err: u64,
 }
 
 impl Master {
@@ -76,6 +80,8 @@ impl Master {
             replid2: "0".repeat(40),
             second_offset: -1,
             getack_wanted: false,
+            sync_full: 0,
+            sync_partial_err: 0,
         }
     }
 

@@ -49,6 +49,7 @@ pub fn attach(
         log_notice!("Full resync requested by replica {}", name);
     }
     client.flags.replica = true;
+    srv.repl.sync_full += 1;
     srv.repl.attach(client.id, psync, now_ms());
     for id in start_fork_if_needed(srv, Some((client.id, out))) {
         if id == client.id {
