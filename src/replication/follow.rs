@@ -425,9 +425,8 @@ pub fn role(srv: &Server, out: &mut Reply) {
     }
 }
 
-/// WAIT: the clients whose replicas acknowledged enough get their count
-/// (all of them with `all`, as when this node becomes a replica).
-pub fn release_waiting(srv: &mut Server, all: bool) {
+/// WAIT: the clients whose replicas acknowledged enough get their count.
+pub fn release_waiting(srv: &mut Server) {
     if srv.waiting_acks.is_empty() {
         return;
     }
@@ -442,7 +441,7 @@ pub fn release_waiting(srv: &mut Server, all: bool) {
             continue;
         };
         let acks = srv.repl.count_acks(offset);
-        if all || acks as i64 >= replicas {
+        if acks as i64 >= replicas {
             let c = srv.clients.get_mut(&id).expect("present");
             c.blocked = None;
             srv.write_to_client(id, None, |r| r.int(acks as i64));

@@ -181,7 +181,7 @@ pub fn replconf(
                     if let Some(r) = srv.repl.get_mut(client.id) {
                         r.ack_offset = r.ack_offset.max(off);
                         r.ack_time_ms = now_ms();
-                        follow::release_waiting(srv, false);
+                        follow::release_waiting(srv);
                     }
                 }
                 return Ok(false);
@@ -235,7 +235,7 @@ pub fn before_sleep(srv: &mut Server) {
             ],
         );
     }
-    follow::release_waiting(srv, false);
+    follow::release_waiting(srv);
 }
 
 /// WAIT registered a client: the GETACK goes out at the end of the round.
