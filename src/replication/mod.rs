@@ -9,6 +9,14 @@
 //! connect it to the server: the propagation hook, the fork, the cron
 //! (keep-alive newlines and PINGs), INFO replication, and the hand-over of
 //! the RDB file to the replica's connection task.
+//!
+//! The replica side: [`replica`] (link state and the handshake as a state
+//! machine), [`link`] (the task holding the connection to the master) and
+//! [`follow`] (REPLICAOF, installing a sync, applying the stream). A
+//! replica passes its master's stream on verbatim to its own replicas
+//! (same replid and offsets), so `feed` does nothing on a replica.
+//! WAIT: clients block until enough replicas ACK their offset; the
+//! GETACK goes out once per event-loop round (`before_sleep`).
 
 pub mod follow;
 pub mod link;
