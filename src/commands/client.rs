@@ -111,6 +111,11 @@ fn flag_letters(c: &Client) -> String {
     let mut f = String::new();
     if c.flags.monitor {
         f.push('O');
+    } else if c.flags.replica {
+        f.push('S');
+    }
+    if c.flags.master {
+        f.push('M');
     }
     if c.sub_count() > 0 {
         f.push('P');

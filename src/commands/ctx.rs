@@ -45,6 +45,8 @@ pub struct BlockRequest {
     /// The command to re-run when a key is ready, if not the original argv
     /// (XREAD BLOCK resolves `$` to an ID when it blocks).
     pub rerun_args: Option<Vec<Bytes>>,
+    /// WAIT: block until `.1` replicas acknowledge offset `.0` (no keys).
+    pub wait_acks: Option<(u64, i64)>,
 }
 
 pub struct Ctx<'a> {
@@ -85,13 +87,32 @@ impl<'a> Ctx<'a> {
             _ => return false,
         };
         // Nothing expires while the AOF is replayed: its own DELs do it.
-        if expire > self.now_ms || self.srv.aof.loading {
+        if expire > self.now_ms {
             return false;
         }
-        if !self.expiry_paused() {
+        let (expired, delete) = self.expiry_policy();
+        if delete {
             self.srv.delete_expired(db, key);
         }
-        true
+        expired
+    }
+
+    /// What happens to a key whose TTL passed: (is it expired, is it
+    /// deleted now). Nothing expires while the AOF is replayed (its own
+    /// DELs do it) nor for a replica's master client (the master sends
+    /// the DEL); on a replica a read only hides it, a write of its own
+    /// clients deletes it (Redis's expireIfNeeded with
+    /// force_delete_expired for lookupKeyWrite).
+    fn expiry_policy(&self) -> (bool, bool) {
+        if self.srv.aof.loading || self.client.flags.master {
+            return (false, false);
+        }
+        if self.expiry_paused()
+            || (self.srv.follow.is_replica() && !self.cmd.has(super::table::flags::WRITE))
+        {
+            return (true, false);
+        }
+        (true, true)
     }
 
     /// Clients are paused: expired keys are hidden, not deleted.
@@ -108,11 +129,14 @@ impl<'a> Ctx<'a> {
         }
         let loc = d.locate(key);
         let e = d.get_at(loc, key)?;
-        if e.expire != NO_EXPIRE && e.expire <= self.now_ms && !self.srv.aof.loading {
-            if !self.expiry_paused() {
+        if e.expire != NO_EXPIRE && e.expire <= self.now_ms {
+            let (expired, delete) = self.expiry_policy();
+            if delete {
                 self.srv.delete_expired(db, key);
             }
-            return None;
+            if expired {
+                return None;
+            }
         }
         Some(loc)
     }
@@ -164,7 +188,7 @@ impl<'a> Ctx<'a> {
         let stale = self.srv.dbs[db]
             .get_at(loc, key)
             .is_some_and(|e| e.expire != NO_EXPIRE && e.expire <= self.now_ms);
-        if stale {
+        if stale && (!self.srv.follow.is_replica() || self.expiry_policy().1) {
             self.srv.delete_expired(db, key);
         }
         let lru = self.srv.new_lru();
@@ -253,6 +277,7 @@ impl<'a> Ctx<'a> {
             keys,
             deadline,
             rerun_args: None,
+            wait_acks: None,
         });
     }
 
@@ -268,6 +293,18 @@ impl<'a> Ctx<'a> {
             keys,
             deadline,
             rerun_args: Some(args),
+            wait_acks: None,
+        });
+    }
+
+    /// WAIT: blocks until `replicas` replicas acknowledged `offset`, or
+    /// the deadline; the handler writes no reply.
+    pub fn block_for_acks(&mut self, offset: u64, replicas: i64, deadline: Option<i64>) {
+        self.block = Some(BlockRequest {
+            keys: Vec::new(),
+            deadline,
+            rerun_args: None,
+            wait_acks: Some((offset, replicas)),
         });
     }
 

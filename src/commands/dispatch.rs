@@ -234,7 +234,8 @@ fn process_inner(
     // OOM: evict first, then refuse commands that may grow memory. Inside
     // MULTI every queued command counts (queuing itself uses memory),
     // except the ones that end the transaction.
-    if srv.config.maxmemory > 0 && !client.flags.aof_loader {
+    let obey = client.flags.aof_loader || client.flags.master;
+    if srv.config.maxmemory > 0 && !obey {
         let res = evict::perform_evictions(srv);
         let ends_multi = matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
         let deny = def.has(flags::DENYOOM)
@@ -255,7 +256,7 @@ fn process_inner(
                 .any(|a| queued_has(srv, a, flags::WRITE)));
     // A failed BGSAVE with stop-writes-on-bgsave-error: refuse writes
     // (and PING, as Redis does) until a save succeeds.
-    if (is_write || cmd.name == "ping") && !client.flags.aof_loader {
+    if (is_write || cmd.name == "ping") && !obey {
         if crate::persistence::snapshot::writes_denied(srv) {
             return reject(
                 srv,
@@ -268,12 +269,46 @@ fn process_inner(
             return reject(srv, client, out, rejection(&e));
         }
     }
-    if is_write && srv.config.min_replicas_to_write > 0 && srv.config.min_replicas_max_lag > 0 {
+    if is_write
+        && !srv.follow.is_replica()
+        && srv.config.min_replicas_to_write > 0
+        && srv.config.min_replicas_max_lag > 0
+        && crate::replication::good_replicas(srv, now) < srv.config.min_replicas_to_write as usize
+    {
         return reject(
             srv,
             client,
             out,
             rejection("NOREPLICAS Not enough good replicas to write."),
+        );
+    }
+    // A read-only replica takes writes only from its master.
+    if srv.follow.is_replica() && is_write && !obey && replica_opt(srv, "replica-read-only") {
+        return reject(
+            srv,
+            client,
+            out,
+            rejection("READONLY You can't write against a read only replica."),
+        );
+    }
+    // replica-serve-stale-data no: only STALE commands while the link is down.
+    if srv.follow.is_replica()
+        && !srv.follow.connected()
+        && !replica_opt(srv, "replica-serve-stale-data")
+        && (!def.has(flags::STALE)
+            || (is_exec
+                && client
+                    .multi_queue
+                    .iter()
+                    .any(|a| !queued_has(srv, a, flags::STALE))))
+    {
+        return reject(
+            srv,
+            client,
+            out,
+            rejection(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            ),
         );
     }
     if srv.snapshots.loading.is_some() && !def.has(flags::LOADING) && !client.flags.aof_loader {
@@ -296,7 +331,7 @@ fn process_inner(
         return Outcome::Done;
     }
     // CLIENT PAUSE: hold writes (or everything) until the pause ends.
-    if let Some(p) = srv.pause {
+    if let (Some(p), false) = (srv.pause, client.flags.master) {
         if p.until > now && pause_applies(p.write_only, cmd, def, client) {
             client.blocked = Some(Blocked {
                 args,
@@ -308,6 +343,11 @@ fn process_inner(
         }
     }
     call(srv, client, out, cmd, sub, &args, now_us)
+}
+
+/// A yes/no replication option (default yes).
+fn replica_opt(srv: &Server, name: &str) -> bool {
+    srv.config.get_text(name).is_none_or(|v| v == "yes")
 }
 
 fn queued_denyoom(srv: &Server, args: &[Bytes]) -> bool {
@@ -343,12 +383,26 @@ pub fn call(
     args: &[Bytes],
     start_us: i64,
 ) -> Outcome {
+    let offset_before = srv.repl.offset;
     srv.call_depth += 1;
     let outcome = run_and_account(srv, client, out, cmd, sub, args, start_us);
     srv.call_depth -= 1;
     if srv.call_depth == 0 {
         let def = sub.unwrap_or(cmd);
         srv.propagate_pending(def.has(flags::TOUCHES_ARBITRARY_KEYS));
+    }
+    // A writable replica expires the keys its own clients gave a TTL.
+    if srv.follow.is_replica() && !client.flags.master && sub.unwrap_or(cmd).has(flags::WRITE) {
+        crate::replication::follow::remember_expiring_keys(
+            srv,
+            client.db,
+            sub.unwrap_or(cmd),
+            args,
+        );
+    }
+    // WAIT waits for the offset right after the client's last write.
+    if srv.repl.offset != offset_before {
+        client.woff = srv.repl.offset;
     }
     outcome
 }
@@ -398,6 +452,16 @@ fn run_and_account(
     let dur_ns = dur_us as i64 * 1000;
 
     if let Some(req) = block {
+        if let Some((offset, replicas)) = req.wait_acks {
+            srv.waiting_acks.push(client.id);
+            client.blocked = Some(Blocked {
+                args: args.to_vec(),
+                deadline: req.deadline,
+                reason: BlockReason::Wait { offset, replicas },
+                keys: Vec::new(),
+            });
+            return Outcome::Blocked;
+        }
         crate::server::blocking::register(srv, client, &req.keys);
         client.blocked = Some(Blocked {
             args: req.rerun_args.unwrap_or_else(|| args.to_vec()),

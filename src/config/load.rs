@@ -214,11 +214,6 @@ pub fn load_text(cfg: &mut Config, text: &str) -> Result<Vec<String>, FatalConfi
             cfg.maxmemory
         ));
     }
-    if let Some((h, p)) = &cfg.replicaof {
-        warnings.push(format!(
-            "replicaof {h} {p} is stored but ignored: keel does not replicate yet, it runs as a master"
-        ));
-    }
     if cfg.cluster_enabled {
         warnings.push(
             "cluster-enabled yes is stored but ignored: keel does not run in cluster mode yet"

@@ -96,7 +96,7 @@ fn save_options<'a>(
     freq: &'a dyn Fn(u32) -> u8,
 ) -> rdb::SaveOptions<'a> {
     let policy = srv.config.maxmemory_policy;
-    let aux = vec![
+    let mut aux = vec![
         (
             "redis-ver".to_string(),
             crate::server::run::REDIS_VERSION.into(),
@@ -110,15 +110,18 @@ fn save_options<'a>(
             "used-mem".to_string(),
             evict::used_memory().to_string().into_bytes(),
         ),
-        (
-            "aof-base".to_string(),
-            if aof_base {
-                b"1".to_vec()
-            } else {
-                b"0".to_vec()
-            },
-        ),
     ];
+    // Replication info (Redis's rdbPopulateSaveInfo): a replica loading
+    // this file selects repl-stream-db for the stream that follows.
+    aux.extend(crate::replication::rdb_aux(srv));
+    aux.push((
+        "aof-base".to_string(),
+        if aof_base {
+            b"1".to_vec()
+        } else {
+            b"0".to_vec()
+        },
+    ));
     rdb::SaveOptions {
         compress: srv.config.rdbcompression,
         checksum: srv.config.rdbchecksum,

@@ -58,6 +58,17 @@ pub struct Master {
     pub cron_second: i64,
     /// The RDB on disk was written to feed replicas (rdb-del-sync-files).
     pub rdb_for_replicas: bool,
+    /// The previous replication ID and the first offset it is not valid
+    /// for (replid2 / second_repl_offset; "0"*40 and -1 when unset).
+    pub replid2: String,
+    pub second_offset: i64,
+    /// WAIT asked for acknowledgements: REPLCONF GETACK goes to the
+    /// replicas at the end of the event-loop round.
+    pub getack_wanted: bool,
+    /// INFO stats sync_full / sync_partial_err: full resyncs served, and
+    /// PSYNCs naming a history that could not be continued.
+    pub sync_full: u64,
+    pub sync_partial_err: u64,
 }
 
 impl Master {
@@ -69,6 +80,11 @@ impl Master {
             replicas: Vec::new(),
             cron_second: 0,
             rdb_for_replicas: false,
+            replid2: "0".repeat(40),
+            second_offset: -1,
+            getack_wanted: false,
+            sync_full: 0,
+            sync_partial_err: 0,
         }
     }
 
@@ -178,6 +194,46 @@ impl Master {
     /// No replica still needs the RDB file of a full sync.
     pub fn rdb_unneeded(&self) -> bool {
         self.replicas.iter().all(|r| r.state == ReplState::Online)
+    }
+
+    /// Bytes of a master's stream this replica applied, passed on
+    /// verbatim to its own replicas (chained replication keeps the
+    /// master's offsets). Returns them for the online replicas, if any.
+    pub fn feed_raw(&mut self, bytes: &[u8]) -> Option<Vec<u8>> {
+        self.offset += bytes.len() as u64;
+        let mut online = false;
+        for r in &mut self.replicas {
+            match r.state {
+                ReplState::WaitBgsaveStart => {}
+                ReplState::WaitBgsaveEnd | ReplState::SendBulk => {
+                    r.pending.extend_from_slice(bytes)
+                }
+                ReplState::Online => online = true,
+            }
+        }
+        online.then(|| bytes.to_vec())
+    }
+
+    /// The next propagated command starts with a SELECT (a new stream:
+    /// after a promotion or a full sync).
+    pub fn reset_select(&mut self) {
+        self.feed.new_file();
+    }
+
+    /// Redis's shiftReplicationId: the current ID becomes replid2, valid
+    /// up to the current offset, and a new ID starts.
+    pub fn shift_replid(&mut self, new_id: String) {
+        self.replid2 = std::mem::replace(&mut self.replid, new_id);
+        self.second_offset = self.offset as i64 + 1;
+    }
+
+    /// Replicas online whose last acknowledged offset reached `offset`
+    /// (replicationCountAcksByOffset).
+    pub fn count_acks(&self, offset: u64) -> usize {
+        self.replicas
+            .iter()
+            .filter(|r| r.state == ReplState::Online && r.ack_offset >= offset)
+            .count()
     }
 
     pub fn online_ids(&self) -> impl Iterator<Item = ClientId> + '_ {

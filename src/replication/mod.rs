@@ -9,8 +9,19 @@
 //! connect it to the server: the propagation hook, the fork, the cron
 //! (keep-alive newlines and PINGs), INFO replication, and the hand-over of
 //! the RDB file to the replica's connection task.
+//!
+//! The replica side: [`replica`] (link state and the handshake as a state
+//! machine), [`link`] (the task holding the connection to the master) and
+//! [`follow`] (REPLICAOF, installing a sync, applying the stream). A
+//! replica passes its master's stream on verbatim to its own replicas
+//! (same replid and offsets), so `feed` does nothing on a replica.
+//! WAIT: clients block until enough replicas ACK their offset; the
+//! GETACK goes out once per event-loop round (`before_sleep`).
 
+pub mod follow;
+pub mod link;
 pub mod master;
+pub mod replica;
 
 use crate::server::client::ClientId;
 use crate::server::{now_ms, Server};
@@ -20,7 +31,8 @@ use std::fmt::Write as _;
 
 /// Propagation hook: the command goes into the replication stream.
 pub fn feed(srv: &mut Server, db: Option<usize>, argv: &[bytes::Bytes]) {
-    if srv.repl.replicas.is_empty() {
+    // A replica passes on its master's stream instead (follow.rs).
+    if srv.repl.replicas.is_empty() || srv.follow.is_replica() {
         return;
     }
     if let Some(bytes) = srv.repl.feed(db, argv) {
@@ -45,6 +57,7 @@ pub fn attach(
         log_notice!("Full resync requested by replica {}", name);
     }
     client.flags.replica = true;
+    srv.repl.sync_full += 1;
     srv.repl.attach(client.id, psync, now_ms());
     for id in start_fork_if_needed(srv, Some((client.id, out))) {
         if id == client.id {
@@ -126,6 +139,9 @@ pub fn fork_done(srv: &mut Server, ok: bool) {
 /// stream collected meanwhile, to write right after the file.
 pub fn bulk_sent(srv: &mut Server, id: ClientId) -> Vec<u8> {
     let pending = srv.repl.online(id);
+    if let Some(r) = srv.repl.get_mut(id) {
+        r.ack_time_ms = now_ms(); // no false timeout after a long transfer
+    }
     if let Some(c) = srv.clients.get(&id) {
         log_notice!("Synchronization with replica {} succeeded", replica_name(c));
     }
@@ -174,6 +190,7 @@ pub fn replconf(
                     if let Some(r) = srv.repl.get_mut(client.id) {
                         r.ack_offset = r.ack_offset.max(off);
                         r.ack_time_ms = now_ms();
+                        follow::release_waiting(srv);
                     }
                 }
                 return Ok(false);
@@ -189,6 +206,62 @@ pub fn replconf(
         i += 2;
     }
     Ok(true)
+}
+
+/// The replication AUX fields of an RDB (repl-stream-db, repl-id,
+/// repl-offset), written when this node has replicas or a master.
+pub fn rdb_aux(srv: &Server) -> Vec<(String, Vec<u8>)> {
+    let stream_db = match srv.follow.master_client {
+        Some(id) => srv.clients.get(&id).map_or(0, |c| c.db),
+        None if srv.follow.is_replica() || !srv.repl.replicas.is_empty() => 0,
+        None => return Vec::new(),
+    };
+    vec![
+        (
+            "repl-stream-db".to_string(),
+            stream_db.to_string().into_bytes(),
+        ),
+        ("repl-id".to_string(), srv.repl.replid.clone().into_bytes()),
+        (
+            "repl-offset".to_string(),
+            srv.repl.offset.to_string().into_bytes(),
+        ),
+    ]
+}
+
+/// The end of an event-loop round (Redis's beforeSleep): WAIT asked for
+/// acknowledgements, so `REPLCONF GETACK *` goes into the stream once for
+/// all of them.
+pub fn before_sleep(srv: &mut Server) {
+    if std::mem::take(&mut srv.repl.getack_wanted) && !srv.follow.is_replica() {
+        feed(
+            srv,
+            None,
+            &[
+                bytes::Bytes::from_static(b"REPLCONF"),
+                bytes::Bytes::from_static(b"GETACK"),
+                bytes::Bytes::from_static(b"*"),
+            ],
+        );
+    }
+    follow::release_waiting(srv);
+}
+
+/// WAIT registered a client: the GETACK goes out at the end of the round.
+pub fn request_acks(srv: &mut Server) {
+    srv.repl.getack_wanted = true;
+    srv.aof.round.wanted.notify_one();
+}
+
+/// Replicas online whose last ACK is at most min-replicas-max-lag old
+/// (Redis's repl_good_slaves_count).
+pub fn good_replicas(srv: &Server, now_ms: i64) -> usize {
+    let max_lag = srv.config.min_replicas_max_lag as i64;
+    srv.repl
+        .replicas
+        .iter()
+        .filter(|r| r.state == ReplState::Online && (now_ms - r.ack_time_ms) / 1000 <= max_lag)
+        .count()
 }
 
 /// Once a second: a newline to replicas waiting for their RDB (Redis's
@@ -214,6 +287,34 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
         .max(1);
     if seconds % period == 0 {
         feed(srv, None, &[bytes::Bytes::from_static(b"PING")]);
+    }
+    // Online replicas silent for repl-timeout are dropped.
+    let timeout_ms = srv
+        .config
+        .get_text("repl-timeout")
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(60)
+        * 1000;
+    let silent: Vec<ClientId> = srv
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| {
+            // Plain SYNC replicas (pre-PSYNC) send no ACKs: never timed out.
+            r.psync && r.state == ReplState::Online && now_ms - r.ack_time_ms > timeout_ms
+        })
+        .map(|r| r.client)
+        .collect();
+    for id in silent {
+        if let Some(c) = srv.clients.get_mut(&id) {
+            log_warning!(
+                "Disconnecting timedout replica (streaming sync): {}",
+                replica_name(c)
+            );
+            c.flags.close_asap = true;
+            c.notify.notify_one();
+        }
+        srv.repl.detach(id);
     }
     let waiting: Vec<ClientId> = srv
         .repl
@@ -257,7 +358,7 @@ fn replica_name(c: &crate::server::client::Client) -> String {
     format!("{}:{}", replica_ip(c), c.repl_port)
 }
 
-fn replica_ip(c: &crate::server::client::Client) -> String {
+pub fn replica_ip(c: &crate::server::client::Client) -> String {
     c.repl_ip.clone().unwrap_or_else(|| {
         c.addr
             .rsplit_once(':')
@@ -265,8 +366,15 @@ fn replica_ip(c: &crate::server::client::Client) -> String {
     })
 }
 
-/// The replica lines of INFO replication (after role:master).
+/// INFO replication up to the replica list: role, the replica side's
+/// lines, connected_slaves and one line per replica.
 pub fn info(srv: &Server, out: &mut String) {
+    if srv.follow.is_replica() {
+        out.push_str("role:slave\r\n");
+        follow::info(srv, out);
+    } else {
+        out.push_str("role:master\r\n");
+    }
     let _ = write!(out, "connected_slaves:{}\r\n", srv.repl.replicas.len());
     let now = now_ms();
     for (i, r) in srv.repl.replicas.iter().enumerate() {

@@ -250,6 +250,44 @@ pub fn unblock_by_request(srv: &mut Server, id: ClientId, with_error: bool) -> b
     blocked
 }
 
+/// Redis's disconnectAllBlockedClients (the node becomes a replica):
+/// every client blocked on keys or WAIT gets `-UNBLOCKED ...` and is
+/// closed after the reply; CLIENT PAUSE holds stay.
+pub fn disconnect_all_blocked(srv: &mut Server) {
+    let ids: Vec<ClientId> = srv
+        .clients
+        .iter()
+        .filter(|(_, c)| {
+            c.blocked
+                .as_ref()
+                .is_some_and(|b| b.reason != BlockReason::Pause)
+        })
+        .map(|(&id, _)| id)
+        .collect();
+    srv.waiting_acks.clear();
+    for id in ids {
+        let Some(mut client) = srv.clients.remove(&id) else {
+            continue;
+        };
+        if client
+            .blocked
+            .as_ref()
+            .is_some_and(|b| b.reason == BlockReason::Keys)
+        {
+            count_unserved(srv, &mut client, Some("UNBLOCKED"));
+            unregister(srv, &client);
+        }
+        client.blocked = None;
+        let mut r = Reply::new(client.resp);
+        r.buf = std::mem::take(&mut client.out);
+        r.error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
+        client.out = r.buf;
+        client.flags.close_after_reply = true;
+        client.notify.notify_one();
+        srv.clients.insert(id, client);
+    }
+}
+
 /// Redis's getTimeoutFromObjectOrReply for blocking commands: seconds as
 /// a double, returned as an absolute deadline in unix ms (None: forever).
 pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, &'static str> {

@@ -35,6 +35,9 @@ pub struct ClientFlags {
     /// Attached as a replica (SYNC/PSYNC): gets the replication stream,
     /// never replies.
     pub replica: bool,
+    /// The master this node replicates from: its stream is obeyed (no
+    /// READONLY/OOM/MISCONF checks) and never answered.
+    pub master: bool,
 }
 
 /// A query-buffer resize the cron asks a connection to make.
@@ -77,6 +80,8 @@ pub enum BlockReason {
     Pause,
     /// Waiting for keys to be ready (blocking list/zset/stream commands).
     Keys,
+    /// WAIT: for `replicas` replicas to acknowledge `offset`.
+    Wait { offset: u64, replicas: i64 },
 }
 
 pub struct Client {
@@ -130,6 +135,9 @@ pub struct Client {
     /// REPLCONF listening-port and ip-address (INFO replication).
     pub repl_port: u16,
     pub repl_ip: Option<String>,
+    /// The replication offset right after this client's last write that
+    /// propagated (WAIT waits for replicas to acknowledge it).
+    pub woff: u64,
 }
 
 impl Client {
@@ -175,6 +183,7 @@ impl Client {
             repl_send: None,
             repl_port: 0,
             repl_ip: None,
+            woff: 0,
         }
     }
 

@@ -171,6 +171,15 @@ pub async fn serve<S>(
                 {
                     if b.reason == BlockReason::Keys {
                         super::blocking::timeout(s, &mut client);
+                    } else if let BlockReason::Wait { offset, .. } = b.reason {
+                        // WAIT timed out: the replicas that acknowledged.
+                        client.blocked = None;
+                        s.waiting_acks.retain(|&w| w != id);
+                        let acks = s.repl.count_acks(offset) as i64;
+                        let mut r = Reply::new(client.resp);
+                        r.buf = std::mem::take(&mut client.out);
+                        r.int(acks);
+                        client.out = r.buf;
                     } else {
                         let b = client.blocked.take().expect("checked above");
                         queue.push_front(b.args);

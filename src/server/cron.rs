@@ -38,7 +38,15 @@ pub fn tick(s: &mut Server) {
     }
     // Keys do not expire while clients are paused, so that a paused
     // primary's dataset stays still for a failover.
-    if s.active_expire && s.config.active_expire_enabled && !super::pause_active(s, now) {
+    if s.follow.is_replica() && s.active_expire && s.config.active_expire_enabled {
+        crate::replication::follow::expire_local_keys(s, now);
+    }
+    // A replica waits for its master's DELs.
+    if s.active_expire
+        && s.config.active_expire_enabled
+        && !super::pause_active(s, now)
+        && !s.follow.is_replica()
+    {
         let t = Instant::now();
         active_expire_cycle(s);
         s.stats.expire_cycle_time_used_us += t.elapsed().as_micros() as u64;

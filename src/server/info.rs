@@ -417,22 +417,19 @@ fn replication_section(s: &Server, out: &mut String) {
         .get("repl-backlog-size")
         .and_then(|v| parse_memory(v))
         .unwrap_or(1024 * 1024);
-    out.push_str("role:master\r\n");
     crate::replication::info(s, out);
     let _ = write!(
         out,
         "master_failover_state:no-failover\r\n\
          master_replid:{}\r\n\
-         master_replid2:0000000000000000000000000000000000000000\r\n\
+         master_replid2:{}\r\n\
          master_repl_offset:{}\r\n\
-         second_repl_offset:-1\r\n\
+         second_repl_offset:{}\r\n\
          repl_backlog_active:0\r\n\
          repl_backlog_size:{}\r\n\
          repl_backlog_first_byte_offset:0\r\n\
          repl_backlog_histlen:0\r\n",
-        master_replid(),
-        s.repl.offset,
-        backlog
+        s.repl.replid, s.repl.replid2, s.repl.offset, s.repl.second_offset, backlog
     );
 }
 

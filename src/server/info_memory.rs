@@ -196,9 +196,9 @@ pub fn stats_section(s: &Server, out: &mut String) {
          instantaneous_input_repl_kbps:0.00\r\n\
          instantaneous_output_repl_kbps:0.00\r\n\
          rejected_connections:{}\r\n\
-         sync_full:0\r\n\
+         sync_full:{}\r\n\
          sync_partial_ok:0\r\n\
-         sync_partial_err:0\r\n\
+         sync_partial_err:{}\r\n\
          expired_keys:{}\r\n\
          expired_stale_perc:{:.2}\r\n\
          expired_time_cap_reached_count:{}\r\n\
@@ -215,7 +215,7 @@ pub fn stats_section(s: &Server, out: &mut String) {
          latest_fork_usec:{}\r\n\
          total_forks:{}\r\n\
          migrate_cached_sockets:{}\r\n\
-         slave_expires_tracked_keys:0\r\n\
+         slave_expires_tracked_keys:{}\r\n\
          active_defrag_hits:0\r\n\
          active_defrag_misses:0\r\n\
          active_defrag_key_hits:0\r\n\
@@ -242,6 +242,8 @@ pub fn stats_section(s: &Server, out: &mut String) {
         st.inst[1].value() as f32 / 1024.0,
         st.inst[2].value() as f32 / 1024.0,
         st.rejected_connections,
+        s.repl.sync_full,
+        s.repl.sync_partial_err,
         st.expired_keys,
         st.expired_stale_perc * 100.0,
         st.expired_time_cap_reached_count,
@@ -257,6 +259,7 @@ pub fn stats_section(s: &Server, out: &mut String) {
         s.snapshots.latest_fork_usec,
         s.snapshots.total_forks,
         s.migrate_sockets.len(),
+        s.follow.local_expires.len(),
         st.unexpected_error_replies,
         st.total_error_replies,
         st.dump_payload_sanitizations,

@@ -17,6 +17,14 @@ pub struct Listeners {
     shared: Option<Weak<parking_lot::Mutex<Server>>>,
 }
 
+impl Listeners {
+    /// The shared server (None in unit tests): for tasks a command starts
+    /// (the replication link).
+    pub fn shared(&self) -> Option<Shared> {
+        self.shared.as_ref().and_then(Weak::upgrade)
+    }
+}
+
 /// Addresses to listen on from `bind` (a leading `-` marks an optional
 /// address whose failure is not fatal).
 pub fn bind_addrs(bind: &[String]) -> Vec<(String, bool)> {

@@ -127,6 +127,10 @@ pub struct Server {
     pub aof: crate::persistence::aof::control::Aof,
     /// Replication, master side: the replicas and the stream.
     pub repl: crate::replication::master::Master,
+    /// Replication, replica side: the master this node follows.
+    pub follow: crate::replication::replica::Follow,
+    /// WAIT: clients blocked until replicas acknowledge their writes.
+    pub waiting_acks: Vec<ClientId>,
     /// MIGRATE's cached connections to target instances.
     pub migrate_sockets: crate::commands::migrate::SocketCache,
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE (and RDB loading) skip
@@ -192,6 +196,8 @@ impl Server {
             snapshots: Default::default(),
             aof: Default::default(),
             repl: crate::replication::master::Master::new(info::master_replid().to_string()),
+            follow: Default::default(),
+            waiting_acks: Vec::new(),
             migrate_sockets: Default::default(),
             skip_checksum_validation: false,
         }
@@ -275,7 +281,9 @@ impl Server {
     pub fn propagate_raw(&mut self, db: usize, argv: &[Bytes]) {
         self.stats.propagated_cmds += 1;
         crate::persistence::aof::control::feed(self, db, argv);
-        crate::replication::feed(self, Some(db), argv);
+        if !self.follow.is_replica() {
+            crate::replication::feed(self, Some(db), argv);
+        }
     }
 
     /// WATCH invalidation (Redis's touchWatchedKey).

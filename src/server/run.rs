@@ -168,6 +168,15 @@ async fn async_main(config: Config) -> i32 {
             return 1;
         }
     }
+    // `replicaof` in the config: follow that master from the start.
+    {
+        let mut s = shared.lock();
+        if let Some((host, port)) = s.config.replicaof.clone() {
+            crate::replication::follow::set_master(&mut s, host, port);
+            // Nothing to continue from: the first sync is a full one.
+            s.follow.cached = None;
+        }
+    }
     if let Some(l) = unix {
         let shared = shared.clone();
         let path = unixsocket.clone();

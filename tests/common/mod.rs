@@ -313,6 +313,34 @@ impl Server {
         Err(last.expect("at least one attempt"))
     }
 
+    /// Starts `kind` on a given `port` (e.g. again where a stopped server
+    /// listened, for peers configured with its address).
+    pub fn start_on_port(kind: Kind, port: u16, extra: &[&str]) -> Server {
+        let owned = tempfile::tempdir().expect("temp dir");
+        let dir = owned.path().to_path_buf();
+        let log_path = dir.join("server.log");
+        let mut cmd = base_command(kind, port, &dir, &log_path);
+        cmd.args(extra);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {kind:?}: {e}"));
+        let mut srv = Server {
+            kind,
+            port,
+            child,
+            dir,
+            _owned: Some(owned),
+            log_path,
+        };
+        if let Err(e) = srv.wait_ready(false) {
+            panic!(
+                "{kind:?} server did not start on port {port}: {e}: {}",
+                srv.log()
+            );
+        }
+        srv
+    }
+
     /// Kills the server with SIGKILL (no shutdown code runs: a crash) and
     /// reaps it.
     pub fn kill9(&mut self) {

@@ -100,7 +100,9 @@ pub async fn run(shared: Shared) {
         tokio::select! {
             _ = round.wanted.notified() => {
                 tokio::task::yield_now().await;
-                super::control::flush_round(&mut shared.lock());
+                let mut s = shared.lock();
+                super::control::flush_round(&mut s);
+                crate::replication::before_sleep(&mut s);
             }
             _ = async {
                 match progress.as_mut() {
