@@ -233,10 +233,11 @@ impl Db {
     /// `keep_ttl`; its LRU is reset. Returns true if the key was new.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) -> bool {
         let loc = self.locate(key);
-        self.set_at(loc, key, value, keep_ttl, lru)
+        self.set_at(loc, key, value, keep_ttl, lru).is_none()
     }
 
-    /// [`Db::set`] with the key's location already computed.
+    /// [`Db::set`] with the key's location already computed; returns the
+    /// value it replaced (None: the key is new).
     pub fn set_at(
         &mut self,
         loc: KeyLoc,
@@ -244,7 +245,7 @@ impl Db {
         value: Value,
         keep_ttl: bool,
         lru: u32,
-    ) -> bool {
+    ) -> Option<Value> {
         // One probe for both outcomes.
         let h = loc.hash;
         let hasher = &self.hasher;
@@ -252,13 +253,13 @@ impl Db {
         match table.entry(h, |e| &*e.key == key, |e| hasher.hash_one(&*e.key)) {
             hashbrown::hash_table::Entry::Occupied(mut occ) => {
                 let e = occ.get_mut();
-                e.value = value;
+                let old = std::mem::replace(&mut e.value, value);
                 e.lru = lru;
                 if !keep_ttl && e.expire != NO_EXPIRE {
                     e.expire = NO_EXPIRE;
                     self.expires.swap_remove(key);
                 }
-                false
+                Some(old)
             }
             hashbrown::hash_table::Entry::Vacant(vac) => {
                 vac.insert(Box::new(Entry {
@@ -268,7 +269,7 @@ impl Db {
                     lru,
                 }));
                 self.len += 1;
-                true
+                None
             }
         }
     }
