@@ -177,6 +177,12 @@ pub async fn serve<S>(
                     }
                 }
             }
+            if queue.len() > 1 {
+                // A pipelined batch: bring the keys' table data into the
+                // cache for all its commands at once (first argument).
+                let keys = queue.iter().filter_map(|a| a.get(1)).map(|k| &k[..]);
+                s.dbs[client.db].warm(keys);
+            }
             while client.blocked.is_none()
                 && !client.flags.close_after_reply
                 && !client.flags.close_asap
