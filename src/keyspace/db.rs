@@ -126,10 +126,7 @@ impl SlotTables {
 
     /// The tables in slot order.
     fn in_slot_order(&self) -> impl Iterator<Item = &Table> {
-        self.index
-            .iter()
-            .filter(|&&n| n != 0)
-            .map(|&n| self.at(n))
+        self.index.iter().filter(|&&n| n != 0).map(|&n| self.at(n))
     }
 }
 

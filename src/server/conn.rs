@@ -177,11 +177,12 @@ pub async fn serve<S>(
                     }
                 }
             }
-            if queue.len() > 1 {
-                // A pipelined batch: bring the keys' table data into the
-                // cache for all its commands at once (first argument).
-                let keys = queue.iter().filter_map(|a| a.get(1)).map(|k| &k[..]);
-                s.dbs[client.db].warm(keys);
+            if queue.len() > 1 || queue.front().is_some_and(|a| a.len() > 3) {
+                // A pipelined batch or a multi-key command: bring the keys'
+                // table data into the cache for all of them at once.
+                let table = &s.commands;
+                let keys = queue.iter().flat_map(|a| table.key_hint(a));
+                s.dbs[client.db].warm(keys.map(|k| &k[..]));
             }
             while client.blocked.is_none()
                 && !client.flags.close_after_reply
