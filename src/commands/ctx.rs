@@ -120,14 +120,19 @@ impl<'a> Ctx<'a> {
         crate::server::pause_active(self.srv, self.now_ms)
     }
 
-    /// Where `key` lives in database `db`, if it exists and has not
+    /// Where `key` lives in database `db`, if it may exist and has not
     /// expired; a stale entry is deleted (lazy expiry, DEL propagated).
+    /// Without keys with a TTL nothing can be stale, so the table is not
+    /// probed here: the caller's own probe finds the key or not.
     fn live_loc(&mut self, db: usize, key: &[u8]) -> Option<KeyLoc> {
         let d = &self.srv.dbs[db];
         if d.is_empty() {
             return None;
         }
         let loc = d.locate(key);
+        if d.expires_len() == 0 {
+            return Some(loc);
+        }
         let e = d.get_at(loc, key)?;
         if e.expire != NO_EXPIRE && e.expire <= self.now_ms {
             let (expired, delete) = self.expiry_policy();
@@ -146,7 +151,14 @@ impl<'a> Ctx<'a> {
     /// `keymiss` event.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let db = self.client.db;
-        let Some(loc) = self.live_loc(db, key) else {
+        let found = match self.live_loc(db, key) {
+            Some(loc) if self.srv.dbs[db].expires_len() == 0 => {
+                // live_loc did not probe: find out whether the key exists.
+                self.srv.dbs[db].get_at(loc, key).is_some().then_some(loc)
+            }
+            found => found,
+        };
+        let Some(loc) = found else {
             self.srv.stats.keyspace_misses += 1;
             self.notify_db(notify::KEY_MISS, "keymiss", key, db);
             return None;
@@ -185,26 +197,27 @@ impl<'a> Ctx<'a> {
         let db = self.client.db;
         // One hash/slot computation for the expiry check and the store.
         let loc = self.srv.dbs[db].locate(key);
-        let stale = self.srv.dbs[db]
-            .get_at(loc, key)
-            .is_some_and(|e| e.expire != NO_EXPIRE && e.expire <= self.now_ms);
-        if stale && (!self.srv.follow.is_replica() || self.expiry_policy().1) {
-            self.srv.delete_expired(db, key);
+        if self.srv.dbs[db].expires_len() != 0 {
+            let stale = self.srv.dbs[db]
+                .get_at(loc, key)
+                .is_some_and(|e| e.expire != NO_EXPIRE && e.expire <= self.now_ms);
+            if stale && (!self.srv.follow.is_replica() || self.expiry_policy().1) {
+                self.srv.delete_expired(db, key);
+            }
         }
         let lru = self.srv.new_lru();
-        // Redis's dbOverwrite: replacing a stream wakes the clients blocked
-        // on it (XREADGROUP ones then fail: their group is gone).
-        if matches!(
-            self.srv.dbs[db].get_at(loc, key).map(|e| &e.value),
-            Some(Value::Stream(_))
-        ) {
-            self.srv.blocking.signal(db, key);
-        }
-        if self.srv.dbs[db].set_at(loc, key, value, keep_ttl, lru) {
+        match self.srv.dbs[db].set_at(loc, key, value, keep_ttl, lru) {
             // Redis's dbAdd fires "new" for every key it creates and
             // signals it to clients blocked on it.
-            self.notify_db(notify::NEW, "new", key, db);
-            self.srv.blocking.signal(db, key);
+            None => {
+                self.notify_db(notify::NEW, "new", key, db);
+                self.srv.blocking.signal(db, key);
+            }
+            // Redis's dbOverwrite: replacing a stream wakes the clients
+            // blocked on it (XREADGROUP ones then fail: their group is
+            // gone).
+            Some(Value::Stream(_)) => self.srv.blocking.signal(db, key),
+            Some(_) => {}
         }
         self.srv.touch_watched_key(db, key);
     }

@@ -324,7 +324,8 @@ fn set_generic(ctx: &mut Ctx, args: &[Bytes], key: &Bytes, val: &Bytes, o: &ExtO
     if o.get && !reply_get(ctx, key) {
         return;
     }
-    let found = ctx.lookup_write(key).is_some();
+    // Plain SET needs no lookup: set_key does the lazy expiry itself.
+    let found = (o.nx || o.xx) && ctx.lookup_write(key).is_some();
     if (o.nx && found) || (o.xx && !found) {
         if !o.get {
             match r {

@@ -251,6 +251,25 @@ impl CommandTable {
         self.by_name.get(&lower[..]).copied()
     }
 
+    /// The arguments of `args` that are probably keys, found cheaply for
+    /// cache warming (it may name arguments that are not keys): argument 1
+    /// of a short command, the key range of a longer one (MSET ...).
+    pub fn key_hint<'a>(&self, args: &'a [Bytes]) -> impl Iterator<Item = &'a Bytes> + 'a {
+        let n = args.len();
+        let (first, last, step) = match n {
+            0 | 1 => (1, 0, 1),
+            2 | 3 => (1, 1, 1),
+            _ => match self.get(&args[0]).map(|c| &c.keys) {
+                Some(&KeyPos::Range { first, last, step }) if first > 0 && step > 0 => {
+                    let last = if last < 0 { n as i32 + last } else { last };
+                    (first as usize, last.max(0) as usize, step as usize)
+                }
+                _ => (1, 1, 1),
+            },
+        };
+        args.iter().take(last + 1).skip(first).step_by(step)
+    }
+
     /// The command and, for container commands, the subcommand to run.
     pub fn resolve(&self, args: &[Bytes]) -> Resolved {
         let Some(cmd) = self.get(&args[0]) else {
@@ -283,4 +302,31 @@ pub enum Resolved {
     Unknown,
     UnknownSub(&'static CommandDef),
     Found(&'static CommandDef, Option<&'static CommandDef>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hint(args: &str) -> Vec<String> {
+        let table = CommandTable::new(&crate::commands::all_families());
+        let args: Vec<Bytes> = args
+            .split(' ')
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
+        let keys = table.key_hint(&args);
+        keys.map(|k| String::from_utf8_lossy(k).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn key_hints() {
+        assert_eq!(hint("get k"), ["k"]);
+        assert_eq!(hint("set k v"), ["k"]);
+        assert_eq!(hint("ping"), Vec::<String>::new());
+        assert_eq!(hint("mset a 1 b 2 c 3"), ["a", "b", "c"]);
+        assert_eq!(hint("MSET a 1 b 2"), ["a", "b"]);
+        assert_eq!(hint("set k v ex 10"), ["k"]);
+        assert_eq!(hint("nosuchcommand a b c"), ["a"]);
+    }
 }

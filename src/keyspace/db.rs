@@ -39,14 +39,15 @@ type Table = HashTable<Box<Entry>>;
 
 /// The per-slot tables of a database, created as slots get their first
 /// key, so that memory follows use (maxmemory tests add ~100 KiB of keys
-/// to an empty database): the index is two-level (128 groups of 128
-/// slots, each group allocated on first use), and tables live in fixed
-/// chunks of 32 that never move, so growth never reallocates (and briefly
-/// doubles) what is already there.
+/// to an empty database): the index (32 KiB) is allocated with the first
+/// table, and tables live in fixed chunks of 32 that never move, so growth
+/// never reallocates (and briefly doubles) what is already there. The
+/// index is a single level so that a lookup has one dependent load less.
 #[derive(Default)]
 struct SlotTables {
-    /// Slot groups; for each slot, 1 + its table's number (0: no table).
-    index: Vec<Option<Box<[u16; GROUP]>>>,
+    /// For each slot, 1 + its table's number (0: no table); empty until
+    /// the first table exists.
+    index: Vec<u16>,
     // Boxed on purpose: a chunk never moves when the Vec grows.
     #[allow(clippy::vec_box)]
     chunks: Vec<Box<[Table; CHUNK]>>,
@@ -55,7 +56,6 @@ struct SlotTables {
 }
 
 const CHUNK: usize = 32;
-const GROUP: usize = 128;
 
 impl SlotTables {
     fn at(&self, n: u16) -> &Table {
@@ -70,10 +70,7 @@ impl SlotTables {
 
     /// The table number of a slot (0: none).
     fn number(&self, slot: usize) -> u16 {
-        match self.index.get(slot / GROUP) {
-            Some(Some(g)) => g[slot % GROUP],
-            _ => 0,
-        }
+        self.index.get(slot).copied().unwrap_or(0)
     }
 
     fn get(&self, slot: usize) -> Option<&Table> {
@@ -94,7 +91,7 @@ impl SlotTables {
         let mut n = self.number(slot);
         if n == 0 {
             if self.index.is_empty() {
-                self.index = (0..SLOTS / GROUP).map(|_| None).collect();
+                self.index = vec![0; SLOTS];
             }
             if self.count.is_multiple_of(CHUNK) {
                 self.chunks
@@ -103,8 +100,7 @@ impl SlotTables {
             self.count += 1;
             // At most 16384 tables, so the number fits in a u16.
             n = self.count as u16;
-            let group = self.index[slot / GROUP].get_or_insert_with(|| Box::new([0; GROUP]));
-            group[slot % GROUP] = n;
+            self.index[slot] = n;
         }
         self.at_mut(n)
     }
@@ -130,12 +126,7 @@ impl SlotTables {
 
     /// The tables in slot order.
     fn in_slot_order(&self) -> impl Iterator<Item = &Table> {
-        self.index
-            .iter()
-            .flatten()
-            .flat_map(|g| g.iter())
-            .filter(|&&n| n != 0)
-            .map(|&n| self.at(n))
+        self.index.iter().filter(|&&n| n != 0).map(|&n| self.at(n))
     }
 }
 
@@ -225,6 +216,37 @@ impl Db {
             .map(|b| &mut **b)
     }
 
+    /// Loads into the CPU cache what looking `keys` up will read (slot
+    /// table header, control bytes, entry), a group of keys at a time and
+    /// one step for the whole group before the next, so that the cache
+    /// misses of the keys of a pipelined batch overlap instead of stalling
+    /// each command in turn. Only reads; the result is thrown away.
+    pub fn warm<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) {
+        const GROUP: usize = 16;
+        if self.len == 0 {
+            return;
+        }
+        let mut keys = keys.peekable();
+        let mut sum = 0usize;
+        while keys.peek().is_some() {
+            let mut found: [Option<(&Table, u64, &[u8])>; GROUP] = [None; GROUP];
+            for (slot, key) in found.iter_mut().zip(keys.by_ref()) {
+                let loc = self.locate(key);
+                *slot = self.slots.get(loc.slot).map(|t| (t, loc.hash, key));
+            }
+            // The table headers first (independent loads), then the probes.
+            for (t, _, _) in found.iter().flatten() {
+                sum = sum.wrapping_add(t.len());
+            }
+            for (t, hash, key) in found.iter().flatten() {
+                if let Some(e) = t.find(*hash, |e| &*e.key == *key) {
+                    sum = sum.wrapping_add(e.lru as usize);
+                }
+            }
+        }
+        std::hint::black_box(sum);
+    }
+
     pub fn contains(&self, key: &[u8]) -> bool {
         self.get(key).is_some()
     }
@@ -233,10 +255,11 @@ impl Db {
     /// `keep_ttl`; its LRU is reset. Returns true if the key was new.
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool, lru: u32) -> bool {
         let loc = self.locate(key);
-        self.set_at(loc, key, value, keep_ttl, lru)
+        self.set_at(loc, key, value, keep_ttl, lru).is_none()
     }
 
-    /// [`Db::set`] with the key's location already computed.
+    /// [`Db::set`] with the key's location already computed; returns the
+    /// value it replaced (None: the key is new).
     pub fn set_at(
         &mut self,
         loc: KeyLoc,
@@ -244,7 +267,7 @@ impl Db {
         value: Value,
         keep_ttl: bool,
         lru: u32,
-    ) -> bool {
+    ) -> Option<Value> {
         // One probe for both outcomes.
         let h = loc.hash;
         let hasher = &self.hasher;
@@ -252,13 +275,13 @@ impl Db {
         match table.entry(h, |e| &*e.key == key, |e| hasher.hash_one(&*e.key)) {
             hashbrown::hash_table::Entry::Occupied(mut occ) => {
                 let e = occ.get_mut();
-                e.value = value;
+                let old = std::mem::replace(&mut e.value, value);
                 e.lru = lru;
                 if !keep_ttl && e.expire != NO_EXPIRE {
                     e.expire = NO_EXPIRE;
                     self.expires.swap_remove(key);
                 }
-                false
+                Some(old)
             }
             hashbrown::hash_table::Entry::Vacant(vac) => {
                 vac.insert(Box::new(Entry {
@@ -268,7 +291,7 @@ impl Db {
                     lru,
                 }));
                 self.len += 1;
-                true
+                None
             }
         }
     }
@@ -492,6 +515,19 @@ mod tests {
         assert!(db.random_entry().is_some());
         db.clear();
         assert!(db.slots.count == 0);
+    }
+
+    #[test]
+    fn warm_reads_only() {
+        let mut db = Db::new();
+        let keys: Vec<Vec<u8>> = (0..40).map(|i| format!("k{i}").into_bytes()).collect();
+        db.warm(keys.iter().map(|k| &k[..]));
+        for k in &keys[..20] {
+            db.set(k, Value::Int(1), false, 7);
+        }
+        db.warm(keys.iter().map(|k| &k[..]));
+        assert_eq!(db.len(), 20);
+        assert!(db.iter().all(|e| e.lru == 7));
     }
 
     #[test]

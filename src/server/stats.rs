@@ -116,11 +116,8 @@ impl Stats {
     /// The stats of a command by full name, created on first use
     /// without allocating on later calls.
     pub fn command_stat(&mut self, name: &str) -> &mut CommandStat {
-        if !self.commands.contains_key(name) {
-            self.commands
-                .insert(name.to_string(), CommandStat::default());
-        }
-        self.commands.get_mut(name).expect("inserted above")
+        // One hash of the name; the String is only made for a new entry.
+        self.commands.entry_ref(name).or_default()
     }
 
     pub fn record_error(&mut self, code: &str) {

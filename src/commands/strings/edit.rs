@@ -169,33 +169,36 @@ fn value_as_i64(v: &Value) -> Option<i64> {
 }
 
 fn incr_decr(ctx: &mut Ctx, key: &Bytes, incr: i64) {
-    let old = match ctx.lookup_write(key) {
-        None => None,
-        Some(e) if !e.value.is_string() => {
-            ctx.out.error(err::WRONGTYPE);
-            return;
-        }
+    // One lookup: an existing integer is updated in place.
+    let outcome = match ctx.lookup_write(key) {
+        None => Err(()),
+        Some(e) if !e.value.is_string() => Ok(Err(err::WRONGTYPE)),
         Some(e) => match value_as_i64(&e.value) {
-            Some(n) => Some(n),
-            None => {
-                ctx.out.error(err::NOT_INT);
-                return;
-            }
+            None => Ok(Err(err::NOT_INT)),
+            Some(n) => match n.checked_add(incr) {
+                None => Ok(Err(err::OVERFLOW)),
+                Some(v) => {
+                    e.value = Value::Int(v);
+                    Ok(Ok(v))
+                }
+            },
         },
     };
-    let Some(value) = old.unwrap_or(0).checked_add(incr) else {
-        ctx.out.error(err::OVERFLOW);
-        return;
-    };
-    match old {
-        Some(_) => {
-            if let Some(e) = ctx.lookup_write(key) {
-                e.value = Value::Int(value);
-            }
+    let value = match outcome {
+        Ok(Ok(v)) => {
             ctx.key_modified(key);
+            v
         }
-        None => ctx.set_key(key, Value::Int(value), false),
-    }
+        Ok(Err(msg)) => {
+            ctx.out.error(msg);
+            return;
+        }
+        Err(()) => {
+            // 0 + incr cannot overflow.
+            ctx.set_key(key, Value::Int(incr), false);
+            incr
+        }
+    };
     ctx.notify(notify::STRING, "incrby", key);
     ctx.dirty += 1;
     ctx.out.int(value);
