@@ -331,6 +331,16 @@ pub fn entries(blob: &[u8]) -> Result<Vec<LpEntry<'_>>, &'static str> {
     iter(blob)?.collect()
 }
 
+/// Validates the whole blob and returns its element count.
+pub fn validated_len(blob: &[u8]) -> Result<usize, &'static str> {
+    let mut n = 0;
+    for e in iter(blob)? {
+        e?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// The declared element count (65535 means "count by walking").
 pub fn declared_len(blob: &[u8]) -> Option<u16> {
     (blob.len() >= HEADER).then(|| u16::from_le_bytes([blob[4], blob[5]]))
