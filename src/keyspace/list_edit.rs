@@ -81,6 +81,8 @@ impl ListValue {
         let avail_next = at_tail && allow_insert(self.nodes.get(ni + 1), fill, sz);
         let avail_prev = at_head && ni > 0 && allow_insert(self.nodes.get(ni - 1), fill, sz);
         let beside = if after { ni + 1 } else { ni };
+        self.room(2);
+        let node = &self.nodes[ni];
         if is_large(sz) {
             if node.is_plain() || at_tail || at_head {
                 self.nodes.insert(beside, Node::plain(v.to_vec()));
