@@ -67,11 +67,33 @@ fn lpos() {
 }
 
 #[test]
-fn packed_threshold_setting() {
+fn packed_threshold_setting_and_plain_nodes() {
     assert_eq!(set_packed_threshold("1b"), Ok(()));
     assert_eq!(packed_threshold(), 1);
     assert!(set_packed_threshold("4gb").is_err());
     assert!(set_packed_threshold("abc").is_err());
+    // Elements of 100 bytes or more get PLAIN nodes of their own.
+    assert_eq!(set_packed_threshold("100b"), Ok(()));
+    let big = vec![b'P'; 150];
+    let mut l = ListValue::new();
+    for v in [&b"a"[..], b"b", &big, b"c"] {
+        l.push(End::Tail, v);
+    }
+    l.push(End::Head, &big);
+    let shape: Vec<(bool, usize)> = l.nodes().map(|n| (n.is_plain(), n.count())).collect();
+    assert_eq!(shape, [(true, 1), (false, 2), (true, 1), (false, 1)]);
+    // LSET small into a plain node: the element joins the next node.
+    assert!(l.set(3, b"s"));
+    let shape: Vec<(bool, usize)> = l.nodes().map(|n| (n.is_plain(), n.count())).collect();
+    assert_eq!(shape, [(true, 1), (false, 2), (false, 2)]);
+    // LSET large into a packed node: split around a new plain node.
+    assert!(l.set(1, &big));
+    let shape: Vec<(bool, usize)> = l.nodes().map(|n| (n.is_plain(), n.count())).collect();
+    assert_eq!(shape, [(true, 1), (true, 1), (false, 1), (false, 2)]);
+    assert_eq!(
+        strs(&l).iter().map(|s| s.len()).collect::<Vec<_>>(),
+        [150, 150, 1, 1, 1]
+    );
     assert_eq!(set_packed_threshold("0"), Ok(()));
     assert_eq!(packed_threshold(), 1 << 30);
 }
