@@ -255,6 +255,9 @@ impl ListValue {
                     self.nodes[0].prepend(v);
                 } else {
                     self.room(1);
+                    if let Some(old) = self.nodes.front_mut() {
+                        old.settle();
+                    }
                     self.nodes.push_front(Node::packed_with(v));
                 }
             }
@@ -383,8 +386,11 @@ impl ListValue {
     fn iter_range_raw(&self, from: usize, to: usize) -> Iter<'_> {
         let mut it = Iter {
             list: self,
+            to,
+            fnode: None,
             fi: 0,
             fp: 0,
+            bnode: None,
             bi: 0,
             bp: 0,
             left: to - from,
@@ -393,12 +399,10 @@ impl ListValue {
             return it;
         }
         let (fi, off) = self.locate(from);
+        let n = &self.nodes[fi];
+        it.fnode = Some(n);
         it.fi = fi;
-        it.fp = self.nodes[fi].offset_of(off);
-        let (bi, off) = self.locate(to - 1);
-        let n = &self.nodes[bi];
-        it.bi = bi;
-        it.bp = n.next(n.offset_of(off));
+        it.fp = n.offset_of(off);
         it
     }
 
@@ -428,10 +432,15 @@ impl ListValue {
 #[derive(Clone)]
 pub struct Iter<'a> {
     list: &'a ListValue,
-    /// Front cursor: node index and offset of the next element.
+    /// Position just past the range's last element (for the back cursor,
+    /// placed on the first `next_back`).
+    to: usize,
+    /// Front cursor: node, its index, offset of the next element.
+    fnode: Option<&'a Node>,
     fi: usize,
     fp: usize,
-    /// Back cursor: node index and offset just past the next element.
+    /// Back cursor: node, its index, offset just past the next element.
+    bnode: Option<&'a Node>,
     bi: usize,
     bp: usize,
     left: usize,
@@ -445,12 +454,14 @@ impl<'a> Iterator for Iter<'a> {
         if self.left == 0 {
             return None;
         }
-        let nodes = &self.list.nodes;
-        while self.fp == nodes[self.fi].end() {
+        let mut n = self.fnode?;
+        while self.fp == n.end() {
             self.fi += 1;
-            self.fp = nodes[self.fi].first();
+            n = &self.list.nodes[self.fi];
+            self.fnode = Some(n);
+            self.fp = n.first();
         }
-        let (e, next) = nodes[self.fi].elem(self.fp);
+        let (e, next) = n.elem(self.fp);
         self.fp = next;
         self.left -= 1;
         Some(e)
@@ -467,12 +478,23 @@ impl DoubleEndedIterator for Iter<'_> {
         if self.left == 0 {
             return None;
         }
-        let nodes = &self.list.nodes;
-        while self.bp == nodes[self.bi].first() {
+        let mut n = match self.bnode {
+            Some(n) => n,
+            None => {
+                let (bi, off) = self.list.locate(self.to - 1);
+                let n = &self.list.nodes[bi];
+                self.bi = bi;
+                self.bp = n.next(n.offset_of(off));
+                n
+            }
+        };
+        self.bnode = Some(n);
+        while self.bp == n.first() {
             self.bi -= 1;
-            self.bp = nodes[self.bi].end();
+            n = &self.list.nodes[self.bi];
+            self.bnode = Some(n);
+            self.bp = n.end();
         }
-        let n = &nodes[self.bi];
         self.bp = n.prev(self.bp);
         self.left -= 1;
         Some(n.elem(self.bp).0)

@@ -11,13 +11,28 @@
 use crate::persistence::rdb::listpack::{self, LpEntry, EOF, HEADER};
 use crate::util::num::parse_i64;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Node {
-    /// The listpack (packed) or the element's bytes (plain).
-    lp: Vec<u8>,
-    count: u32,
+    /// Free bytes, then the listpack (packed) or the element (plain).
+    buf: Vec<u8>,
+    /// Where the listpack starts in `buf`: the gap in front lets LPUSH
+    /// and LPOP move the 6-byte header instead of the whole listpack.
+    start: u16,
     plain: bool,
+    count: u32,
 }
+
+impl PartialEq for Node {
+    /// Same kind and same bytes, whatever the gaps.
+    fn eq(&self, o: &Node) -> bool {
+        self.plain == o.plain && self.count == o.count && self.bytes() == o.bytes()
+    }
+}
+
+impl Eq for Node {}
+
+/// The most front gap a prepend reserves.
+const MAX_GAP: usize = 4096;
 
 /// The encoding of one string element: header, payload, backlen.
 struct Enc<'a> {
@@ -103,7 +118,8 @@ impl Node {
         lp.extend_from_slice(&[0; HEADER]);
         lp.push(EOF);
         let mut n = Node {
-            lp,
+            buf: lp,
+            start: 0,
             count: 0,
             plain: false,
         };
@@ -121,7 +137,8 @@ impl Node {
     /// A PLAIN node holding `v`.
     pub fn plain(v: Vec<u8>) -> Node {
         Node {
-            lp: v,
+            buf: v,
+            start: 0,
             count: 1,
             plain: true,
         }
@@ -132,7 +149,8 @@ impl Node {
     /// until the node changes; then keel writes the real count).
     pub fn from_listpack(lp: Vec<u8>, count: usize) -> Node {
         Node {
-            lp,
+            buf: lp,
+            start: 0,
             count: count as u32,
             plain: false,
         }
@@ -147,24 +165,37 @@ impl Node {
     }
 
     /// Redis's `node->sz`.
+    #[inline]
     pub fn sz(&self) -> usize {
-        self.lp.len()
+        self.buf.len() - self.start as usize
     }
 
     /// The listpack (packed) or the element (plain), as RDB stores it.
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
-        &self.lp
+        &self.buf[self.start as usize..]
     }
 
     pub fn heap_size(&self) -> usize {
-        self.lp.capacity()
+        self.buf.capacity()
     }
 
     fn fix_header(&mut self) {
-        let total = self.lp.len() as u32;
-        self.lp[0..4].copy_from_slice(&total.to_le_bytes());
+        let s = self.start as usize;
+        let total = (self.buf.len() - s) as u32;
+        self.buf[s..s + 4].copy_from_slice(&total.to_le_bytes());
         let c = self.count.min(65535) as u16;
-        self.lp[4..6].copy_from_slice(&c.to_le_bytes());
+        self.buf[s + 4..s + 6].copy_from_slice(&c.to_le_bytes());
+    }
+
+    /// Drops the front gap (and spare capacity): once the node is no
+    /// longer the head, LPUSH will not use it.
+    pub fn settle(&mut self) {
+        if self.start > 0 {
+            self.buf.drain(..self.start as usize);
+            self.start = 0;
+        }
+        self.shrink();
     }
 
     /// Offset of the first element.
@@ -183,7 +214,7 @@ impl Node {
         if self.plain {
             1
         } else {
-            self.lp.len() - 1
+            self.sz() - 1
         }
     }
 
@@ -191,9 +222,9 @@ impl Node {
     #[inline]
     pub fn elem(&self, pos: usize) -> (LpEntry<'_>, usize) {
         if self.plain {
-            (LpEntry::Str(&self.lp), 1)
+            (LpEntry::Str(&self.buf), 1)
         } else {
-            listpack::element_at(&self.lp, pos)
+            listpack::element_at(self.bytes(), pos)
         }
     }
 
@@ -203,7 +234,7 @@ impl Node {
         if self.plain {
             1
         } else {
-            listpack::next_element(&self.lp, pos)
+            listpack::next_element(self.bytes(), pos)
         }
     }
 
@@ -213,7 +244,7 @@ impl Node {
         if self.plain {
             0
         } else {
-            listpack::prev_element(&self.lp, pos)
+            listpack::prev_element(self.bytes(), pos)
         }
     }
 
@@ -240,13 +271,35 @@ impl Node {
         debug_assert!(!self.plain);
         let e = encode(v);
         let n = e.len();
-        let old = self.lp.len();
-        if self.lp.capacity() < old + n {
-            self.lp.reserve_exact(n);
+        let st = self.start as usize;
+        if pos == HEADER && n <= st {
+            // Prepend into the gap: move the header back.
+            let ns = st - n;
+            self.buf.copy_within(st..st + HEADER, ns);
+            e.write(&mut self.buf[ns + HEADER..ns + HEADER + n]);
+            self.start = ns as u16;
+        } else if pos == HEADER && self.sz() >= 64 {
+            // Prepend with no gap left: rebuild with a gap of an eighth.
+            let lp = self.bytes();
+            let gap = (lp.len() / 8).min(MAX_GAP);
+            let mut buf = Vec::with_capacity(gap + lp.len() + n);
+            buf.resize(gap, 0);
+            buf.extend_from_slice(&lp[..HEADER]);
+            buf.resize(gap + HEADER + n, 0);
+            e.write(&mut buf[gap + HEADER..]);
+            buf.extend_from_slice(&lp[HEADER..]);
+            self.buf = buf;
+            self.start = gap as u16;
+        } else {
+            let abs = st + pos;
+            let old = self.buf.len();
+            if self.buf.capacity() < old + n {
+                self.buf.reserve_exact(n);
+            }
+            self.buf.resize(old + n, 0);
+            self.buf.copy_within(abs..old, abs + n);
+            e.write(&mut self.buf[abs..abs + n]);
         }
-        self.lp.resize(old + n, 0);
-        self.lp.copy_within(pos..old, pos + n);
-        e.write(&mut self.lp[pos..pos + n]);
         self.count += 1;
         self.fix_header();
     }
@@ -265,43 +318,57 @@ impl Node {
     /// Removes the `n` elements in bytes `from..to` of a packed node.
     pub fn remove_bytes(&mut self, from: usize, to: usize, n: usize) {
         debug_assert!(!self.plain);
-        self.lp.drain(from..to);
+        let st = self.start as usize;
+        let d = to - from;
+        if from == HEADER && st + d <= u16::MAX as usize {
+            // Popping the head: move the header forward, keep a gap.
+            self.buf.copy_within(st..st + HEADER, st + d);
+            self.start = (st + d) as u16;
+        } else {
+            self.buf.drain(st + from..st + to);
+        }
         self.count -= n as u32;
         self.fix_header();
-        self.shrink();
+        if self.start as usize > self.sz() + MAX_GAP {
+            self.settle();
+        } else {
+            self.shrink();
+        }
     }
 
     /// Gives back slack after a removal, as lpDelete's realloc does.
     fn shrink(&mut self) {
-        let len = self.lp.len();
-        if self.lp.capacity() > len + len / 4 + 16 {
-            self.lp.shrink_to(len);
+        let len = self.buf.len();
+        if self.buf.capacity() > len + len / 4 + 16 {
+            self.buf.shrink_to(len);
         }
     }
 
     /// Replaces the element at `pos` of a packed node with `v` (lpReplace).
     pub fn replace(&mut self, pos: usize, v: &[u8]) {
         let next = self.next(pos);
+        let st = self.start as usize;
+        let (pos, next) = (st + pos, st + next);
         let e = encode(v);
         let n = e.len();
         let old_n = next - pos;
         if n > old_n {
             let grow = n - old_n;
-            let old = self.lp.len();
-            self.lp.reserve_exact(grow);
-            self.lp.resize(old + grow, 0);
-            self.lp.copy_within(next..old, next + grow);
+            let old = self.buf.len();
+            self.buf.reserve_exact(grow);
+            self.buf.resize(old + grow, 0);
+            self.buf.copy_within(next..old, next + grow);
         } else if n < old_n {
-            self.lp.drain(pos + n..next);
+            self.buf.drain(pos + n..next);
         }
-        e.write(&mut self.lp[pos..pos + n]);
+        e.write(&mut self.buf[pos..pos + n]);
         self.fix_header();
         self.shrink();
     }
 
     /// Replaces the element of a plain node.
     pub fn set_plain(&mut self, v: &[u8]) {
-        self.lp = v.to_vec();
+        self.buf = v.to_vec();
     }
 
     /// _quicklistSplitNode: with `after` this node keeps elements
@@ -312,15 +379,16 @@ impl Node {
         let cut = self.offset_of(cut_idx);
         let end = self.end();
         let mut other = Node::packed();
+        let lp = self.bytes();
         let (moved, n) = if after {
-            (&self.lp[cut..end], self.count() - cut_idx)
+            (&lp[cut..end], self.count() - cut_idx)
         } else {
-            (&self.lp[HEADER..cut], cut_idx)
+            (&lp[HEADER..cut], cut_idx)
         };
-        other.lp.reserve_exact(moved.len());
-        other.lp.truncate(HEADER);
-        other.lp.extend_from_slice(moved);
-        other.lp.push(EOF);
+        other.buf.reserve_exact(moved.len());
+        other.buf.truncate(HEADER);
+        other.buf.extend_from_slice(moved);
+        other.buf.push(EOF);
         other.count = n as u32;
         other.fix_header();
         if after {
@@ -333,10 +401,11 @@ impl Node {
 
     /// lpMerge: appends `b`'s elements to this node's.
     pub fn merge(&mut self, b: Node) {
-        let end = self.end();
-        self.lp.truncate(end);
-        self.lp.reserve_exact(b.lp.len() - HEADER);
-        self.lp.extend_from_slice(&b.lp[HEADER..]);
+        let end = self.start as usize + self.end();
+        self.buf.truncate(end);
+        let add = &b.bytes()[HEADER..];
+        self.buf.reserve_exact(add.len());
+        self.buf.extend_from_slice(add);
         self.count += b.count;
         self.fix_header();
     }
@@ -352,7 +421,7 @@ impl Node {
                 Err("plain node count".into())
             };
         }
-        let n = listpack::entries(&self.lp).map_err(|e| e.to_string())?;
+        let n = listpack::entries(self.bytes()).map_err(|e| e.to_string())?;
         if n.len() != self.count() || n.is_empty() {
             return Err(format!("count {} vs {}", n.len(), self.count));
         }
