@@ -207,7 +207,7 @@ pub fn encode_int(v: i64) -> ([u8; 10], usize) {
 /// Decodes the element at `pos` of a listpack known to be valid (built
 /// here or checked by [`iter`]); returns it and the next element's offset.
 /// Panics (index out of bounds) only on a damaged blob.
-#[inline]
+#[inline(always)]
 pub fn element_at(lp: &[u8], pos: usize) -> (LpEntry<'_>, usize) {
     let b = lp[pos];
     let (e, enc) = if b & 0x80 == 0 {
