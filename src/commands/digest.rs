@@ -66,7 +66,7 @@ pub fn object_digest(digest: &mut Digest, value: &Value, expire: i64) {
         Value::Hash(h) => h.digest_into(digest, mix_digest, xor_digest),
         Value::List(l) => {
             for e in l.iter() {
-                mix_digest(digest, e);
+                mix_digest(digest, &crate::keyspace::list::elem_bytes(e));
             }
         }
         Value::Stream(s) => {

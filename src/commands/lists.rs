@@ -21,6 +21,7 @@ use super::table::{K1, K12};
 use super::{err, Ctx};
 use crate::keyspace::list::{End, ListValue};
 use crate::keyspace::Value;
+use crate::persistence::rdb::listpack::LpEntry;
 use crate::server::Server;
 use bytes::Bytes;
 
@@ -277,7 +278,7 @@ fn push_values<'a>(
         }
         l.len()
     } else {
-        let mut l = ListValue::new();
+        let mut l = ListValue::with_fill(ctx.srv.config.list_max_listpack_size);
         for v in vals {
             l.push(end, v);
         }
@@ -334,10 +335,19 @@ fn lindex(ctx: &mut Ctx, args: &[Bytes]) {
             };
             let db = ctx.client.db;
             match list_at(ctx.srv, db, key).get(index) {
-                Some(v) => ctx.out.bulk(v),
+                Some(v) => bulk_entry(ctx.out, v),
                 None => ctx.out.null(),
             }
         }
+    }
+}
+
+/// Writes one element as a bulk string.
+#[inline]
+fn bulk_entry(out: &mut crate::protocol::Reply, e: LpEntry<'_>) {
+    match e {
+        LpEntry::Str(s) => out.bulk(s),
+        LpEntry::Int(n) => out.bulk_int(n),
     }
 }
 
@@ -348,11 +358,11 @@ fn reply_range(ctx: &mut Ctx, key: &[u8], from: usize, to: usize, rev: bool) {
     ctx.out.array_len(to - from + 1);
     if rev {
         for v in l.iter_range(from, to).rev() {
-            ctx.out.bulk(v);
+            bulk_entry(ctx.out, v);
         }
     } else {
         for v in l.iter_range(from, to) {
-            ctx.out.bulk(v);
+            bulk_entry(ctx.out, v);
         }
     }
 }

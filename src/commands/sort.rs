@@ -324,7 +324,8 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) {
             .into_iter()
             .map(|v| Bytes::from(v.unwrap_or_default()))
             .collect();
-        ctx.set_key(&dst, make_list(items), false);
+        let fill = ctx.srv.config.list_max_listpack_size;
+        ctx.set_key(&dst, make_list(items, fill), false);
         ctx.notify(notify::LIST, "sortstore", &dst);
         ctx.dirty += outputlen as u64;
     } else if ctx.delete_key(&dst) {
@@ -359,7 +360,12 @@ fn compare(a: &Item, b: &Item, alpha: bool, bypattern: bool) -> Ordering {
 /// set iteration order, sorted set ascending), or None for other types.
 pub(crate) fn source(v: &Value) -> Option<(Kind, Vec<Bytes>)> {
     match v {
-        Value::List(l) => Some((Kind::List, l.iter().map(Bytes::copy_from_slice).collect())),
+        Value::List(l) => Some((
+            Kind::List,
+            l.iter()
+                .map(|e| Bytes::copy_from_slice(&crate::keyspace::list::elem_bytes(e)))
+                .collect(),
+        )),
         Value::ZSet(z) => Some((
             Kind::ZSet,
             z.iter().map(|e| Bytes::copy_from_slice(e.1)).collect(),
@@ -382,8 +388,8 @@ fn hash_field(v: &Value, field: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The list value SORT ... STORE writes, in order.
-fn make_list(items: Vec<Bytes>) -> Value {
-    let mut l = crate::keyspace::list::ListValue::new();
+fn make_list(items: Vec<Bytes>, fill: i64) -> Value {
+    let mut l = crate::keyspace::list::ListValue::with_fill(fill);
     for it in &items {
         l.push(crate::keyspace::list::End::Tail, it);
     }

@@ -1,26 +1,36 @@
-//! The list type.
+//! The list type: Redis 7.0's quicklist.
 //!
 //! Redis 7.0 stores every list as a quicklist (a linked list of listpack
 //! nodes): unlike 7.2, it never uses a bare listpack for small lists and
-//! never converts back, so OBJECT ENCODING always answers `quicklist`
-//! whatever `list-max-listpack-size` says. That directive (entries per
-//! node when positive, a byte limit per node when negative) and
-//! `list-compress-depth` only shape the node layout, which nothing but
-//! memory use and DEBUG can observe, so keel keeps the elements in one
-//! ring buffer of compact strings: O(1) at both ends, O(1) by index, and
-//! 24 bytes per element of up to 22 bytes (longer ones own a heap slice).
+//! never converts back, so OBJECT ENCODING always answers `quicklist`.
+//! keel keeps the same nodes: a ring buffer of [`Node`]s, each one
+//! listpack in Redis's byte layout (or a PLAIN node for an element of at
+//! least `packed_threshold` bytes), filled, split and merged by
+//! quicklist.c's rules (`_quicklistNodeAllowInsert`, `_quicklistInsert`,
+//! `_quicklistMergeNodes`) under the list's `fill`
+//! (`list-max-listpack-size` when the list was created: entries per node
+//! when positive, a byte limit of 4/8/16/32/64 KB when -1..-5). So a list
+//! costs what it costs in Redis (about one byte of overhead per short
+//! element), RDB save and DUMP write each node's bytes as they are (byte
+//! for byte Redis's payload), and RDB load adopts validated nodes.
+//!
+//! `list-compress-depth` is not applied: nodes stay uncompressed (LZF
+//! compression of inner nodes only trades CPU for memory and is not
+//! observable through any reply). Nodes count their elements so indexing
+//! skips whole nodes, seeking from the nearer end as Redis does.
 //!
 //! Indexes follow Redis: negative indexes count from the tail (-1 is the
 //! last element); ranges are inclusive and clamped as in LRANGE/LTRIM.
 
 use super::bytes::KBytes;
+pub use super::list_node::Node;
+use crate::persistence::rdb::listpack::LpEntry;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Redis's quicklist `packed_threshold`: elements at least this large
 /// would get a "plain" node of their own. Process-wide, as in Redis, and
-/// only set by DEBUG QUICKLIST-PACKED-THRESHOLD; keel's ring buffer has
-/// no nodes, so it affects nothing observable but is kept for DEBUG.
+/// only set by DEBUG QUICKLIST-PACKED-THRESHOLD.
 static PACKED_THRESHOLD: AtomicU64 = AtomicU64::new(1 << 30);
 
 /// DEBUG QUICKLIST-PACKED-THRESHOLD <size> (memtoull units: `1b`, `10k`,
@@ -72,22 +82,137 @@ impl End {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Redis's `optimization_level`: node byte limits for fill -1 .. -5.
+const OPTIMIZATION_LEVEL: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+/// Byte limit of count-limited (positive fill) nodes.
+const SIZE_SAFETY_LIMIT: usize = 8192;
+/// quicklist's per-element size overestimate.
+const SIZE_ESTIMATE_OVERHEAD: usize = 8;
+/// quicklistSetFill's clamp.
+const FILL_MAX: i64 = (1 << 15) - 1;
+
+/// Element at least `packed_threshold` bytes: a PLAIN node of its own.
+#[inline]
+pub(super) fn is_large(sz: usize) -> bool {
+    sz as u64 >= packed_threshold()
+}
+
+#[inline]
+fn meets_optimization(sz: usize, fill: i32) -> bool {
+    fill < 0
+        && OPTIMIZATION_LEVEL
+            .get((-fill) as usize - 1)
+            .is_some_and(|&lim| sz <= lim)
+}
+
+/// _quicklistNodeAllowInsert: may `node` take an element of `sz` bytes?
+pub(super) fn allow_insert(node: Option<&Node>, fill: i32, sz: usize) -> bool {
+    let Some(node) = node else { return false };
+    if node.is_plain() || is_large(sz) {
+        return false;
+    }
+    let new_sz = node.sz() + sz + SIZE_ESTIMATE_OVERHEAD;
+    if meets_optimization(new_sz, fill) {
+        true
+    } else if new_sz > SIZE_SAFETY_LIMIT {
+        false
+    } else {
+        (node.count() as i64) < fill as i64
+    }
+}
+
+/// _quicklistNodeAllowMerge.
+pub(super) fn allow_merge(a: Option<&Node>, b: Option<&Node>, fill: i32) -> bool {
+    let (Some(a), Some(b)) = (a, b) else {
+        return false;
+    };
+    if a.is_plain() || b.is_plain() {
+        return false;
+    }
+    let merge_sz = (a.sz() + b.sz()).saturating_sub(11);
+    if meets_optimization(merge_sz, fill) {
+        true
+    } else if merge_sz > SIZE_SAFETY_LIMIT {
+        false
+    } else {
+        (a.count() + b.count()) as i64 <= fill as i64
+    }
+}
+
+/// A list element as owned compact bytes.
+pub fn entry_kbytes(e: LpEntry<'_>) -> KBytes {
+    match e {
+        LpEntry::Str(s) => KBytes::new(s),
+        LpEntry::Int(n) => KBytes::new(itoa::Buffer::new().format(n).as_bytes()),
+    }
+}
+
+/// An element's bytes: borrowed for strings, the decimal form (inline,
+/// no allocation) for integer elements.
+pub enum ElemBytes<'a> {
+    Str(&'a [u8]),
+    Int(KBytes),
+}
+
+impl std::ops::Deref for ElemBytes<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            ElemBytes::Str(s) => s,
+            ElemBytes::Int(k) => k.as_slice(),
+        }
+    }
+}
+
+impl AsRef<[u8]> for ElemBytes<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+/// The bytes of a list element view.
+pub fn elem_bytes(e: LpEntry<'_>) -> ElemBytes<'_> {
+    match e {
+        LpEntry::Str(s) => ElemBytes::Str(s),
+        LpEntry::Int(n) => ElemBytes::Int(KBytes::new(itoa::Buffer::new().format(n).as_bytes())),
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListValue {
-    items: VecDeque<KBytes>,
+    pub(super) nodes: VecDeque<Node>,
+    pub(super) count: usize,
+    pub(super) fill: i32,
+}
+
+impl Default for ListValue {
+    fn default() -> Self {
+        ListValue::with_fill(-2)
+    }
 }
 
 impl ListValue {
+    /// An empty list with Redis's default fill (-2: 8 KB nodes).
     pub fn new() -> Self {
         ListValue::default()
     }
 
+    /// An empty list whose nodes follow `list-max-listpack-size` = `fill`
+    /// (clamped as quicklistSetFill does).
+    pub fn with_fill(fill: i64) -> Self {
+        ListValue {
+            nodes: VecDeque::new(),
+            count: 0,
+            fill: fill.clamp(-5, FILL_MAX) as i32,
+        }
+    }
+
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.count
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.count == 0
     }
 
     /// Redis's OBJECT ENCODING name: always `quicklist` in 7.0.
@@ -95,61 +220,149 @@ impl ListValue {
         "quicklist"
     }
 
+    /// The nodes, head first (RDB save, DUMP, DEBUG).
+    pub fn nodes(&self) -> impl ExactSizeIterator<Item = &Node> {
+        self.nodes.iter()
+    }
+
+    /// Appends a node loaded from RDB (quicklistAppendListpack /
+    /// quicklistAppendPlainNode): adopted as it is, never merged.
+    pub fn append_node(&mut self, node: Node) {
+        if node.count() == 0 {
+            return;
+        }
+        self.count += node.count();
+        self.room(1);
+        self.nodes.push_back(node);
+    }
+
+    /// quicklistPushHead / quicklistPushTail.
     pub fn push(&mut self, end: End, v: &[u8]) {
-        let v = KBytes::new(v);
+        let sz = v.len();
+        self.count += 1;
+        if is_large(sz) {
+            let n = Node::plain(v.to_vec());
+            self.room(1);
+            match end {
+                End::Head => self.nodes.push_front(n),
+                End::Tail => self.nodes.push_back(n),
+            }
+            return;
+        }
         match end {
-            End::Head => self.items.push_front(v),
-            End::Tail => self.items.push_back(v),
+            End::Head => {
+                if allow_insert(self.nodes.front(), self.fill, sz) {
+                    self.nodes[0].prepend(v);
+                } else {
+                    self.room(1);
+                    if let Some(old) = self.nodes.front_mut() {
+                        old.settle();
+                    }
+                    self.nodes.push_front(Node::packed_with(v));
+                }
+            }
+            End::Tail => {
+                if allow_insert(self.nodes.back(), self.fill, sz) {
+                    self.nodes.back_mut().expect("checked").append(v);
+                } else {
+                    self.room(1);
+                    self.nodes.push_back(Node::packed_with(v));
+                }
+            }
         }
     }
 
     pub fn pop(&mut self, end: End) -> Option<KBytes> {
-        match end {
-            End::Head => self.items.pop_front(),
-            End::Tail => self.items.pop_back(),
+        let ni = match end {
+            End::Head => 0,
+            End::Tail => self.nodes.len().checked_sub(1)?,
+        };
+        let node = self.nodes.get_mut(ni)?;
+        self.count -= 1;
+        if node.count() == 1 {
+            let n = self.nodes.remove(ni).expect("node exists");
+            return Some(entry_kbytes(n.elem(n.first()).0));
         }
+        let pos = match end {
+            End::Head => node.first(),
+            End::Tail => node.prev(node.end()),
+        };
+        let (e, next) = node.elem(pos);
+        let v = entry_kbytes(e);
+        node.remove_bytes(pos, next, 1);
+        Some(v)
     }
 
     /// Removes up to `n` elements from one end, returned in pop order.
     pub fn pop_many(&mut self, end: End, n: usize) -> Vec<KBytes> {
-        let n = n.min(self.items.len());
+        let n = n.min(self.count);
+        let mut out = Vec::with_capacity(n);
         match end {
-            End::Head => self.items.drain(..n).collect(),
-            End::Tail => {
-                let at = self.items.len() - n;
-                let mut v: Vec<KBytes> = self.items.drain(at..).collect();
-                v.reverse();
-                v
-            }
+            End::Head => out.extend(self.iter_range_raw(0, n).map(entry_kbytes)),
+            End::Tail => out.extend(
+                self.iter_range_raw(self.count - n, self.count)
+                    .rev()
+                    .map(entry_kbytes),
+            ),
         }
+        match end {
+            End::Head => self.delete_range(0, n),
+            End::Tail => self.delete_range(self.count - n, n),
+        }
+        out
     }
 
     /// Resolves a Redis index (negative from the tail) to a position.
     pub fn resolve(&self, index: i64) -> Option<usize> {
-        let len = self.items.len() as i64;
+        let len = self.count as i64;
         let i = if index < 0 { len + index } else { index };
         (0..len).contains(&i).then_some(i as usize)
     }
 
-    pub fn get(&self, index: i64) -> Option<&[u8]> {
-        self.resolve(index).map(|i| self.items[i].as_slice())
+    /// The node holding position `i` (< len) and `i`'s index in it,
+    /// walking from the nearer end of the list.
+    pub(super) fn locate(&self, i: usize) -> (usize, usize) {
+        if i <= (self.count - 1) / 2 {
+            let mut acc = 0;
+            for (ni, n) in self.nodes.iter().enumerate() {
+                if acc + n.count() > i {
+                    return (ni, i - acc);
+                }
+                acc += n.count();
+            }
+        } else {
+            let mut acc = self.count;
+            for (ni, n) in self.nodes.iter().enumerate().rev() {
+                acc -= n.count();
+                if acc <= i {
+                    return (ni, i - acc);
+                }
+            }
+        }
+        unreachable!("position {i} beyond list length {}", self.count)
     }
 
-    /// Replaces the element at `index`; false if out of range.
+    pub fn get(&self, index: i64) -> Option<LpEntry<'_>> {
+        let i = self.resolve(index)?;
+        let (ni, off) = self.locate(i);
+        let n = &self.nodes[ni];
+        Some(n.elem(n.offset_of(off)).0)
+    }
+
+    /// LSET (quicklistReplaceAtIndex); false if out of range.
     pub fn set(&mut self, index: i64, v: &[u8]) -> bool {
-        match self.resolve(index) {
-            Some(i) => {
-                self.items[i] = KBytes::new(v);
-                true
-            }
-            None => false,
-        }
+        let Some(i) = self.resolve(index) else {
+            return false;
+        };
+        let (ni, off) = self.locate(i);
+        self.replace_at(ni, off, v);
+        true
     }
 
     /// The inclusive position range LRANGE selects for `start..=end`, or
     /// None when it is empty (addListRangeReply's clamping).
     pub fn range_bounds(&self, start: i64, end: i64) -> Option<(usize, usize)> {
-        let len = self.items.len() as i64;
+        let len = self.count as i64;
         let mut start = if start < 0 { len + start } else { start };
         let mut end = if end < 0 { len + end } else { end };
         if start < 0 {
@@ -165,301 +378,141 @@ impl ListValue {
     }
 
     /// Elements at positions `from..=to`.
-    pub fn iter_range(&self, from: usize, to: usize) -> impl DoubleEndedIterator<Item = &[u8]> {
-        self.items.range(from..=to).map(|k| k.as_slice())
+    pub fn iter_range(&self, from: usize, to: usize) -> Iter<'_> {
+        self.iter_range_raw(from, to + 1)
     }
 
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + ExactSizeIterator {
-        self.items.iter().map(|k| k.as_slice())
-    }
-
-    /// LTRIM: keeps `start..=end` (Redis clamping); returns how many
-    /// elements were removed.
-    pub fn trim(&mut self, start: i64, end: i64) -> usize {
-        let len = self.items.len();
-        match self.range_bounds(start, end) {
-            None => {
-                self.items.clear();
-                len
-            }
-            Some((s, e)) => {
-                self.items.truncate(e + 1);
-                self.items.drain(..s);
-                len - self.items.len()
-            }
-        }
-    }
-
-    /// LINSERT: inserts `v` before or after the first element equal to
-    /// `pivot` (searching from the head). False if there is no pivot.
-    pub fn insert(&mut self, after: bool, pivot: &[u8], v: &[u8]) -> bool {
-        let Some(i) = self.items.iter().position(|x| x.as_slice() == pivot) else {
-            return false;
+    /// Elements at positions `from..to` (`from <= to <= len`).
+    fn iter_range_raw(&self, from: usize, to: usize) -> Iter<'_> {
+        let mut it = Iter {
+            list: self,
+            to,
+            fnode: None,
+            fi: 0,
+            fp: 0,
+            bnode: None,
+            bi: 0,
+            bp: 0,
+            left: to - from,
         };
-        self.items
-            .insert(if after { i + 1 } else { i }, KBytes::new(v));
-        true
+        if from == to {
+            return it;
+        }
+        let (fi, off) = self.locate(from);
+        let n = &self.nodes[fi];
+        it.fnode = Some(n);
+        it.fi = fi;
+        it.fp = n.offset_of(off);
+        it
     }
 
-    /// LREM: removes elements equal to `v`, at most `count` of them
-    /// (0: all) from the head when `count >= 0`, from the tail when
-    /// negative. Returns how many were removed.
-    pub fn remove(&mut self, count: i64, v: &[u8]) -> usize {
-        let limit = if count == 0 {
-            usize::MAX
-        } else {
-            count.unsigned_abs().min(usize::MAX as u64) as usize
-        };
-        let mut removed = 0;
-        if count >= 0 {
-            self.items.retain(|x| {
-                if removed < limit && x.as_slice() == v {
-                    removed += 1;
-                    false
-                } else {
-                    true
-                }
-            });
-        } else {
-            let mut keep: VecDeque<KBytes> = VecDeque::with_capacity(self.items.len());
-            while let Some(x) = self.items.pop_back() {
-                if removed < limit && x.as_slice() == v {
-                    removed += 1;
-                } else {
-                    keep.push_front(x);
-                }
-            }
-            self.items = keep;
-        }
-        removed
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_range_raw(0, self.count)
     }
 
-    /// LPOS: positions (as LINDEX indexes) of the matches of `v`, from
-    /// the `rank`-th match on (negative rank: searching from the tail),
-    /// at most `count` of them (0: all), looking at no more than `maxlen`
-    /// elements (0: all).
-    pub fn positions(&self, v: &[u8], rank: i64, count: usize, maxlen: usize) -> Vec<usize> {
-        let len = self.items.len();
-        // Redis negates the rank in a C long: LONG_MIN stays negative, so
-        // every match from the tail qualifies and COUNT never stops it.
-        let min_rank = rank == i64::MIN;
-        let skip = if min_rank { 0 } else { rank.unsigned_abs() - 1 };
-        let limit = if maxlen == 0 { len } else { maxlen.min(len) };
-        let want = if count == 0 || min_rank {
-            usize::MAX
-        } else {
-            count
-        };
-        let mut out = Vec::new();
-        let mut matches: u64 = 0;
-        for n in 0..limit {
-            let i = if rank < 0 { len - 1 - n } else { n };
-            if self.items[i].as_slice() == v {
-                matches += 1;
-                if matches > skip {
-                    out.push(i);
-                    if out.len() >= want {
-                        break;
-                    }
-                }
-            }
+    /// Makes room for `n` more nodes. The ring of nodes grows by a
+    /// quarter, not by doubling from 4: a list of one node spends 32
+    /// bytes on it, not 128.
+    #[inline]
+    pub(super) fn room(&mut self, n: usize) {
+        let len = self.nodes.len();
+        if len + n > self.nodes.capacity() {
+            self.nodes.reserve_exact(n + len / 4);
         }
-        out
     }
 
     /// Heap bytes owned by the list (for memory accounting).
     pub fn heap_size(&self) -> usize {
-        self.items.capacity() * std::mem::size_of::<KBytes>()
-            + self.items.iter().map(|k| k.heap_size()).sum::<usize>()
+        self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.nodes.iter().map(Node::heap_size).sum::<usize>()
     }
 }
 
+/// Walks a range of a list from either end; yields element views.
+#[derive(Clone)]
+pub struct Iter<'a> {
+    list: &'a ListValue,
+    /// Position just past the range's last element (for the back cursor,
+    /// placed on the first `next_back`).
+    to: usize,
+    /// Front cursor: node, its index, offset of the next element.
+    fnode: Option<&'a Node>,
+    fi: usize,
+    fp: usize,
+    /// Back cursor: node, its index, offset just past the next element.
+    bnode: Option<&'a Node>,
+    bi: usize,
+    bp: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = LpEntry<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<LpEntry<'a>> {
+        if self.left == 0 {
+            return None;
+        }
+        let mut n = self.fnode?;
+        while self.fp == n.end() {
+            self.fi += 1;
+            n = &self.list.nodes[self.fi];
+            self.fnode = Some(n);
+            self.fp = n.first();
+        }
+        let (e, next) = n.elem(self.fp);
+        self.fp = next;
+        self.left -= 1;
+        Some(e)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left, Some(self.left))
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let mut n = match self.bnode {
+            Some(n) => n,
+            None => {
+                let (bi, off) = self.list.locate(self.to - 1);
+                let n = &self.list.nodes[bi];
+                self.bi = bi;
+                self.bp = n.next(n.offset_of(off));
+                n
+            }
+        };
+        self.bnode = Some(n);
+        while self.bp == n.first() {
+            self.bi -= 1;
+            n = &self.list.nodes[self.bi];
+            self.bnode = Some(n);
+            self.bp = n.end();
+        }
+        self.bp = n.prev(self.bp);
+        self.left -= 1;
+        Some(n.elem(self.bp).0)
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
 impl<'a> FromIterator<&'a [u8]> for ListValue {
     fn from_iter<I: IntoIterator<Item = &'a [u8]>>(it: I) -> Self {
-        ListValue {
-            items: it.into_iter().map(KBytes::new).collect(),
+        let mut l = ListValue::new();
+        for v in it {
+            l.push(End::Tail, v);
         }
+        l
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn list(items: &[&str]) -> ListValue {
-        items.iter().map(|s| s.as_bytes()).collect()
-    }
-
-    fn strs(l: &ListValue) -> Vec<String> {
-        l.iter()
-            .map(|b| String::from_utf8(b.to_vec()).unwrap())
-            .collect()
-    }
-
-    #[test]
-    fn indexes_and_ranges() {
-        let l = list(&["a", "b", "c"]);
-        assert_eq!(l.get(0), Some(&b"a"[..]));
-        assert_eq!(l.get(-1), Some(&b"c"[..]));
-        assert_eq!(l.get(-4), None);
-        assert_eq!(l.get(3), None);
-        assert_eq!(l.range_bounds(0, -1), Some((0, 2)));
-        assert_eq!(l.range_bounds(-100, 100), Some((0, 2)));
-        assert_eq!(l.range_bounds(2, 1), None);
-        assert_eq!(l.range_bounds(3, 10), None);
-        assert_eq!(l.range_bounds(0, -10), None);
-        assert_eq!(l.range_bounds(i64::MIN, i64::MAX), Some((0, 2)));
-    }
-
-    #[test]
-    fn trim_insert_remove() {
-        let mut l = list(&["a", "b", "c", "d"]);
-        assert_eq!(l.trim(1, -2), 2);
-        assert_eq!(strs(&l), ["b", "c"]);
-        assert_eq!(l.trim(5, 10), 2);
-        assert!(l.is_empty());
-
-        let mut l = list(&["a", "b", "a"]);
-        assert!(l.insert(true, b"a", b"x"));
-        assert!(l.insert(false, b"b", b"y"));
-        assert!(!l.insert(false, b"zz", b"y"));
-        assert_eq!(strs(&l), ["a", "x", "y", "b", "a"]);
-
-        let mut l = list(&["a", "b", "a", "c", "a"]);
-        assert_eq!(l.remove(-2, b"a"), 2);
-        assert_eq!(strs(&l), ["a", "b", "c"]);
-        let mut l = list(&["a", "b", "a", "c", "a"]);
-        assert_eq!(l.remove(1, b"a"), 1);
-        assert_eq!(strs(&l), ["b", "a", "c", "a"]);
-        assert_eq!(l.remove(0, b"a"), 2);
-        assert_eq!(strs(&l), ["b", "c"]);
-    }
-
-    #[test]
-    fn lpos() {
-        let l = list(&["a", "b", "c", "1", "2", "3", "c", "c"]);
-        assert_eq!(l.positions(b"c", 1, 1, 0), [2]);
-        assert_eq!(l.positions(b"c", 1, 0, 0), [2, 6, 7]);
-        assert_eq!(l.positions(b"c", -1, 0, 0), [7, 6, 2]);
-        assert_eq!(l.positions(b"c", 2, 1, 0), [6]);
-        assert_eq!(l.positions(b"c", -3, 1, 0), [2]);
-        assert_eq!(l.positions(b"c", 1, 0, 3), [2]);
-        assert_eq!(l.positions(b"c", 4, 0, 0), Vec::<usize>::new());
-        assert_eq!(l.positions(b"c", i64::MIN, 0, 0), [7, 6, 2]);
-        assert_eq!(l.positions(b"c", i64::MIN, 1, 2), [7, 6]);
-    }
-
-    #[test]
-    fn packed_threshold_setting() {
-        assert_eq!(set_packed_threshold("1b"), Ok(()));
-        assert_eq!(packed_threshold(), 1);
-        assert!(set_packed_threshold("4gb").is_err());
-        assert!(set_packed_threshold("abc").is_err());
-        assert_eq!(set_packed_threshold("0"), Ok(()));
-        assert_eq!(packed_threshold(), 1 << 30);
-    }
-
-    #[test]
-    fn pop_many_order() {
-        let mut l = list(&["a", "b", "c", "d"]);
-        let t: Vec<_> = l
-            .pop_many(End::Tail, 3)
-            .iter()
-            .map(|k| k.to_vec())
-            .collect();
-        assert_eq!(t, [b"d".to_vec(), b"c".to_vec(), b"b".to_vec()]);
-        let h = l.pop_many(End::Head, 10);
-        assert_eq!(h.len(), 1);
-        assert!(l.is_empty());
-    }
-
-    #[derive(Debug, Clone)]
-    enum Op {
-        Push(bool, u8),
-        Pop(bool),
-        Set(i64, u8),
-        Trim(i64, i64),
-        Insert(bool, u8, u8),
-        Remove(i64, u8),
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            (any::<bool>(), 0u8..5).prop_map(|(h, v)| Op::Push(h, v)),
-            any::<bool>().prop_map(Op::Pop),
-            (-8i64..8, 0u8..5).prop_map(|(i, v)| Op::Set(i, v)),
-            (-8i64..8, -8i64..8).prop_map(|(s, e)| Op::Trim(s, e)),
-            (any::<bool>(), 0u8..5, 0u8..5).prop_map(|(a, p, v)| Op::Insert(a, p, v)),
-            (-3i64..3, 0u8..5).prop_map(|(c, v)| Op::Remove(c, v)),
-        ]
-    }
-
-    fn norm(len: usize, i: i64) -> Option<usize> {
-        let i = if i < 0 { len as i64 + i } else { i };
-        (i >= 0 && (i as usize) < len).then_some(i as usize)
-    }
-
-    proptest! {
-        #[test]
-        fn matches_vecdeque_model(ops in proptest::collection::vec(op(), 0..60)) {
-            let mut l = ListValue::new();
-            let mut m: VecDeque<u8> = VecDeque::new();
-            for o in ops {
-                match o {
-                    Op::Push(h, v) => {
-                        l.push(if h { End::Head } else { End::Tail }, &[v]);
-                        if h { m.push_front(v) } else { m.push_back(v) }
-                    }
-                    Op::Pop(h) => {
-                        let got = l.pop(if h { End::Head } else { End::Tail }).map(|k| k[0]);
-                        let want = if h { m.pop_front() } else { m.pop_back() };
-                        prop_assert_eq!(got, want);
-                    }
-                    Op::Set(i, v) => {
-                        let ok = l.set(i, &[v]);
-                        let idx = norm(m.len(), i);
-                        prop_assert_eq!(ok, idx.is_some());
-                        if let Some(i) = idx { m[i] = v; }
-                    }
-                    Op::Trim(s, e) => {
-                        l.trim(s, e);
-                        let len = m.len() as i64;
-                        let s2 = if s < 0 { (len + s).max(0) } else { s };
-                        let e2 = if e < 0 { len + e } else { e.min(len - 1) };
-                        m = m.iter().enumerate()
-                            .filter(|(i, _)| (*i as i64) >= s2 && (*i as i64) <= e2)
-                            .map(|(_, v)| *v).collect();
-                    }
-                    Op::Insert(after, p, v) => {
-                        let ok = l.insert(after, &[p], &[v]);
-                        let pos = m.iter().position(|x| *x == p);
-                        prop_assert_eq!(ok, pos.is_some());
-                        if let Some(i) = pos { m.insert(if after { i + 1 } else { i }, v); }
-                    }
-                    Op::Remove(c, v) => {
-                        let n = l.remove(c, &[v]);
-                        let limit = if c == 0 { usize::MAX } else { c.unsigned_abs() as usize };
-                        let mut removed = 0;
-                        if c >= 0 {
-                            let mut i = 0;
-                            while i < m.len() {
-                                if removed < limit && m[i] == v { m.remove(i); removed += 1; } else { i += 1; }
-                            }
-                        } else {
-                            let mut i = m.len();
-                            while i > 0 {
-                                i -= 1;
-                                if removed < limit && m[i] == v { m.remove(i); removed += 1; }
-                            }
-                        }
-                        prop_assert_eq!(n, removed);
-                    }
-                }
-                let got: Vec<u8> = l.iter().map(|b| b[0]).collect();
-                let want: Vec<u8> = m.iter().copied().collect();
-                prop_assert_eq!(got, want);
-            }
-        }
-    }
-}
+#[path = "list_tests.rs"]
+mod tests;

@@ -8,6 +8,8 @@ pub mod hash;
 pub mod hll;
 pub mod intset;
 pub mod list;
+mod list_edit;
+mod list_node;
 pub mod packed;
 pub mod scan_order;
 pub mod set;

@@ -271,6 +271,7 @@ pub fn limits_from(cfg: &Config, deep: bool) -> rdb::Limits {
             max_value: cfg.zset_max_listpack_value as usize,
         },
         set_max_intset_entries: cfg.set_max_intset_entries as usize,
+        list_fill: cfg.list_max_listpack_size,
         deep,
     }
 }

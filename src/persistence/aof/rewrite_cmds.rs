@@ -94,7 +94,13 @@ pub fn key_commands(out: &mut Vec<u8>, key: &[u8], v: &Value) {
         }
         Value::Emb(b) => encode_command(out, &[&b"SET"[..], key, b]),
         Value::Raw(b) => encode_command(out, &[&b"SET"[..], key, b]),
-        Value::List(l) => batched(out, b"RPUSH", key, l.len(), l.iter().map(|x| [x])),
+        Value::List(l) => batched(
+            out,
+            b"RPUSH",
+            key,
+            l.len(),
+            l.iter().map(|x| [crate::keyspace::list::elem_bytes(x)]),
+        ),
         Value::Set(s) => batched(out, b"SADD", key, s.len(), s.iter().map(|m| [m])),
         Value::ZSet(z) => batched(
             out,

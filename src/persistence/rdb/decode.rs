@@ -10,13 +10,13 @@
 //! them); `Limits::deep` adds the checks Redis only makes when sanitizing.
 //! Empty collections decode to `None` ("skipping empty key"), as in Redis.
 
-use super::listpack::{self, LpEntry};
+use super::listpack::{self, LpEntry, LpWriter};
 use super::read::Reader;
 use super::{decode_stream, types, ziplist, zipmap, Limits, RdbError};
 use crate::keyspace::bytes::KBytes;
 use crate::keyspace::hash::{self, HashValue};
 use crate::keyspace::intset::IntSet;
-use crate::keyspace::list::{End, ListValue};
+use crate::keyspace::list::{End, ListValue, Node};
 use crate::keyspace::packed::Packed;
 use crate::keyspace::set::{self, SetValue};
 use crate::keyspace::zset::{ZEncoding, ZLimits, ZSet};
@@ -45,7 +45,7 @@ fn decode(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>, RdbError
         STRING => Ok(Some(Value::string(&r.string()?))),
         LIST => {
             let n = r.count()?;
-            let mut l = ListValue::new();
+            let mut l = ListValue::with_fill(lim.list_fill);
             for _ in 0..n {
                 l.push(End::Tail, &r.string()?);
             }
@@ -82,7 +82,7 @@ fn decode(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>, RdbError
             let b = r.string()?;
             let e =
                 ziplist::entries(&b).map_err(|_| r.err("List ziplist integrity check failed."))?;
-            let mut l = ListValue::new();
+            let mut l = ListValue::with_fill(lim.list_fill);
             for x in e {
                 l.push(End::Tail, &x.to_bytes());
             }
@@ -169,7 +169,7 @@ fn decode(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>, RdbError
             let it = pairs.iter().map(|(f, v)| (f.as_slice(), v.as_slice()));
             Ok(Some(Value::Hash(build_hash(it, table))))
         }
-        LIST_QUICKLIST | LIST_QUICKLIST_2 => read_quicklist(r, t == LIST_QUICKLIST_2),
+        LIST_QUICKLIST | LIST_QUICKLIST_2 => read_quicklist(r, t == LIST_QUICKLIST_2, lim),
         STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => {
             decode_stream::read_stream(r, t, lim).map(|s| Some(Value::Stream(Box::new(s))))
         }
@@ -463,10 +463,12 @@ fn build_zset(
     Ok(Some(Value::ZSet(z)))
 }
 
-/// Types 14 (ziplist nodes) and 18 (plain / packed listpack nodes).
-fn read_quicklist(r: &mut Reader, v2: bool) -> Result<Option<Value>, RdbError> {
+/// Types 14 (ziplist nodes, converted to listpacks) and 18 (plain and
+/// packed listpack nodes, adopted as they are once validated), as
+/// rdbLoadObject does; empty nodes are skipped.
+fn read_quicklist(r: &mut Reader, v2: bool, lim: &Limits) -> Result<Option<Value>, RdbError> {
     let n = r.count()?;
-    let mut l = ListValue::new();
+    let mut l = ListValue::with_fill(lim.list_fill);
     for _ in 0..n {
         let container = if v2 { r.length()? } else { 2 };
         if container != 1 && container != 2 {
@@ -477,19 +479,25 @@ fn read_quicklist(r: &mut Reader, v2: bool) -> Result<Option<Value>, RdbError> {
             return Err(r.err(super::read::EOF_MSG));
         }
         if container == 1 {
-            l.push(End::Tail, &data);
+            l.append_node(Node::plain(data.to_vec()));
             continue;
         }
-        let e = if v2 {
-            listpack::entries(&data).map_err(|_| r.err("Listpack integrity check failed."))?
+        if v2 {
+            let count = listpack::validated_len(&data)
+                .map_err(|_| r.err("Listpack integrity check failed."))?;
+            l.append_node(Node::from_listpack(data.to_vec(), count));
         } else {
-            ziplist::entries(&data).map_err(|_| r.err("Ziplist integrity check failed."))?
-        };
-        for x in e {
-            match x {
-                LpEntry::Str(s) => l.push(End::Tail, s),
-                LpEntry::Int(_) => l.push(End::Tail, &x.to_bytes()),
+            let e =
+                ziplist::entries(&data).map_err(|_| r.err("Ziplist integrity check failed."))?;
+            let mut lp = LpWriter::new();
+            for x in e {
+                match x {
+                    LpEntry::Str(s) => lp.push_str(s),
+                    LpEntry::Int(v) => lp.push_int(v),
+                }
             }
+            let count = lp.len();
+            l.append_node(Node::from_listpack(lp.finish(), count));
         }
     }
     Ok(nonempty_list(l))

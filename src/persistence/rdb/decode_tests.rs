@@ -57,7 +57,7 @@ fn err(t: u8, body: &[u8]) -> String {
 
 pub(crate) fn list_items(v: &Value) -> Vec<Vec<u8>> {
     match v {
-        Value::List(l) => l.iter().map(|x| x.to_vec()).collect(),
+        Value::List(l) => l.iter().map(|x| x.to_bytes()).collect(),
         _ => panic!("not a list"),
     }
 }

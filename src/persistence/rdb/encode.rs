@@ -3,11 +3,9 @@
 //! 2, 4, 5, 11, 16, 17, 18 and 19):
 //!
 //! * strings: `STRING` (int-encoded, LZF or raw as `rdbSaveStringObject`);
-//! * lists: `LIST_QUICKLIST_2`, the elements chunked into packed listpack
-//!   nodes exactly as a run of RPUSH builds them with the default
-//!   `list-max-listpack-size -2` (a node takes an element while its
-//!   listpack bytes + the element + 8 stay <= 8 KB), and a PLAIN node for
-//!   each element of at least the quicklist packed threshold;
+//! * lists: `LIST_QUICKLIST_2`, each quicklist node as it is in memory (a
+//!   PACKED container with the node's listpack bytes, or a PLAIN one with
+//!   the element), so the payload is Redis's for the same history;
 //! * sets: `SET_INTSET` (the intset blob, at the width the set has in
 //!   memory, which is the width Redis would have) or `SET` (members);
 //! * hashes: `HASH_LISTPACK` (field, value, ... in insertion order, so the
@@ -26,7 +24,7 @@ use super::listpack::LpWriter;
 use super::types;
 use super::write::{write_binary_double, write_int_string, write_len, write_string};
 use crate::keyspace::hash::HashValue;
-use crate::keyspace::list::{packed_threshold, ListValue};
+use crate::keyspace::list::ListValue;
 use crate::keyspace::set::SetValue;
 use crate::keyspace::zset::{ZEncoding, ZSet};
 use crate::keyspace::Value;
@@ -34,10 +32,6 @@ use crate::keyspace::Value;
 /// quicklist node containers (`QUICKLIST_NODE_CONTAINER_*`).
 const CONTAINER_PLAIN: u64 = 1;
 const CONTAINER_PACKED: u64 = 2;
-/// The node byte limit of `list-max-listpack-size -2`.
-const NODE_MAX_BYTES: usize = 8192;
-/// quicklist's per-element size overestimate (`SIZE_ESTIMATE_OVERHEAD`).
-const SIZE_ESTIMATE_OVERHEAD: usize = 8;
 
 /// Appends the body of `v` and returns its RDB type byte.
 pub fn encode_object(out: &mut Vec<u8>, v: &Value, compress: bool) -> u8 {
@@ -68,52 +62,18 @@ pub fn encode_object(out: &mut Vec<u8>, v: &Value, compress: bool) -> u8 {
     }
 }
 
-/// The quicklist nodes a list made by RPUSH would have: each node is
-/// either a listpack of elements or one large element (PLAIN).
-enum Node<'a> {
-    Packed(LpWriter),
-    Plain(&'a [u8]),
-}
-
-fn list_nodes(l: &ListValue) -> Vec<Node<'_>> {
-    let threshold = packed_threshold();
-    let mut nodes: Vec<Node> = Vec::new();
-    for item in l.iter() {
-        if item.len() as u64 >= threshold {
-            nodes.push(Node::Plain(item));
-            continue;
-        }
-        // _quicklistNodeAllowInsert with fill -2.
-        let fits = match nodes.last() {
-            Some(Node::Packed(lp)) => {
-                lp.bytes() + item.len() + SIZE_ESTIMATE_OVERHEAD <= NODE_MAX_BYTES
-            }
-            _ => false,
-        };
-        if !fits {
-            nodes.push(Node::Packed(LpWriter::new()));
-        }
-        if let Some(Node::Packed(lp)) = nodes.last_mut() {
-            lp.push_str(item);
-        }
-    }
-    nodes
-}
-
 fn encode_list(out: &mut Vec<u8>, l: &ListValue, compress: bool) {
-    let nodes = list_nodes(l);
-    write_len(out, nodes.len() as u64);
-    for n in nodes {
-        match n {
-            Node::Packed(lp) => {
-                write_len(out, CONTAINER_PACKED);
-                write_string(out, &lp.finish(), compress);
-            }
-            Node::Plain(item) => {
-                write_len(out, CONTAINER_PLAIN);
-                write_string(out, item, compress);
-            }
-        }
+    write_len(out, l.nodes().len() as u64);
+    for n in l.nodes() {
+        write_len(
+            out,
+            if n.is_plain() {
+                CONTAINER_PLAIN
+            } else {
+                CONTAINER_PACKED
+            },
+        );
+        write_string(out, n.bytes(), compress);
     }
 }
 

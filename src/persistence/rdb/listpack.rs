@@ -207,7 +207,7 @@ pub fn encode_int(v: i64) -> ([u8; 10], usize) {
 /// Decodes the element at `pos` of a listpack known to be valid (built
 /// here or checked by [`iter`]); returns it and the next element's offset.
 /// Panics (index out of bounds) only on a damaged blob.
-#[inline]
+#[inline(always)]
 pub fn element_at(lp: &[u8], pos: usize) -> (LpEntry<'_>, usize) {
     let b = lp[pos];
     let (e, enc) = if b & 0x80 == 0 {
@@ -329,6 +329,16 @@ pub fn iter(blob: &[u8]) -> Result<LpIter<'_>, &'static str> {
 /// Decodes every element (validating the whole blob).
 pub fn entries(blob: &[u8]) -> Result<Vec<LpEntry<'_>>, &'static str> {
     iter(blob)?.collect()
+}
+
+/// Validates the whole blob and returns its element count.
+pub fn validated_len(blob: &[u8]) -> Result<usize, &'static str> {
+    let mut n = 0;
+    for e in iter(blob)? {
+        e?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// The declared element count (65535 means "count by walking").

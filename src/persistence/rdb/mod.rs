@@ -125,6 +125,8 @@ pub struct Limits {
     pub hash: HashLimits,
     pub zset: ZLimits,
     pub set_max_intset_entries: usize,
+    /// `list-max-listpack-size`: the fill of loaded lists.
+    pub list_fill: i64,
     /// `sanitize-dump-payload yes` (or the checker): validate listpack,
     /// intset and stream blobs deeply, and reject duplicates.
     pub deep: bool,
@@ -143,6 +145,7 @@ impl Default for Limits {
                 max_value: 64,
             },
             set_max_intset_entries: 512,
+            list_fill: -2,
             deep: false,
         }
     }

@@ -22,7 +22,7 @@ fn view(v: &Value) -> (String, Vec<Vec<u8>>) {
     let mut out: Vec<Vec<u8>> = Vec::new();
     match v {
         Value::Int(_) | Value::Emb(_) | Value::Raw(_) => out.push(v.as_bytes().unwrap().to_vec()),
-        Value::List(l) => out.extend(l.iter().map(|e| e.to_vec())),
+        Value::List(l) => out.extend(l.iter().map(|e| e.to_bytes())),
         Value::Set(s) => {
             out.extend(s.iter().map(|e| e.to_vec()));
             out.sort();
