@@ -192,12 +192,16 @@ fn render(frame: &[u8], compare: Compare) -> String {
 fn run_script(name: &str, steps: &[Step]) -> (usize, Vec<String>) {
     // KEEL_DIFF_SELFCHECK=1 runs redis against redis: a script line that
     // differs then is not deterministic and must be marked or rewritten.
+    // DEBUG is enabled on both sides, so DEBUG lines (DIGEST-VALUE,
+    // QUICKLIST-PACKED-THRESHOLD ...) compare their results, not the
+    // "not allowed" error.
+    let opts = ["--enable-debug-command", "yes"];
     let keel = if std::env::var("KEEL_DIFF_SELFCHECK").is_ok_and(|v| v == "1") {
-        Server::redis()
+        Server::redis_with(&opts)
     } else {
-        Server::keel()
+        Server::keel_with(&opts)
     };
-    let redis = Server::redis();
+    let redis = Server::redis_with(&opts);
     let mut kc = BTreeMap::new();
     let mut rc = BTreeMap::new();
     let mut bad = Vec::new();
