@@ -141,6 +141,12 @@ fn sync_stream_as_redis_sends_it() {
     assert_eq!(dels, [vec!["DEL", "e1"], vec!["DEL", "e2"]]);
     r.cmd_str(&["SET", "after", "1"]);
     assert_eq!(next_command(&mut repl), ["SET", "after", "1"]);
+    // PUBLISH reaches the replicas (for their subscribers), alone even
+    // inside a transaction.
+    r.cmd_str(&["MULTI"]);
+    r.cmd_str(&["PUBLISH", "ch", "msg"]);
+    r.cmd_str(&["EXEC"]);
+    assert_eq!(next_command(&mut repl), ["PUBLISH", "ch", "msg"]);
 }
 
 #[test]

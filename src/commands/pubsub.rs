@@ -140,12 +140,17 @@ fn publish_cmd(ctx: &mut Ctx, args: &[Bytes]) {
         false,
     );
     ctx.out.int(n as i64);
+    // Replicas deliver it to their own subscribers (not into the AOF).
+    let db = ctx.client.db;
+    ctx.srv.propagate_repl(db, args);
 }
 
 fn spublish(ctx: &mut Ctx, args: &[Bytes]) {
     let id = ctx.client.id;
     let n = publish(ctx.srv, Some((id, &mut *ctx.out)), &args[1], &args[2], true);
     ctx.out.int(n as i64);
+    let db = ctx.client.db;
+    ctx.srv.propagate_repl(db, args);
 }
 
 fn list_channels(ctx: &mut Ctx, args: &[Bytes], shard: bool) {

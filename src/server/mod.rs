@@ -105,7 +105,9 @@ pub struct Server {
     /// Commands running (EXEC's commands run inside EXEC): what they
     /// propagate waits in `also_propagate` until the top-level one ends.
     pub call_depth: u32,
-    pub also_propagate: Vec<(usize, Vec<Bytes>)>,
+    /// (db, command, reaches the AOF too: false for PUBLISH, which Redis
+    /// propagates to replicas only).
+    pub also_propagate: Vec<(usize, Vec<Bytes>, bool)>,
     /// LRU clock cached at the start of each command (Redis also caches
     /// it rather than reading the clock on every key access).
     pub cached_lru: u32,
@@ -245,10 +247,20 @@ impl Server {
     /// Hands a command to the AOF and replication streams, in execution
     /// order (replication is added by its own issue).
     pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
+        self.propagate_to(db, argv, true);
+    }
+
+    /// Propagation to the replicas only (Redis's
+    /// forceCommandPropagation(c, PROPAGATE_REPL): PUBLISH, SPUBLISH).
+    pub fn propagate_repl(&mut self, db: usize, argv: &[Bytes]) {
+        self.propagate_to(db, argv, false);
+    }
+
+    fn propagate_to(&mut self, db: usize, argv: &[Bytes], aof: bool) {
         if self.call_depth > 0 {
-            self.also_propagate.push((db, argv.to_vec()));
+            self.also_propagate.push((db, argv.to_vec(), aof));
         } else {
-            self.propagate_raw(db, argv);
+            self.propagate_target(db, argv, aof);
         }
     }
 
@@ -267,8 +279,8 @@ impl Server {
         if wrap {
             self.propagate_raw(ops[0].0, &[Bytes::from_static(b"MULTI")]);
         }
-        for (db, argv) in &ops {
-            self.propagate_raw(*db, argv);
+        for (db, argv, aof) in &ops {
+            self.propagate_target(*db, argv, *aof);
         }
         if wrap {
             let db = ops[ops.len() - 1].0;
@@ -279,8 +291,14 @@ impl Server {
     /// Appends to the propagation stream without MULTI wrapping: the AOF
     /// (replication attaches here too).
     pub fn propagate_raw(&mut self, db: usize, argv: &[Bytes]) {
+        self.propagate_target(db, argv, true);
+    }
+
+    fn propagate_target(&mut self, db: usize, argv: &[Bytes], aof: bool) {
         self.stats.propagated_cmds += 1;
-        crate::persistence::aof::control::feed(self, db, argv);
+        if aof {
+            crate::persistence::aof::control::feed(self, db, argv);
+        }
         if !self.follow.is_replica() {
             crate::replication::feed(self, Some(db), argv);
         }
