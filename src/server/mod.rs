@@ -257,6 +257,12 @@ impl Server {
     }
 
     fn propagate_to(&mut self, db: usize, argv: &[Bytes], aof: bool) {
+        // Nobody reads the stream (no AOF, no replicas): only count, and
+        // spare every write command a copy of its arguments.
+        if self.aof.writer.is_none() && self.repl.replicas.is_empty() {
+            self.stats.propagated_cmds += 1;
+            return;
+        }
         if self.call_depth > 0 {
             self.also_propagate.push((db, argv.to_vec(), aof));
         } else {
