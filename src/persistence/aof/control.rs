@@ -163,7 +163,20 @@ pub fn flush_round(srv: &mut Server) {
     let skip = skip_fsync(srv);
     if let Some(w) = srv.aof.writer.as_mut() {
         let attempted = w.written + w.buf.len() as u64;
+        let inline = w.policy == AppendFsync::Always && !skip;
+        w.inline_always = inline;
         w.flush(false, skip, now_ms());
+        w.inline_always = false;
+        if inline && w.written > w.fsync.synced() {
+            if let Err(e) = w.sync_now() {
+                log_warning!(
+                    "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {}. Exiting...",
+                    e
+                );
+                std::process::exit(1);
+            }
+            srv.aof.round.advance(w.written);
+        }
         srv.aof.round.attempted(attempted);
     }
 }

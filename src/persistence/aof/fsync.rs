@@ -1,13 +1,12 @@
-//! The background fsync of the AOF (Redis's bio fsync job), shared by the
-//! `always` and `everysec` policies.
+//! The background fsync of the AOF (Redis's bio fsync job) for
+//! `everysec`, and for bytes written while a child ran with
+//! no-appendfsync-on-rewrite.
 //!
 //! The engine thread writes the AOF buffer with write(2) and asks for the
 //! file to be synced up to the logical offset it reached. One thread runs
 //! fdatasync in a loop: each call covers every write made before it
-//! started, so under `always` the many clients whose writes landed while
-//! the previous fdatasync ran share the next one (group commit). Clients
-//! wait for `synced >= their offset` before their replies leave; the
-//! engine lock is never held across an fsync.
+//! started. (`always` fsyncs on the event loop at the end of each round
+//! instead, see [`super::round`].)
 
 use parking_lot::{Condvar, Mutex};
 use std::fs::File;

@@ -33,6 +33,8 @@ pub struct AofWriter {
     postponed_since: Option<i64>,
     pub delayed_fsync: u64,
     last_fsync_sec: i64,
+    /// Set by the event loop's round: under `always` it fsyncs itself.
+    pub inline_always: bool,
 }
 
 impl AofWriter {
@@ -50,6 +52,7 @@ impl AofWriter {
             postponed_since: None,
             delayed_fsync: 0,
             last_fsync_sec: 0,
+            inline_always: false,
         }
     }
 
@@ -175,6 +178,7 @@ impl AofWriter {
             return true;
         }
         match self.policy {
+            AppendFsync::Always if self.inline_always => {}
             AppendFsync::Always => self.fsync.request(self.written),
             AppendFsync::EverySec => {
                 if now_sec > self.last_fsync_sec && !self.fsync.in_progress() {
