@@ -469,9 +469,17 @@ pub fn count_raw(regs: &[u8]) -> u64 {
 /// `max[i] = max(max[i], hll[i])` over a valid HLL (Redis's hllMerge).
 pub fn merge_into(max: &mut [u8], s: &[u8]) -> Result<(), Corrupt> {
     if s[4] == DENSE {
+        // Four 6-bit registers in every 3 bytes, least significant first.
         let regs = &s[HDR_SIZE..];
-        for (i, m) in max.iter_mut().enumerate().take(REGISTERS) {
-            *m = (*m).max(dense_get(regs, i));
+        for (m, b) in max[..REGISTERS]
+            .chunks_exact_mut(4)
+            .zip(regs.chunks_exact(3))
+        {
+            let (b0, b1, b2) = (b[0], b[1], b[2]);
+            m[0] = m[0].max(b0 & 63);
+            m[1] = m[1].max((b0 >> 6) | ((b1 & 15) << 2));
+            m[2] = m[2].max((b1 >> 4) | ((b2 & 3) << 4));
+            m[3] = m[3].max(b2 >> 2);
         }
         Ok(())
     } else {

@@ -238,3 +238,26 @@ proptest! {
         let _ = sparse_set(&mut s, idx, v, 3000);
     }
 }
+
+proptest! {
+    /// The dense merge that unpacks four registers per three bytes takes
+    /// the same maximum as reading each register on its own.
+    #[test]
+    fn dense_merge_equals_register_by_register(
+        seed in proptest::collection::vec((0usize..REGISTERS, 0u8..=63), 0..400),
+        start in proptest::collection::vec(0u8..=63, REGISTERS..=REGISTERS),
+    ) {
+        let mut hll = vec![0u8; DENSE_SIZE];
+        hll[..4].copy_from_slice(b"HYLL");
+        hll[4] = DENSE;
+        for (i, v) in seed {
+            dense_put(&mut hll[HDR_SIZE..], i, v);
+        }
+        let mut fast = start.clone();
+        merge_into(&mut fast, &hll).unwrap();
+        let slow: Vec<u8> = (0..REGISTERS)
+            .map(|i| start[i].max(dense_get(&hll[HDR_SIZE..], i)))
+            .collect();
+        prop_assert_eq!(fast, slow);
+    }
+}
