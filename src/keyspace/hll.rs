@@ -460,7 +460,19 @@ pub fn count(s: &[u8]) -> Result<u64, Corrupt> {
 /// Cardinality of unpacked registers (one byte each).
 pub fn count_raw(regs: &[u8]) -> u64 {
     let mut histo = [0u64; 64];
-    for &r in regs {
+    // Eight empty registers at a time (most are, for small sets), as
+    // Redis's hllRawRegHisto.
+    let mut words = regs.chunks_exact(8);
+    for w in &mut words {
+        if w.iter().all(|&r| r == 0) {
+            histo[0] += 8;
+            continue;
+        }
+        for &r in w {
+            histo[(r & 63) as usize] += 1;
+        }
+    }
+    for &r in words.remainder() {
         histo[(r & 63) as usize] += 1;
     }
     estimate(&histo)
