@@ -30,6 +30,8 @@
 
 use crate::persistence::atomic;
 use crate::protocol::splitargs::split_args;
+pub use crate::util::cstr::atoll;
+use crate::util::cstr::cstr;
 use std::ffi::OsStr;
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -152,48 +154,12 @@ pub struct Manifest {
     pub dirty: bool,
 }
 
-/// The C string `fgets`/`sdsnew` see: the bytes before the first NUL.
-fn cstr(b: &[u8]) -> &[u8] {
-    match b.iter().position(|&c| c == 0) {
-        Some(i) => &b[..i],
-        None => b,
-    }
-}
-
 /// `sdstrim(s, " \t\r\n")`.
 fn trim(b: &[u8]) -> &[u8] {
     let is = |c: &u8| matches!(c, b' ' | b'\t' | b'\r' | b'\n');
     let start = b.iter().position(|c| !is(c)).unwrap_or(b.len());
     let end = b.iter().rposition(|c| !is(c)).map_or(start, |i| i + 1);
     &b[start..end]
-}
-
-/// glibc `atoll`: optional leading white space and sign, then digits up to
-/// the first non-digit; saturates on overflow; 0 when there are none.
-pub fn atoll(b: &[u8]) -> i64 {
-    let b = cstr(b);
-    let mut i = 0;
-    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
-        i += 1;
-    }
-    let neg = match b.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let mut acc: i128 = 0;
-    while i < b.len() && b[i].is_ascii_digit() {
-        acc = (acc * 10 + (b[i] - b'0') as i128).min(i64::MAX as i128 + 1);
-        i += 1;
-    }
-    let v = if neg { -acc } else { acc };
-    v.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
 
 /// `sdsneedsrepr`: the name must be written quoted. keel also quotes a

@@ -33,6 +33,7 @@
 //! The reader only frames; the caller executes MULTI ... EXEC as a unit
 //! (commands between them must not be applied unless EXEC is reached).
 
+pub(super) use crate::util::cstr::{cstr, strtol};
 use std::fmt;
 
 /// `AOF_ANNOTATION_LINE_MAX_LEN`: the `fgets` buffer of both readers.
@@ -188,49 +189,6 @@ impl End {
             End::Truncated { last_good, .. } | End::Corrupt { last_good, .. } => *last_good,
         }
     }
-}
-
-/// The bytes before the first NUL (what C string functions see).
-fn cstr(b: &[u8]) -> &[u8] {
-    b.iter().position(|&c| c == 0).map_or(b, |i| &b[..i])
-}
-
-/// glibc `strtol(s, &end, 10)` over the C string in `s`: (value saturated
-/// to i64, index of the end pointer, overflowed). The end pointer is 0
-/// when no digits were read.
-fn strtol(s: &[u8]) -> (i64, usize, bool) {
-    let s = cstr(s);
-    let mut i = 0;
-    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
-        i += 1;
-    }
-    let neg = match s.get(i) {
-        Some(b'-') => {
-            i += 1;
-            true
-        }
-        Some(b'+') => {
-            i += 1;
-            false
-        }
-        _ => false,
-    };
-    let digits_start = i;
-    let mut acc: i128 = 0;
-    while i < s.len() && s[i].is_ascii_digit() {
-        acc = (acc * 10 + (s[i] - b'0') as i128).min(i64::MAX as i128 + 2);
-        i += 1;
-    }
-    if i == digits_start {
-        return (0, 0, false);
-    }
-    let v = if neg { -acc } else { acc };
-    let overflow = v > i64::MAX as i128 || v < i64::MIN as i128;
-    (
-        v.clamp(i64::MIN as i128, i64::MAX as i128) as i64,
-        i,
-        overflow,
-    )
 }
 
 /// A byte printed with `%02x` after C's promotion of a signed `char`.
