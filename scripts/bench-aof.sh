@@ -98,8 +98,7 @@ PY
 start redis-server "$work/build" --appendonly yes --aof-use-rdb-preamble no --enable-debug-command yes
 redis-cli -p "$port" debug populate "$KEYS" >/dev/null
 redis-cli -p "$port" bgrewriteaof >/dev/null
-until redis-cli -p "$port" info persistence | grep -q "aof_rewrite_in_progress:0"; do sleep 0.1; done
-sleep 1
+until redis-cli -p "$port" info persistence | tr -d '\r' | grep -qx "aof_rewrites:1"; do sleep 0.1; done
 stop
 load_time() { # bin dir
     cp -r "$work/build/appendonlydir" "$2/" 2>/dev/null || { mkdir -p "$2"; cp -r "$work/build/appendonlydir" "$2/"; }
@@ -113,9 +112,10 @@ load_time() { # bin dir
 rw_time() {
     local t0 t1
     t0=$(date +%s.%N)
+    local before
+    before=$(redis-cli -p "$port" info persistence | tr -d '\r' | sed -n 's/^aof_rewrites://p')
     redis-cli -p "$port" bgrewriteaof >/dev/null
-    sleep 0.05
-    until redis-cli -p "$port" info persistence | grep -q "aof_rewrite_in_progress:0"; do sleep 0.02; done
+    until redis-cli -p "$port" info persistence | tr -d '\r' | grep -qx "aof_rewrites:$((before + 1))"; do sleep 0.02; done
     t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc
 }
