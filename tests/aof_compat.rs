@@ -24,8 +24,8 @@
 mod common;
 
 use common::rdb::{
-    aof_fixtures, assert_same_dataset, copy_dir, mask_stream_volatile, read_json, record_dataset,
-    Compare,
+    aof_fixtures, assert_same_dataset, copy_dir, files_under, mask_stream_volatile, read_json,
+    record_dataset, Compare,
 };
 use common::{poll_until, redis_available, Kind, RawConn, Server};
 use serde_json::Value as J;
@@ -35,24 +35,11 @@ use std::time::Duration;
 
 /// Contents of every file under `dir` (logs aside), by relative path.
 fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, d: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(d)
-            .expect("read_dir")
-            .map(|e| e.expect("entry"))
-        {
-            if e.file_type().expect("type").is_dir() {
-                walk(root, &e.path(), out);
-            } else {
-                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
-                if !rel.ends_with(".log") {
-                    out.insert(rel, std::fs::read(e.path()).expect("read"));
-                }
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
+    files_under(dir)
+        .into_iter()
+        .filter(|(rel, _)| !rel.ends_with(".log"))
+        .map(|(rel, p)| (rel, std::fs::read(p).expect("read")))
+        .collect()
 }
 
 fn s(args: &[&str]) -> Vec<String> {

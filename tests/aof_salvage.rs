@@ -18,8 +18,8 @@
 mod common;
 
 use common::rdb::{
-    aof_fixtures, compare_datasets, copy_dir, mask_stream_volatile, read_json, record_dataset,
-    Compare,
+    aof_fixtures, compare_datasets, copy_dir, files_under, mask_stream_volatile, read_json,
+    record_dataset, Compare,
 };
 use common::{redis_available, Kind, Server};
 use serde_json::Value as J;
@@ -45,19 +45,10 @@ const MANIFEST: &str = "appendonlydir/appendonly.aof.manifest";
 
 /// Every file under `dir`, by relative path.
 fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, d: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(d).expect("read_dir").map(|e| e.unwrap()) {
-            if e.file_type().unwrap().is_dir() {
-                walk(root, &e.path(), out);
-            } else {
-                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
-                out.insert(rel, std::fs::read(e.path()).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
+    files_under(dir)
+        .into_iter()
+        .map(|(rel, p)| (rel, std::fs::read(p).expect("read")))
+        .collect()
 }
 
 fn keel_has_functions() -> bool {

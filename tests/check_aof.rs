@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::rdb::{aof_fixtures, copy_dir, read_json};
+use common::rdb::{aof_fixtures, copy_dir, files_under, read_json};
 use serde_json::Value as J;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -24,22 +24,10 @@ use std::process::{Command, Stdio};
 
 /// Sizes of the files under `dir`, by path relative to it.
 fn sizes(dir: &Path) -> BTreeMap<String, u64> {
-    fn walk(root: &Path, d: &Path, out: &mut BTreeMap<String, u64>) {
-        for e in std::fs::read_dir(d)
-            .expect("read_dir")
-            .map(|e| e.expect("entry"))
-        {
-            if e.file_type().expect("type").is_dir() {
-                walk(root, &e.path(), out);
-            } else {
-                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
-                out.insert(rel, e.metadata().expect("meta").len());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
+    files_under(dir)
+        .into_iter()
+        .map(|(rel, p)| (rel, std::fs::metadata(p).expect("meta").len()))
+        .collect()
 }
 
 /// A line as the fixtures record it: `<dir>` for the copy's path, server

@@ -44,6 +44,26 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// Every file under `dir` (recursively), by its path relative to `dir`.
+pub fn files_under(dir: &Path) -> std::collections::BTreeMap<String, PathBuf> {
+    fn walk(root: &Path, d: &Path, out: &mut std::collections::BTreeMap<String, PathBuf>) {
+        for e in std::fs::read_dir(d)
+            .expect("read_dir")
+            .map(|e| e.expect("entry"))
+        {
+            if e.file_type().expect("type").is_dir() {
+                walk(root, &e.path(), out);
+            } else {
+                let rel = e.path().strip_prefix(root).unwrap().display().to_string();
+                out.insert(rel, e.path());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
 /// ../shared/redis-assets (old-version sample files, not copied here).
 pub fn assets_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/redis-assets")
