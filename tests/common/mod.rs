@@ -227,6 +227,30 @@ impl Server {
         Server::start_inner(kind, extra, seed, true)
     }
 
+    /// Spawns `kind` on `port` with `--dir dir` (not waiting for it).
+    fn spawn(
+        kind: Kind,
+        port: u16,
+        dir: PathBuf,
+        owned: Option<tempfile::TempDir>,
+        log_path: PathBuf,
+        extra: &[&str],
+    ) -> Server {
+        let mut cmd = base_command(kind, port, &dir, &log_path);
+        cmd.args(extra);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {kind:?}: {e}"));
+        Server {
+            kind,
+            port,
+            child,
+            dir,
+            _owned: owned,
+            log_path,
+        }
+    }
+
     fn start_inner(kind: Kind, extra: &[&str], seed: &dyn Fn(&Path), loading_ok: bool) -> Server {
         let mut last_log = String::new();
         for _attempt in 0..5 {
@@ -237,19 +261,8 @@ impl Server {
                 .expect("temp dir");
             seed(dir.path());
             let log_path = dir.path().join("server.log");
-            let mut cmd = base_command(kind, port, dir.path(), &log_path);
-            cmd.args(extra);
-            let child = cmd
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {kind:?}: {e}"));
-            let mut srv = Server {
-                kind,
-                port,
-                child,
-                dir: dir.path().to_path_buf(),
-                _owned: Some(dir),
-                log_path,
-            };
+            let path = dir.path().to_path_buf();
+            let mut srv = Server::spawn(kind, port, path, Some(dir), log_path, extra);
             match srv.wait_ready(loading_ok) {
                 Ok(()) => return srv,
                 Err(why) => {
@@ -281,19 +294,7 @@ impl Server {
             let port = free_port();
             let n = STARTS.fetch_add(1, Ordering::Relaxed);
             let log_path = dir.join(format!("server-{}-{n}.log", std::process::id()));
-            let mut cmd = base_command(kind, port, dir, &log_path);
-            cmd.args(extra);
-            let child = cmd
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {kind:?}: {e}"));
-            let mut srv = Server {
-                kind,
-                port,
-                child,
-                dir: dir.to_path_buf(),
-                _owned: None,
-                log_path,
-            };
+            let mut srv = Server::spawn(kind, port, dir.to_path_buf(), None, log_path, extra);
             match srv.wait_ready(false) {
                 Ok(()) => return Ok(srv),
                 Err(_) => {
@@ -319,19 +320,7 @@ impl Server {
         let owned = tempfile::tempdir().expect("temp dir");
         let dir = owned.path().to_path_buf();
         let log_path = dir.join("server.log");
-        let mut cmd = base_command(kind, port, &dir, &log_path);
-        cmd.args(extra);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {kind:?}: {e}"));
-        let mut srv = Server {
-            kind,
-            port,
-            child,
-            dir,
-            _owned: Some(owned),
-            log_path,
-        };
+        let mut srv = Server::spawn(kind, port, dir, Some(owned), log_path, extra);
         if let Err(e) = srv.wait_ready(false) {
             panic!(
                 "{kind:?} server did not start on port {port}: {e}: {}",
