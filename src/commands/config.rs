@@ -269,10 +269,9 @@ fn apply(ctx: &mut Ctx, old: &Config) -> Result<(), (&'static str, String)> {
                 used
             );
         }
-        // Redis's startEvictionTimeProc: keys are evicted by the cron (or
-        // before the next command), not inside CONFIG SET, so a
-        // transaction that lowers maxmemory runs on unchanged data.
-        ctx.srv.evict_pending = true;
+        // Like Redis's startEvictionTimeProc: keys are evicted before the
+        // next command or by the cron, not inside CONFIG SET (so a
+        // transaction that lowers maxmemory runs on unchanged data).
     }
     Ok(())
 }
