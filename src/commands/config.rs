@@ -269,9 +269,10 @@ fn apply(ctx: &mut Ctx, old: &Config) -> Result<(), (&'static str, String)> {
                 used
             );
         }
-        // Like Redis's startEvictionTimeProc: keys are evicted before the
-        // next command or by the cron, not inside CONFIG SET (so a
-        // transaction that lowers maxmemory runs on unchanged data).
+        // Redis's startEvictionTimeProc: keys are evicted by the cron (or
+        // before the next command), not inside CONFIG SET, so a
+        // transaction that lowers maxmemory runs on unchanged data.
+        ctx.srv.evict_pending = true;
     }
     Ok(())
 }

@@ -51,10 +51,13 @@ pub fn tick(s: &mut Server) {
         active_expire_cycle(s);
         s.stats.expire_cycle_time_used_us += t.elapsed().as_micros() as u64;
     }
-    // Redis's eviction time proc: memory over maxmemory (CONFIG SET
-    // lowered it, or nothing ran since) is freed without waiting for a
-    // command.
-    super::evict::perform_evictions(s);
+    // Redis's eviction time proc, started by CONFIG SET maxmemory: frees
+    // memory over the new limit without waiting for a command.
+    if s.evict_pending {
+        let res = super::evict::perform_evictions(s);
+        s.evict_pending = res == super::evict::EvictResult::Ok
+            && super::evict::memory_for_maxmemory() > s.config.maxmemory;
+    }
     close_timed_out_clients(s, now);
     s.migrate_sockets.close_timed_out(now / 1000);
     resize_query_buffers(s, now);

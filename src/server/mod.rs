@@ -89,6 +89,9 @@ pub struct Server {
     pub pause_cron: bool,
     /// True while a command must not update access times (OBJECT, TYPE...).
     pub no_touch: bool,
+    /// CONFIG SET maxmemory asked the cron to evict (Redis's eviction time
+    /// proc): it runs until memory is under the limit or nothing can go.
+    pub evict_pending: bool,
     pub slowlog: stats::SlowLog,
     pub latency: stats::LatencyMonitor,
     /// Wakes the main task (shutdown).
@@ -180,6 +183,7 @@ impl Server {
             active_expire: true,
             pause_cron: false,
             no_touch: false,
+            evict_pending: false,
             slowlog: stats::SlowLog::default(),
             latency: stats::LatencyMonitor::default(),
             main_notify: Arc::new(tokio::sync::Notify::new()),

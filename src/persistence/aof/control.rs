@@ -115,6 +115,7 @@ pub fn feed(srv: &mut Server, db: usize, argv: &[Bytes]) {
 /// replies): every batch of the round shares one write(2) and, under
 /// `always`, one fdatasync.
 pub fn flush_before_reply(srv: &mut Server) -> Option<AofWait> {
+    srv.aof.writer.as_ref()?;
     let skip = skip_fsync(srv);
     let sleep = srv.aof.flush_sleep_us;
     let round = srv.aof.round.clone();
