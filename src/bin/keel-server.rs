@@ -4,14 +4,13 @@
 use keel::config::{load, Config};
 use std::io::Read;
 
-/// jemalloc, counting the usable size of every live block into
-/// `keel::server::evict::ALLOCATED` (Redis's zmalloc used_memory), so that
+/// jemalloc, counting the usable size of every live block with
+/// `keel::server::alloc_count` (Redis's zmalloc used_memory), so that
 /// INFO used_memory and maxmemory see exact figures at every instant.
 struct CountingJemalloc;
 
-use keel::server::evict::ALLOCATED;
+use keel::server::alloc_count::add;
 use std::alloc::{GlobalAlloc, Layout};
-use std::sync::atomic::Ordering::Relaxed;
 use tikv_jemallocator::{usable_size, Jemalloc};
 
 // SAFETY: every method forwards to jemalloc with the caller's arguments
@@ -24,7 +23,7 @@ unsafe impl GlobalAlloc for CountingJemalloc {
         let p = unsafe { Jemalloc.alloc(layout) };
         if !p.is_null() {
             // SAFETY: p is a live jemalloc block.
-            ALLOCATED.fetch_add(unsafe { usable_size(p) }, Relaxed);
+            add(unsafe { usable_size(p) } as isize);
         }
         p
     }
@@ -34,14 +33,14 @@ unsafe impl GlobalAlloc for CountingJemalloc {
         let p = unsafe { Jemalloc.alloc_zeroed(layout) };
         if !p.is_null() {
             // SAFETY: p is a live jemalloc block.
-            ALLOCATED.fetch_add(unsafe { usable_size(p) }, Relaxed);
+            add(unsafe { usable_size(p) } as isize);
         }
         p
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: ptr is live until the dealloc below.
-        ALLOCATED.fetch_sub(unsafe { usable_size(ptr) }, Relaxed);
+        add(-(unsafe { usable_size(ptr) } as isize));
         // SAFETY: same contract as the caller's.
         unsafe { Jemalloc.dealloc(ptr, layout) }
     }
@@ -54,8 +53,7 @@ unsafe impl GlobalAlloc for CountingJemalloc {
         if !p.is_null() {
             // SAFETY: p is the live block that replaced ptr.
             let new = unsafe { usable_size(p) };
-            ALLOCATED.fetch_add(new, Relaxed);
-            ALLOCATED.fetch_sub(old, Relaxed);
+            add(new as isize - old as isize);
         }
         p
     }

@@ -92,24 +92,21 @@ pub fn touch(e: &mut Entry, clock: u32, lfu: bool, cfg: &Config) {
 
 /// Bytes allocated by the process, from the allocator's statistics.
 ///
-/// keel-server's global allocator adds the usable size of every block it
-/// hands out to [`ALLOCATED`] and subtracts it on free, as Redis's zmalloc
-/// does, so the figure is exact at every instant (jemalloc's own
-/// `stats.allocated` lags behind by what sits in its thread caches, which
-/// is more than maxmemory's precision allows). Without that allocator
-/// (unit tests) jemalloc's statistics are read instead.
+/// keel-server's global allocator counts the usable size of every live
+/// block (see [`super::alloc_count`]), as Redis's zmalloc does, so the
+/// figure is exact at every instant (jemalloc's own `stats.allocated` lags
+/// behind by what sits in its thread caches, which is more than
+/// maxmemory's precision allows). Without that allocator (unit tests)
+/// jemalloc's statistics are read instead.
 pub fn used_memory() -> u64 {
-    let counted = ALLOCATED.load(std::sync::atomic::Ordering::Relaxed);
+    let counted = super::alloc_count::total();
     if counted > 0 {
-        return counted as u64;
+        return counted;
     }
     use tikv_jemalloc_ctl::{epoch, stats};
     let _ = epoch::advance();
     stats::allocated::read().map(|v| v as u64).unwrap_or(0)
 }
-
-/// Bytes currently allocated, maintained by the binary's global allocator.
-pub static ALLOCATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Outcome of [`perform_evictions`].
 #[derive(Debug, PartialEq, Eq)]

@@ -9,6 +9,7 @@
 //! the lock, and propagation (AOF, replicas) happens under the same lock,
 //! so nothing can reorder them.
 
+pub mod alloc_count;
 pub mod blocking;
 pub mod client;
 pub mod conn;
