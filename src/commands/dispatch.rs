@@ -66,10 +66,10 @@ struct Rejection {
 
 /// Looks up and checks a command (existence, arity).
 fn resolve(
-    srv: &Server,
+    srv: &mut Server,
     args: &[Bytes],
 ) -> Result<(&'static CommandDef, Option<&'static CommandDef>), Rejection> {
-    match srv.commands.resolve(args) {
+    match srv.commands.resolve_cached(&mut srv.cmd_cache, args) {
         Resolved::Unknown => Err(Rejection {
             msg: unknown_command_error(args),
             name: None,
@@ -179,7 +179,7 @@ pub fn process_command(
 
 /// (size of the command in RESP form, sum of its argument lengths).
 fn command_sizes(args: &[Bytes]) -> (usize, usize) {
-    let digits = |n: usize| itoa::Buffer::new().format(n).len();
+    let digits = |n: usize| n.checked_ilog10().unwrap_or(0) as usize + 1;
     let argv: usize = args.iter().map(|a| a.len()).sum();
     let resp =
         3 + digits(args.len()) + args.iter().map(|a| 5 + digits(a.len())).sum::<usize>() + argv;
@@ -490,10 +490,10 @@ fn run_and_account(
     if failed {
         st.failed_calls += 1;
     }
-    srv.stats.total_commands_processed += 1;
     if srv.config.latency_tracking {
-        srv.stats.record_latency(&name, dur_ns);
+        st.latency.get_or_insert_default().record(dur_ns);
     }
+    srv.stats.total_commands_processed += 1;
     client.tot_cmds += 1;
 
     if !def.has(flags::SKIP_SLOWLOG) && !def.has(flags::BLOCKING) {

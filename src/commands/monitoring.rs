@@ -302,11 +302,10 @@ fn write_cdf(out: &mut Reply, h: &LatencyHistogram) {
 }
 
 fn latency_histogram(ctx: &mut Ctx, args: &[Bytes]) {
-    let hist = &ctx.srv.stats.latency;
+    let stats = &ctx.srv.stats;
     let mut names: Vec<String> = Vec::new();
     if args.len() == 2 {
-        names = hist.keys().cloned().collect();
-        names.sort();
+        names = stats.latency_names().into_iter().cloned().collect();
     } else {
         let table = ctx.srv.commands.clone();
         for a in &args[2..] {
@@ -336,12 +335,15 @@ fn latency_histogram(ctx: &mut Ctx, args: &[Bytes]) {
             }
         }
     }
-    let present: Vec<&String> = names.iter().filter(|n| hist.contains_key(*n)).collect();
+    let present: Vec<(&String, &LatencyHistogram)> = names
+        .iter()
+        .filter_map(|n| Some((n, stats.latency_of(n)?)))
+        .collect();
     let out = &mut *ctx.out;
     out.map_len(present.len());
-    for n in present {
+    for (n, h) in present {
         out.bulk(n.as_bytes());
-        write_cdf(out, &hist[n]);
+        write_cdf(out, h);
     }
 }
 
@@ -455,7 +457,7 @@ mod tests {
         );
         assert_eq!(run(&mut srv, &mut c, &["latency", "reset", "x"]), ":0\r\n");
         assert_eq!(run(&mut srv, &mut c, &["latency", "reset"]), ":1\r\n");
-        srv.stats.latency.clear();
+        srv.stats.commands.clear();
         run(&mut srv, &mut c, &["client", "id"]);
         run(&mut srv, &mut c, &["ping"]);
         let r = run(

@@ -210,6 +210,16 @@ impl CommandDef {
 }
 
 /// Case-insensitive lookup over every command family.
+/// The last command name looked up on the command path and its command
+/// (pipelines and benchmarks repeat one name). The table only changes
+/// with rename-command, at startup.
+#[derive(Default)]
+pub struct LookupCache {
+    name: [u8; 16],
+    len: u8,
+    def: Option<&'static CommandDef>,
+}
+
 pub struct CommandTable {
     by_name: HashMap<Vec<u8>, &'static CommandDef>,
 }
@@ -272,7 +282,33 @@ impl CommandTable {
 
     /// The command and, for container commands, the subcommand to run.
     pub fn resolve(&self, args: &[Bytes]) -> Resolved {
-        let Some(cmd) = self.get(&args[0]) else {
+        self.resolve_found(self.get(&args[0]), args)
+    }
+
+    /// [`Self::resolve`] for the command path: a name equal (ignoring
+    /// case) to the previous one is resolved without hashing it again.
+    pub fn resolve_cached(&self, cache: &mut LookupCache, args: &[Bytes]) -> Resolved {
+        let name = &args[0][..];
+        let hit = cache
+            .def
+            .filter(|_| name.eq_ignore_ascii_case(&cache.name[..cache.len as usize]));
+        let found = match hit {
+            Some(d) => Some(d),
+            None => {
+                let d = self.get(name);
+                if name.len() <= cache.name.len() {
+                    cache.len = name.len() as u8;
+                    cache.name[..name.len()].copy_from_slice(name);
+                    cache.def = d;
+                }
+                d
+            }
+        };
+        self.resolve_found(found, args)
+    }
+
+    fn resolve_found(&self, cmd: Option<&'static CommandDef>, args: &[Bytes]) -> Resolved {
+        let Some(cmd) = cmd else {
             return Resolved::Unknown;
         };
         if cmd.subcommands.is_empty() || args.len() < 2 {
@@ -307,6 +343,40 @@ pub enum Resolved {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_resolution_matches_the_table() {
+        let table = CommandTable::new(&crate::commands::all_families());
+        let mut cache = LookupCache::default();
+        let name_of = |r: Resolved| match r {
+            Resolved::Found(c, s) => format!("{}|{}", c.name, s.map_or("", |s| s.name)),
+            Resolved::UnknownSub(c) => format!("{}|?", c.name),
+            Resolved::Unknown => "?".into(),
+        };
+        for line in [
+            "SET a b",
+            "set a b",
+            "sEt a",
+            "get a",
+            "nosuch",
+            "get",
+            "CONFIG GET x",
+            "config nosuch",
+            "config get y",
+            "averyveryverylongcommandname x",
+        ] {
+            let args: Vec<Bytes> = line
+                .split(' ')
+                .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+                .collect();
+            let want = name_of(table.resolve(&args));
+            assert_eq!(
+                name_of(table.resolve_cached(&mut cache, &args)),
+                want,
+                "{line}"
+            );
+        }
+    }
 
     fn hint(args: &str) -> Vec<String> {
         let table = CommandTable::new(&crate::commands::all_families());

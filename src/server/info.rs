@@ -509,8 +509,10 @@ fn commandstats_section(s: &Server, out: &mut String) {
 
 fn latencystats_section(s: &Server, out: &mut String) {
     let percentiles = &s.config.latency_tracking_info_percentiles;
-    for name in sorted_names(&s.stats.latency) {
-        let h = &s.stats.latency[name];
+    for name in s.stats.latency_names() {
+        let Some(h) = s.stats.latency_of(name) else {
+            continue;
+        };
         let _ = write!(out, "latency_percentiles_usec_{}:", safe_info_string(name));
         let parts: Vec<String> = percentiles
             .iter()

@@ -65,6 +65,8 @@ pub struct Pause {
 pub struct Server {
     pub config: Config,
     pub commands: Arc<CommandTable>,
+    /// The command path's last lookup (see `LookupCache`).
+    pub cmd_cache: crate::commands::table::LookupCache,
     pub dbs: Vec<Db>,
     pub clients: HashMap<ClientId, Box<Client>>,
     pub next_client_id: ClientId,
@@ -165,6 +167,7 @@ impl Server {
             port: config.port,
             config,
             commands: Arc::new(commands),
+            cmd_cache: Default::default(),
             dbs,
             clients: HashMap::new(),
             next_client_id: 1,

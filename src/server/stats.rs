@@ -10,6 +10,10 @@ pub struct CommandStat {
     pub usec: u64,
     pub rejected_calls: u64,
     pub failed_calls: u64,
+    /// INFO latencystats: created by the first call timed while
+    /// latency-tracking is on (kept here so that one lookup per command
+    /// serves both the counters and the histogram).
+    pub latency: Option<Box<super::histogram::LatencyHistogram>>,
 }
 
 #[derive(Debug, Default)]
@@ -46,9 +50,6 @@ pub struct Stats {
     pub commands: HashMap<String, CommandStat>,
     /// Error code ("ERR", "WRONGTYPE") -> count.
     pub errors: BTreeMap<String, u64>,
-    /// Full command name -> latency histogram (INFO latencystats); only
-    /// fed while latency-tracking is on.
-    pub latency: HashMap<String, super::histogram::LatencyHistogram>,
     /// Highest used_memory seen (INFO used_memory_peak), sampled by cron.
     pub peak_memory: u64,
     /// Instantaneous metrics: commands, net input bytes, net output bytes.
@@ -101,16 +102,21 @@ impl Stats {
         self.inst[2].track(now_ms, o);
     }
 
-    /// Records a command's duration for INFO latencystats.
-    pub fn record_latency(&mut self, name: &str, ns: i64) {
-        match self.latency.get_mut(name) {
-            Some(h) => h.record(ns),
-            None => {
-                let mut h = super::histogram::LatencyHistogram::default();
-                h.record(ns);
-                self.latency.insert(name.to_string(), h);
-            }
-        }
+    /// The latency histogram of a command by full name, if it has one.
+    pub fn latency_of(&self, name: &str) -> Option<&super::histogram::LatencyHistogram> {
+        self.commands.get(name)?.latency.as_deref()
+    }
+
+    /// Full names of the commands that have a latency histogram, sorted.
+    pub fn latency_names(&self) -> Vec<&String> {
+        let mut v: Vec<&String> = self
+            .commands
+            .iter()
+            .filter(|(_, c)| c.latency.is_some())
+            .map(|(n, _)| n)
+            .collect();
+        v.sort();
+        v
     }
 
     /// The stats of a command by full name, created on first use
