@@ -179,7 +179,12 @@ pub fn process_command(
 
 /// (size of the command in RESP form, sum of its argument lengths).
 fn command_sizes(args: &[Bytes]) -> (usize, usize) {
-    let digits = |n: usize| n.checked_ilog10().unwrap_or(0) as usize + 1;
+    let digits = |n: usize| match n {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        _ => n.ilog10() as usize + 1,
+    };
     let argv: usize = args.iter().map(|a| a.len()).sum();
     let resp =
         3 + digits(args.len()) + args.iter().map(|a| 5 + digits(a.len())).sum::<usize>() + argv;
