@@ -102,6 +102,10 @@ pub struct DbSink<'a> {
     key_delay: i64,
     progress: Option<&'a LoadProgress>,
     pub stats: LoadStats,
+    /// The most keys a RESIZEDB hint may pre-size for: a key record takes
+    /// well over 32 bytes in any real file, so this is the input's size
+    /// / 32 (set by [`load_file`]; 0 ignores the hints).
+    hint_cap: u64,
 }
 
 impl<'a> DbSink<'a> {
@@ -117,6 +121,7 @@ impl<'a> DbSink<'a> {
             key_delay: cfg.key_load_delay,
             progress: None,
             stats: LoadStats::default(),
+            hint_cap: 0,
         }
     }
 
@@ -168,6 +173,14 @@ impl LoadSink for DbSink<'_> {
         Ok(())
     }
 
+    fn resize_db(&mut self, keys: u64, expires: u64) {
+        // A hint only: never trusted beyond what the file could hold, so
+        // a hostile hint cannot make us allocate out of proportion.
+        let most = self.hint_cap;
+        let db = &mut self.dbs[self.db];
+        db.reserve(keys.min(most) as usize, expires.min(most) as usize);
+    }
+
     fn key(&mut self, key: &[u8], value: Value, meta: KeyMeta) -> Result<(), String> {
         if self.key_delay != 0 {
             super::snapshot::debug_delay(self.key_delay);
@@ -189,18 +202,19 @@ impl LoadSink for DbSink<'_> {
                 .map_or_else(evict::lru_clock, evict::lru_from_idle)
         };
         let db = &mut self.dbs[self.db];
-        if db.contains(key) {
-            if !self.allow_dup {
-                return Err("Duplicated key found in RDB file".into());
-            }
-            db.remove(key);
-        }
-        db.insert_new(Entry {
+        let entry = Entry {
             key: KBytes::new(key),
             value,
             expire,
             lru,
-        });
+        };
+        if let Err(entry) = db.insert_if_absent(entry) {
+            if !self.allow_dup {
+                return Err("Duplicated key found in RDB file".into());
+            }
+            db.remove(key);
+            db.insert_new(entry);
+        }
         self.stats.keys_loaded += 1;
         Ok(())
     }
@@ -246,15 +260,17 @@ pub fn load_file(
     verify_checksum: bool,
     sink: &mut DbSink,
 ) -> Result<Option<rdb::LoadSummary>, LoadFailure> {
-    let data = match std::fs::read(path) {
+    let data = match super::mapped::FileBytes::open(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(LoadFailure::Io(e)),
     };
+    let data: &[u8] = &data;
     let opts = rdb::LoadOptions {
         limits: limits_from(cfg, false),
         verify_checksum: verify_checksum && cfg.rdbchecksum,
     };
+    sink.hint_cap = data.len() as u64 / 32;
     let summary = rdb::load(&data, &opts, sink).map_err(LoadFailure::Decode)?;
     Ok(Some(summary))
 }

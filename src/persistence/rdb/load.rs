@@ -180,6 +180,67 @@ pub fn load_prefix(
         return Err(st.wrap(r.err(format!("Can't handle RDB format version {version}"))));
     }
     let version = version as u32;
+    // The CRC of the usual span (all but an 8-byte trailer at the very
+    // end) runs on a second thread while the keys are decoded; a file
+    // whose RDB ends elsewhere (an AOF preamble) is summed at the end.
+    let ahead = (opts.verify_checksum && version >= 5 && data.len() >= CRC_AHEAD_MIN)
+        .then(|| data.len() - 8);
+    std::thread::scope(|scope| {
+        let crc_ahead = ahead.and_then(|end| {
+            std::thread::Builder::new()
+                .name("rdb-crc".into())
+                .spawn_scoped(scope, move || crc64(0, &data[..end]))
+                .ok()
+                .map(|h| (end, h))
+        });
+        let summary = load_records(&mut r, &mut st, version, opts, sink)?;
+        let checksum = if version < 5 {
+            ChecksumState::Absent
+        } else {
+            let body = r.consumed();
+            let stored = r.bytes(8).map_err(|e| st.wrap(e))?;
+            let stored = u64::from_le_bytes(stored.try_into().expect("8 bytes"));
+            if !opts.verify_checksum {
+                ChecksumState::NotVerified
+            } else if stored == 0 {
+                ChecksumState::Disabled
+            } else {
+                let expected = match crc_ahead {
+                    Some((end, h)) if end == body.len() => {
+                        h.join().unwrap_or_else(|_| crc64(0, body))
+                    }
+                    _ => crc64(0, body),
+                };
+                if stored != expected {
+                    return Err(st.wrap(r.err(format!(
+                        "Wrong RDB checksum expected: ({expected:x}) but got ({stored:x}). Aborting now."
+                    ))));
+                }
+                ChecksumState::Ok
+            }
+        };
+        Ok((
+            LoadSummary {
+                checksum,
+                ..summary
+            },
+            r.offset(),
+        ))
+    })
+}
+
+/// Files this big or bigger get their CRC computed on a second thread.
+const CRC_AHEAD_MIN: usize = 1 << 20;
+
+/// Every record up to and including the EOF opcode; the summary's
+/// checksum field is left for the caller.
+fn load_records(
+    r: &mut Reader,
+    st: &mut Step,
+    version: u32,
+    opts: &LoadOptions,
+    sink: &mut dyn LoadSink,
+) -> Result<LoadSummary, RdbError> {
     let lim = &opts.limits;
     let mut meta = KeyMeta::default();
     let mut keys = 0u64;
@@ -271,7 +332,7 @@ pub fn load_prefix(
                 let key = r.string().map_err(|e| st.wrap(e))?.into_owned();
                 st.doing = "read-object-value";
                 st.key = Some(key);
-                match decode_object(&mut r, t, lim).map_err(|e| st.wrap(e))? {
+                match decode_object(r, t, lim).map_err(|e| st.wrap(e))? {
                     None => {
                         empty += 1;
                         sink.empty_key(st.key.as_deref().unwrap_or_default());
@@ -293,31 +354,13 @@ pub fn load_prefix(
     st.doing = "check-sum";
     st.key = None;
     st.type_byte = None;
-    let checksum = if version < 5 {
-        ChecksumState::Absent
-    } else {
-        let expected = crc64(0, r.consumed());
-        let stored = r.bytes(8).map_err(|e| st.wrap(e))?;
-        let stored = u64::from_le_bytes(stored.try_into().expect("8 bytes"));
-        if !opts.verify_checksum {
-            ChecksumState::NotVerified
-        } else if stored == 0 {
-            ChecksumState::Disabled
-        } else if stored != expected {
-            return Err(st.wrap(r.err(format!(
-                "Wrong RDB checksum expected: ({expected:x}) but got ({stored:x}). Aborting now."
-            ))));
-        } else {
-            ChecksumState::Ok
-        }
-    };
     let summary = LoadSummary {
         version,
         keys,
         empty_keys_skipped: empty,
-        checksum,
+        checksum: ChecksumState::NotVerified,
     };
-    Ok((summary, r.offset()))
+    Ok(summary)
 }
 
 #[cfg(test)]
