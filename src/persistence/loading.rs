@@ -54,7 +54,9 @@ impl LoadProgress {
     /// Records how far the load got (bytes of input).
     pub fn set_loaded(&self, bytes: u64) {
         self.loaded_bytes.store(bytes, Ordering::Relaxed);
-        if bytes >= self.interval {
+        // A plain load first: this runs for every key, and an atomic swap
+        // each time would bounce the cache line for nothing.
+        if bytes >= self.interval && self.early.load(Ordering::Relaxed) {
             self.end_early_phase();
         }
     }
@@ -173,6 +175,10 @@ impl LoadSink for DbSink<'_> {
         Ok(())
     }
 
+    fn prepare(&mut self, keys: &mut dyn Iterator<Item = &[u8]>) {
+        self.dbs[self.db].warm(keys);
+    }
+
     fn resize_db(&mut self, keys: u64, expires: u64) {
         // A hint only: never trusted beyond what the file could hold, so
         // a hostile hint cannot make us allocate out of proportion.
@@ -269,10 +275,26 @@ pub fn load_file(
     let opts = rdb::LoadOptions {
         limits: limits_from(cfg, false),
         verify_checksum: verify_checksum && cfg.rdbchecksum,
+        workers: load_workers(),
     };
     sink.hint_cap = data.len() as u64 / 32;
-    let summary = rdb::load(&data, &opts, sink).map_err(LoadFailure::Decode)?;
+    let summary = rdb::load(data, &opts, sink).map_err(LoadFailure::Decode)?;
     Ok(Some(summary))
+}
+
+/// Threads that decode values while an RDB loads (the loading thread
+/// reads the records and fills the databases): one per CPU up to 3, none
+/// on a single CPU. The environment variable `KEEL_LOAD_WORKERS=<n>`
+/// overrides it (0: decode on the loading thread), for A/B measurements.
+pub fn load_workers() -> usize {
+    let forced = std::env::var("KEEL_LOAD_WORKERS").ok();
+    if let Some(n) = forced.and_then(|v| v.parse().ok()) {
+        return n;
+    }
+    match std::thread::available_parallelism().map_or(1, |n| n.get()) {
+        1 => 0,
+        n => n.min(3),
+    }
 }
 
 /// The encoding thresholds of the config, for the decoder.

@@ -308,6 +308,9 @@ fn build_hash<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>, table: bool
     }
 }
 
+/// A field and its value, borrowed from the input where possible.
+type Pair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
 /// Type 4: field, value pairs; listpack while small (Redis's rule).
 /// Fields and values stay borrowed from the input until the encoding is
 /// known. Duplicates are found as each pair is read, with Redis's message
@@ -318,7 +321,7 @@ fn read_hash(r: &mut Reader, lim: &Limits) -> Result<Option<Value>, RdbError> {
         return Ok(None);
     }
     let builder = hash::Builder::default();
-    let mut small: Vec<(Cow<[u8]>, Cow<[u8]>)> = Vec::new();
+    let mut small: Vec<Pair> = Vec::new();
     // Indices into `small` by field hash, for the duplicate check.
     let mut index: HashTable<usize> = HashTable::new();
     let mut table: Option<IndexMap<KBytes, KBytes, hash::Builder>> =

@@ -27,7 +27,9 @@ pub use save::{save, SaveOptions};
 pub mod decode;
 mod decode_stream;
 pub mod load;
+mod parallel;
 pub mod read;
+mod records;
 pub mod ziplist;
 pub mod zipmap;
 
