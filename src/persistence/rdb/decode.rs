@@ -385,11 +385,16 @@ fn read_set(r: &mut Reader, lim: &Limits) -> Result<Option<Value>, RdbError> {
     } else {
         SetValue::new_intset()
     };
-    for _ in 0..n {
+    for i in 0..n {
         let m = r.string()?;
         if let SetValue::Intset(is) = &mut s {
             if parse_i64(&m).is_none() {
                 s.convert_to_table();
+                // Room for the members still to come, as Redis expands
+                // the dict to the set's length when it converts.
+                if let SetValue::Table(t) = &mut s {
+                    t.reserve((n - i) as usize);
+                }
             } else if !is.insert(parse_i64(&m).expect("checked")) {
                 return Err(r.err("Duplicate set members detected"));
             }
