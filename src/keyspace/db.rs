@@ -219,8 +219,9 @@ impl Db {
     /// Loads into the CPU cache what looking `keys` up will read (slot
     /// table header, control bytes, entry), a group of keys at a time and
     /// one step for the whole group before the next, so that the cache
-    /// misses of the keys of a pipelined batch overlap instead of stalling
-    /// each command in turn. Only reads; the result is thrown away.
+    /// misses of the keys of a pipelined batch (or of a batch of keys an
+    /// RDB load is about to store) overlap instead of stalling each
+    /// command in turn. Only reads; the result is thrown away.
     pub fn warm<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) {
         const GROUP: usize = 16;
         if self.len == 0 {
