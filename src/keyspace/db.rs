@@ -219,8 +219,9 @@ impl Db {
     /// Loads into the CPU cache what looking `keys` up will read (slot
     /// table header, control bytes, entry), a group of keys at a time and
     /// one step for the whole group before the next, so that the cache
-    /// misses of the keys of a pipelined batch overlap instead of stalling
-    /// each command in turn. Only reads; the result is thrown away.
+    /// misses of the keys of a pipelined batch (or of a batch of keys an
+    /// RDB load is about to store) overlap instead of stalling each
+    /// command in turn. Only reads; the result is thrown away.
     pub fn warm<'k>(&self, keys: impl Iterator<Item = &'k [u8]>) {
         const GROUP: usize = 16;
         if self.len == 0 {
@@ -308,6 +309,48 @@ impl Db {
             .get_or_create(slot)
             .insert_unique(h, Box::new(entry), |e| hasher.hash_one(&*e.key));
         self.len += 1;
+    }
+
+    /// Inserts an entry unless its key exists, with one hash and one
+    /// probe (loading: a duplicate is an error or a replacement, decided
+    /// by the caller). Gives the entry back when the key is present.
+    pub fn insert_if_absent(&mut self, entry: Entry) -> Result<(), Entry> {
+        let h = self.hash(&entry.key);
+        let slot = key_slot(&entry.key);
+        let hasher = &self.hasher;
+        let table = self.slots.get_or_create(slot);
+        match table.entry(h, |e| e.key == entry.key, |e| hasher.hash_one(&*e.key)) {
+            hashbrown::hash_table::Entry::Occupied(_) => return Err(entry),
+            hashbrown::hash_table::Entry::Vacant(vac) => {
+                if entry.expire != NO_EXPIRE {
+                    self.expires.insert(entry.key.clone());
+                }
+                vac.insert(Box::new(entry));
+            }
+        }
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Sizes the tables for about `keys` more keys (`expires` of them with
+    /// a TTL), as Redis expands its dicts on the RDB's RESIZEDB hint. Each
+    /// slot table gets room for a conservative share (the mean less three
+    /// standard deviations of a uniform spread), so a slot never holds
+    /// more buckets than it would have grown to by itself.
+    pub fn reserve(&mut self, keys: usize, expires: usize) {
+        self.expires.reserve(expires);
+        let mean = keys / SLOTS;
+        // Below a few keys per slot, many slots stay empty: no tables.
+        if mean < 8 {
+            return;
+        }
+        let share = mean - 3 * (mean as f64).sqrt() as usize;
+        let hasher = &self.hasher;
+        for slot in 0..SLOTS {
+            self.slots
+                .get_or_create(slot)
+                .reserve(share, |e| hasher.hash_one(&*e.key));
+        }
     }
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Box<Entry>> {

@@ -16,6 +16,7 @@
 //! zsetConvertToListpackIfNeeded (stored results of ZUNIONSTORE and
 //! friends), via [`ZSet::shrink_if_fits`].
 
+mod bulk;
 mod chunks;
 mod lp;
 
@@ -25,6 +26,8 @@ use bytes::Bytes;
 use chunks::Chunks;
 use std::cmp::Ordering;
 use std::collections::HashMap;
+
+pub use bulk::DuplicateMember;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ZEncoding {
@@ -99,7 +102,7 @@ enum Repr {
 #[derive(Clone, Debug, Default)]
 struct Skip {
     seq: Chunks,
-    dict: HashMap<KBytes, f64>,
+    dict: HashMap<KBytes, f64, super::hash::Builder>,
 }
 
 impl Default for ZSet {

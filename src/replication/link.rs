@@ -350,6 +350,7 @@ fn load(
     let opts = crate::persistence::rdb::LoadOptions {
         limits: crate::persistence::loading::limits_from(config, false),
         verify_checksum: config.rdbchecksum,
+        workers: crate::persistence::loading::load_workers(),
     };
     match crate::persistence::rdb::load(data, &opts, &mut sink) {
         Ok(_) => {

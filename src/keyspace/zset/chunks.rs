@@ -74,6 +74,31 @@ impl Chunks {
         &self.chunks[ci][off]
     }
 
+    /// The sequence of `elems`, already sorted and distinct, in chunks
+    /// three quarters full (room to insert before the first split), each
+    /// allocated at its exact size.
+    pub(super) fn from_sorted(elems: Vec<Elem>) -> Chunks {
+        let len = elems.len();
+        if len == 0 {
+            return Chunks::default();
+        }
+        let n = len.div_ceil(CHUNK_MAX * 3 / 4);
+        let mut chunks = Vec::with_capacity(n);
+        let mut rest = elems.into_iter();
+        for i in 0..n {
+            // Even sizes: the first len % n chunks take one more.
+            let size = len / n + usize::from(i < len % n);
+            let mut c = Vec::with_capacity(size);
+            c.extend(rest.by_ref().take(size));
+            chunks.push(c);
+        }
+        Chunks {
+            chunks,
+            len,
+            ..Chunks::default()
+        }
+    }
+
     pub(super) fn insert(&mut self, e: Elem) {
         self.invalidate();
         self.len += 1;

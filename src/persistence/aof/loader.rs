@@ -146,6 +146,7 @@ fn load_rdb_into(
     let opts = crate::persistence::rdb::LoadOptions {
         limits: loading::limits_from(cfg, false),
         verify_checksum: cfg.rdbchecksum,
+        workers: loading::load_workers(),
     };
     match crate::persistence::rdb::load_prefix(data, &opts, &mut sink) {
         Ok((_, end)) => {

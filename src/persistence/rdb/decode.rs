@@ -19,12 +19,13 @@ use crate::keyspace::intset::IntSet;
 use crate::keyspace::list::{End, ListValue, Node};
 use crate::keyspace::packed::Packed;
 use crate::keyspace::set::{self, SetValue};
-use crate::keyspace::zset::{ZEncoding, ZLimits, ZSet};
+use crate::keyspace::zset::{ZEncoding, ZSet};
 use crate::keyspace::Value;
 use crate::util::num::{parse_f64, parse_i64};
-use bytes::Bytes;
-use hashbrown::HashSet;
+use hashbrown::{HashSet, HashTable};
 use indexmap::{IndexMap, IndexSet};
+use std::borrow::Cow;
+use std::hash::BuildHasher;
 
 /// Reads one value of type `type_byte`. `None` means an empty collection
 /// that Redis skips.
@@ -101,16 +102,11 @@ fn decode(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>, RdbError
             let b = r.string()?;
             let e =
                 listpack::entries(&b).map_err(|_| r.err("Set listpack integrity check failed."))?;
-            let members: Vec<Vec<u8>> = e.into_iter().map(|x| x.to_bytes()).collect();
-            let mut seen = HashSet::with_capacity(members.len());
-            if !members.iter().all(|m| seen.insert(m.as_slice())) {
+            let members: Vec<Cow<[u8]>> = e.into_iter().map(entry_bytes).collect();
+            if has_duplicates(members.iter().map(|m| &**m), members.len()) {
                 return Err(r.err("Set listpack integrity check failed."));
             }
-            Ok(build_set(
-                members.iter().map(|m| m.as_slice()),
-                members.len(),
-                lim,
-            ))
+            Ok(build_set(members.iter().map(|m| &**m), members.len(), lim))
         }
         ZSET_ZIPLIST | ZSET_LISTPACK => {
             let b = r.string()?;
@@ -129,7 +125,7 @@ fn decode(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>, RdbError
             let mut items = Vec::with_capacity(e.len() / 2);
             for p in e.chunks_exact(2) {
                 let score = entry_score(p[1]).ok_or_else(|| r.err(what))?;
-                items.push((p[0].to_bytes(), score));
+                items.push((entry_bytes(p[0]), score));
             }
             // Redis keeps a loaded listpack as is unless it has too many
             // entries (it does not scan the member lengths).
@@ -154,19 +150,16 @@ fn decode(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>, RdbError
             if e.len() % 2 != 0 {
                 return Err(r.err(what));
             }
-            let pairs: Vec<(Vec<u8>, Vec<u8>)> = e
-                .chunks_exact(2)
-                .map(|p| (p[0].to_bytes(), p[1].to_bytes()))
-                .collect();
-            let mut seen = HashSet::with_capacity(pairs.len());
-            if !pairs.iter().all(|(f, _)| seen.insert(f.as_slice())) {
-                return Err(r.err(what));
-            }
-            if pairs.is_empty() {
+            if e.is_empty() {
                 return Ok(None);
             }
-            let table = pairs.len() > lim.hash.max_entries;
-            let it = pairs.iter().map(|(f, v)| (f.as_slice(), v.as_slice()));
+            let entries: Vec<Cow<[u8]>> = e.into_iter().map(entry_bytes).collect();
+            let n = entries.len() / 2;
+            if has_duplicates(entries.iter().step_by(2).map(|f| &**f), n) {
+                return Err(r.err(what));
+            }
+            let table = n > lim.hash.max_entries;
+            let it = entries.chunks_exact(2).map(|p| (&*p[0], &*p[1]));
             Ok(Some(Value::Hash(build_hash(it, table))))
         }
         LIST_QUICKLIST | LIST_QUICKLIST_2 => read_quicklist(r, t == LIST_QUICKLIST_2, lim),
@@ -210,6 +203,30 @@ fn decode(r: &mut Reader, t: u8, lim: &Limits) -> Result<Option<Value>, RdbError
 
 fn nonempty_list(l: ListValue) -> Option<Value> {
     (!l.is_empty()).then(|| Value::List(Box::new(l)))
+}
+
+/// A listpack / ziplist element as bytes: borrowed from the blob, or an
+/// integer formatted in decimal.
+fn entry_bytes(e: LpEntry) -> Cow<[u8]> {
+    match e {
+        LpEntry::Str(s) => Cow::Borrowed(s),
+        LpEntry::Int(n) => Cow::Owned(itoa::Buffer::new().format(n).as_bytes().to_vec()),
+    }
+}
+
+/// Whether `items` (`n` of them) holds a string twice: every pair
+/// compared while few, a hash set beyond.
+fn has_duplicates<'a>(items: impl Iterator<Item = &'a [u8]> + Clone, n: usize) -> bool {
+    if n <= 16 {
+        let mut rest = items.clone();
+        items.into_iter().any(|a| {
+            rest.next();
+            rest.clone().any(|b| a == b)
+        })
+    } else {
+        let mut seen = HashSet::with_capacity(n);
+        !items.into_iter().all(|x| seen.insert(x))
+    }
 }
 
 /// The current time in ms (for hash field TTLs already past).
@@ -291,16 +308,28 @@ fn build_hash<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>, table: bool
     }
 }
 
+/// A field and its value, borrowed from the input where possible.
+type Pair<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
 /// Type 4: field, value pairs; listpack while small (Redis's rule).
+/// Fields and values stay borrowed from the input until the encoding is
+/// known. Duplicates are found as each pair is read, with Redis's message
+/// for the encoding the hash has at that point.
 fn read_hash(r: &mut Reader, lim: &Limits) -> Result<Option<Value>, RdbError> {
     let n = r.count()?;
     if n == 0 {
         return Ok(None);
     }
-    let mut small: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let builder = hash::Builder::default();
+    let mut small: Vec<Pair> = Vec::new();
+    // Indices into `small` by field hash, for the duplicate check.
+    let mut index: HashTable<usize> = HashTable::new();
     let mut table: Option<IndexMap<KBytes, KBytes, hash::Builder>> =
-        (n as usize > lim.hash.max_entries).then(IndexMap::default);
+        (n as usize > lim.hash.max_entries).then(|| {
+            // Each pair takes at least 2 bytes of the remaining input.
+            let cap = (n as usize).min(r.remaining() / 2);
+            IndexMap::with_capacity_and_hasher(cap, hash::Builder::default())
+        });
     for _ in 0..n {
         let f = r.string()?;
         let v = r.string()?;
@@ -311,7 +340,8 @@ fn read_hash(r: &mut Reader, lim: &Limits) -> Result<Option<Value>, RdbError> {
                 }
             }
             None => {
-                if !seen.insert(f.to_vec()) {
+                let h = builder.hash_one(&*f);
+                if index.find(h, |&i| small[i].0 == f).is_some() {
                     return Err(r.err("Hash with dup elements"));
                 }
                 if f.len() > lim.hash.max_value || v.len() > lim.hash.max_value {
@@ -325,17 +355,15 @@ fn read_hash(r: &mut Reader, lim: &Limits) -> Result<Option<Value>, RdbError> {
                     m.insert(KBytes::new(&f), KBytes::new(&v));
                     table = Some(m);
                 } else {
-                    small.push((f.into_owned(), v.into_owned()));
+                    index.insert_unique(h, small.len(), |&i| builder.hash_one(&*small[i].0));
+                    small.push((f, v));
                 }
             }
         }
     }
     Ok(Some(Value::Hash(match table {
         Some(m) => HashValue::Table(Box::new(m)),
-        None => build_hash(
-            small.iter().map(|(f, v)| (f.as_slice(), v.as_slice())),
-            false,
-        ),
+        None => build_hash(small.iter().map(|(f, v)| (&**f, &**v)), false),
     })))
 }
 
@@ -348,15 +376,25 @@ fn read_set(r: &mut Reader, lim: &Limits) -> Result<Option<Value>, RdbError> {
     }
     let max = lim.set_max_intset_entries.min(1 << 30);
     let mut s = if n as usize > max {
-        SetValue::new_table()
+        // Each member takes at least a byte of the remaining input.
+        let cap = (n as usize).min(r.remaining());
+        SetValue::Table(Box::new(IndexSet::with_capacity_and_hasher(
+            cap,
+            set::Builder::default(),
+        )))
     } else {
         SetValue::new_intset()
     };
-    for _ in 0..n {
+    for i in 0..n {
         let m = r.string()?;
         if let SetValue::Intset(is) = &mut s {
             if parse_i64(&m).is_none() {
                 s.convert_to_table();
+                // Room for the members still to come, as Redis expands
+                // the dict to the set's length when it converts.
+                if let SetValue::Table(t) = &mut s {
+                    t.reserve((n - i) as usize);
+                }
             } else if !is.insert(parse_i64(&m).expect("checked")) {
                 return Err(r.err("Duplicate set members detected"));
             }
@@ -414,7 +452,7 @@ fn read_zset(r: &mut Reader, binary: bool, lim: &Limits) -> Result<Option<Value>
     }
     let mut items = Vec::with_capacity((n as usize).min(4096));
     for _ in 0..n {
-        let m = r.string()?.into_owned();
+        let m = r.string()?;
         let score = if binary {
             r.binary_double()?
         } else {
@@ -434,8 +472,11 @@ fn read_zset(r: &mut Reader, binary: bool, lim: &Limits) -> Result<Option<Value>
     build_zset(items, enc, r, "Duplicate zset fields detected")
 }
 
+/// A sorted set of `items` (member, score) in encoding `enc`, built in
+/// one pass; a duplicate member or a NaN score is the error `dup_msg` /
+/// "Zset with NAN score detected".
 fn build_zset(
-    items: Vec<(Vec<u8>, f64)>,
+    items: Vec<(Cow<[u8]>, f64)>,
     enc: ZEncoding,
     r: &Reader,
     dup_msg: &str,
@@ -443,23 +484,11 @@ fn build_zset(
     if items.is_empty() {
         return Ok(None);
     }
-    let mut seen = HashSet::with_capacity(items.len());
-    if !items.iter().all(|(m, _)| seen.insert(m.as_slice())) {
-        return Err(r.err(dup_msg));
-    }
     if items.iter().any(|i| i.1.is_nan()) {
         return Err(r.err("Zset with NAN score detected"));
     }
-    drop(seen);
-    // The encoding is decided above; insert without further conversion.
-    let keep = ZLimits {
-        max_entries: usize::MAX,
-        max_value: usize::MAX,
-    };
-    let mut z = ZSet::new(enc);
-    for (m, s) in items {
-        z.insert_new(Bytes::from(m), s, keep);
-    }
+    let elems = items.iter().map(|(m, s)| (*s, &**m)).collect();
+    let z = ZSet::from_distinct(elems, enc).map_err(|_| r.err(dup_msg))?;
     Ok(Some(Value::ZSet(z)))
 }
 

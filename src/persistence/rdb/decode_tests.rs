@@ -2,6 +2,7 @@
 //! following the fact sheet, plus damaged variants.
 
 use super::*;
+use crate::keyspace::zset::ZLimits;
 use crate::persistence::rdb::listpack::LpWriter;
 use crate::persistence::rdb::ziplist::tests::{build as zl_build, zstr};
 

@@ -84,6 +84,18 @@ fn backlen_size(l: usize) -> usize {
     }
 }
 
+/// Whether `back` (of `backlen_size(l)` bytes) is the backlen of an
+/// entry of `l` bytes, as [`push_backlen`] writes it (no allocation: this
+/// runs for every element of every loaded listpack).
+fn backlen_matches(back: &[u8], l: usize) -> bool {
+    let n = back.len();
+    back.iter().enumerate().all(|(j, &b)| {
+        let i = n - 1 - j;
+        let group = ((l >> (7 * i)) & 127) as u8;
+        b == if i == n - 1 { group } else { group | 128 }
+    })
+}
+
 fn push_backlen(buf: &mut Vec<u8>, l: usize) {
     let n = backlen_size(l);
     for i in (0..n).rev() {
@@ -417,9 +429,7 @@ impl<'a> LpIter<'a> {
         let enc = self.pos - start;
         let n = backlen_size(enc);
         let back = self.take(n)?;
-        let mut want = Vec::with_capacity(5);
-        push_backlen(&mut want, enc);
-        if back != want.as_slice() {
+        if !backlen_matches(back, enc) {
             return Err("listpack entry backlen does not match");
         }
         self.seen += 1;

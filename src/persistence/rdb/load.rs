@@ -9,8 +9,9 @@
 //! step name (`doing`), the key and the type being read.
 
 use super::read::Reader;
+use super::records;
 use super::RDB_VERSION_MAX_READ;
-use super::{crc64, decode::decode_object, decode::module_name, opcode, Limits, RdbError};
+use super::{crc64, Limits, RdbError};
 use crate::keyspace::Value;
 
 /// What precedes a key: its expire and LRU / LFU hints.
@@ -67,6 +68,10 @@ pub trait LoadSink {
     fn progress(&mut self, _offset: u64, _keys: u64) {}
     /// A key holding an empty collection, skipped as Redis skips it.
     fn empty_key(&mut self, _key: &[u8]) {}
+    /// The keys about to be handed to `key`, in order (the parallel
+    /// loader announces each batch): a chance to bring what storing them
+    /// touches into the CPU cache, the misses overlapping.
+    fn prepare(&mut self, _keys: &mut dyn Iterator<Item = &[u8]>) {}
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -74,6 +79,10 @@ pub struct LoadOptions {
     pub limits: Limits,
     /// `rdbchecksum yes` and not `DEBUG SET-SKIP-CHECKSUM-VALIDATION 1`.
     pub verify_checksum: bool,
+    /// Threads decoding values while this one reads records and hands
+    /// keys to the sink in file order (0: decode here). Results, errors
+    /// and sink calls are the same either way.
+    pub workers: usize,
 }
 
 impl Default for LoadOptions {
@@ -81,6 +90,7 @@ impl Default for LoadOptions {
         LoadOptions {
             limits: Limits::default(),
             verify_checksum: true,
+            workers: 0,
         }
     }
 }
@@ -109,14 +119,14 @@ pub struct LoadSummary {
 }
 
 /// The state the error context needs while loading.
-struct Step {
-    doing: &'static str,
-    key: Option<Vec<u8>>,
-    type_byte: Option<u8>,
+pub(super) struct Step {
+    pub(super) doing: &'static str,
+    pub(super) key: Option<Vec<u8>>,
+    pub(super) type_byte: Option<u8>,
 }
 
 impl Step {
-    fn wrap(&self, mut e: RdbError) -> RdbError {
+    pub(super) fn wrap(&self, mut e: RdbError) -> RdbError {
         e.doing = self.doing;
         if e.key.is_none() {
             e.key = self.key.clone();
@@ -180,145 +190,74 @@ pub fn load_prefix(
         return Err(st.wrap(r.err(format!("Can't handle RDB format version {version}"))));
     }
     let version = version as u32;
-    let lim = &opts.limits;
-    let mut meta = KeyMeta::default();
-    let mut keys = 0u64;
-    let mut empty = 0u64;
-    loop {
-        st.doing = "read-type";
-        st.key = None;
-        st.type_byte = None;
-        let t = r.u8().map_err(|e| st.wrap(e))?;
-        match t {
-            opcode::EXPIRETIME => {
-                st.doing = "read-expire";
-                meta.expire_ms = r.time_secs().map_err(|e| st.wrap(e))? * 1000;
-            }
-            opcode::EXPIRETIME_MS => {
-                st.doing = "read-expire";
-                meta.expire_ms = r.time_ms().map_err(|e| st.wrap(e))?;
-            }
-            opcode::FREQ => {
-                st.doing = "read-type";
-                meta.freq = Some(r.u8().map_err(|e| st.wrap(e))?);
-            }
-            opcode::IDLE => {
-                st.doing = "read-len";
-                meta.idle_secs = Some(r.length().map_err(|e| st.wrap(e))?);
-            }
-            opcode::EOF => break,
-            opcode::SELECTDB => {
-                st.doing = "read-len";
-                let db = r.length().map_err(|e| st.wrap(e))?;
-                sink.select_db(db).map_err(|m| st.wrap(r.err(m)))?;
-            }
-            opcode::RESIZEDB => {
-                st.doing = "read-len";
-                let k = r.length().map_err(|e| st.wrap(e))?;
-                let e = r.length().map_err(|e| st.wrap(e))?;
-                sink.resize_db(k, e);
-            }
-            opcode::SLOT_INFO => {
-                // Cluster sizing hints (Redis 7.4): slot, keys, expires.
-                st.doing = "read-len";
-                for _ in 0..3 {
-                    r.length().map_err(|e| st.wrap(e))?;
-                }
-            }
-            opcode::AUX => {
-                st.doing = "read-aux";
-                let k = r.string().map_err(|e| st.wrap(e))?;
-                let v = r.string().map_err(|e| st.wrap(e))?;
-                sink.aux(&k, &v).map_err(|m| st.wrap(r.err(m)))?;
-            }
-            opcode::MODULE_AUX => {
-                st.doing = "read-module-aux";
-                let id = r.length().map_err(|e| st.wrap(e))?;
-                let when_opcode = r.length().map_err(|e| st.wrap(e))?;
-                r.length().map_err(|e| st.wrap(e))?;
-                if when_opcode != 2 {
-                    return Err(st.wrap(r.err("bad when_opcode")));
-                }
-                return Err(st.wrap(r.err(format!(
-                    "The RDB file contains AUX module data I can't load: no matching module '{}'",
-                    module_name(id)
-                ))));
-            }
-            opcode::FUNCTION_PRE_GA => {
-                st.doing = "read-functions";
-                let name = r.string().map_err(|e| st.wrap(e))?;
-                let engine = r.string().map_err(|e| st.wrap(e))?;
-                if r.length().map_err(|e| st.wrap(e))? != 0 {
-                    r.string().map_err(|e| st.wrap(e))?; // the description, dropped
-                }
-                let blob = r.string().map_err(|e| st.wrap(e))?;
-                let mut code = b"#!".to_vec();
-                code.extend_from_slice(&engine);
-                code.extend_from_slice(b" name=");
-                code.extend_from_slice(&name);
-                code.push(b'\n');
-                code.extend_from_slice(&blob);
-                sink.function(&code).map_err(|m| st.wrap(r.err(m)))?;
-            }
-            opcode::FUNCTION2 => {
-                st.doing = "read-functions";
-                let code = r.string().map_err(|e| st.wrap(e))?;
-                sink.function(&code).map_err(|m| st.wrap(r.err(m)))?;
-            }
-            _ => {
-                st.doing = "read-key";
-                st.type_byte = Some(t);
-                let key = r.string().map_err(|e| st.wrap(e))?.into_owned();
-                st.doing = "read-object-value";
-                st.key = Some(key);
-                match decode_object(&mut r, t, lim).map_err(|e| st.wrap(e))? {
-                    None => {
-                        empty += 1;
-                        sink.empty_key(st.key.as_deref().unwrap_or_default());
-                    }
-                    Some(v) => {
-                        let key = st.key.take().expect("set above");
-                        sink.key(&key, v, meta).map_err(|m| {
-                            st.key = Some(key.clone());
-                            st.wrap(r.err(m))
-                        })?;
-                        keys += 1;
-                    }
-                }
-                sink.progress(r.offset(), keys);
-                meta = KeyMeta::default();
-            }
-        }
-    }
-    st.doing = "check-sum";
-    st.key = None;
-    st.type_byte = None;
-    let checksum = if version < 5 {
-        ChecksumState::Absent
-    } else {
-        let expected = crc64(0, r.consumed());
-        let stored = r.bytes(8).map_err(|e| st.wrap(e))?;
-        let stored = u64::from_le_bytes(stored.try_into().expect("8 bytes"));
-        if !opts.verify_checksum {
-            ChecksumState::NotVerified
-        } else if stored == 0 {
-            ChecksumState::Disabled
-        } else if stored != expected {
-            return Err(st.wrap(r.err(format!(
-                "Wrong RDB checksum expected: ({expected:x}) but got ({stored:x}). Aborting now."
-            ))));
+    // The CRC of the usual span (all but an 8-byte trailer at the very
+    // end) runs on a second thread while the keys are decoded; a file
+    // whose RDB ends elsewhere (an AOF preamble) is summed at the end.
+    let ahead = (opts.verify_checksum && version >= 5 && data.len() >= CRC_AHEAD_MIN)
+        .then(|| data.len() - 8);
+    std::thread::scope(|scope| {
+        let crc_ahead = ahead.and_then(|end| {
+            std::thread::Builder::new()
+                .name("rdb-crc".into())
+                .spawn_scoped(scope, move || crc64(0, &data[..end]))
+                .ok()
+                .map(|h| (end, h))
+        });
+        let counts = if opts.workers > 0 && data.len() >= PARALLEL_MIN {
+            super::parallel::load_records(&mut r, &mut st, opts, sink)?
         } else {
-            ChecksumState::Ok
-        }
-    };
-    let summary = LoadSummary {
-        version,
-        keys,
-        empty_keys_skipped: empty,
-        checksum,
-    };
-    Ok((summary, r.offset()))
+            records::load_records(&mut r, &mut st, opts, sink, records::Counts::default())?
+        };
+        let summary = LoadSummary {
+            version,
+            keys: counts.keys,
+            empty_keys_skipped: counts.empty,
+            checksum: ChecksumState::NotVerified,
+        };
+        let checksum = if version < 5 {
+            ChecksumState::Absent
+        } else {
+            let body = r.consumed();
+            let stored = r.bytes(8).map_err(|e| st.wrap(e))?;
+            let stored = u64::from_le_bytes(stored.try_into().expect("8 bytes"));
+            if !opts.verify_checksum {
+                ChecksumState::NotVerified
+            } else if stored == 0 {
+                ChecksumState::Disabled
+            } else {
+                let expected = match crc_ahead {
+                    Some((end, h)) if end == body.len() => {
+                        h.join().unwrap_or_else(|_| crc64(0, body))
+                    }
+                    _ => crc64(0, body),
+                };
+                if stored != expected {
+                    return Err(st.wrap(r.err(format!(
+                        "Wrong RDB checksum expected: ({expected:x}) but got ({stored:x}). Aborting now."
+                    ))));
+                }
+                ChecksumState::Ok
+            }
+        };
+        Ok((
+            LoadSummary {
+                checksum,
+                ..summary
+            },
+            r.offset(),
+        ))
+    })
 }
+
+/// Files this big or bigger get their CRC computed on a second thread.
+const CRC_AHEAD_MIN: usize = 1 << 20;
+
+/// Files this big or bigger are decoded on [`LoadOptions::workers`]
+/// threads (smaller ones load faster than threads start); tests lower it.
+#[cfg(not(test))]
+const PARALLEL_MIN: usize = 1 << 20;
+#[cfg(test)]
+const PARALLEL_MIN: usize = 1;
 
 #[cfg(test)]
 #[path = "load_tests.rs"]

@@ -1,6 +1,7 @@
 //! Tests of the whole-file loader: hand-built files and the real files
 //! written by Redis 2.x..7.4 and Valkey 8 in `../shared/redis-assets`.
 
+use super::super::{decode_object, opcode};
 use super::*;
 use crate::keyspace::Value;
 

@@ -9,7 +9,9 @@
 //! * `lzf`: Redis's LZF string compression.
 //! * `listpack`: the listpack blob (read and write).
 //! * the decoder (`read`, `load` and the legacy blobs: ziplist, zipmap,
-//!   intset) and the encoder (`write`, `save`, `dump`).
+//!   intset; `records`: the record loop; `parallel`: the same loop with
+//!   values decoded on worker threads) and the encoder (`write`, `save`,
+//!   `dump`).
 
 pub mod dump;
 pub mod encode;
@@ -27,7 +29,9 @@ pub use save::{save, SaveOptions};
 pub mod decode;
 mod decode_stream;
 pub mod load;
+mod parallel;
 pub mod read;
+mod records;
 pub mod ziplist;
 pub mod zipmap;
 

@@ -43,6 +43,16 @@ impl<'a> Reader<'a> {
         Reader { data, pos: 0 }
     }
 
+    /// Moves to byte `pos` of the input (at most its length).
+    pub fn seek(&mut self, pos: usize) {
+        self.pos = pos.min(self.data.len());
+    }
+
+    /// The whole input.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+
     /// Bytes consumed so far.
     pub fn offset(&self) -> u64 {
         self.pos as u64

@@ -17,7 +17,7 @@ use proptest::prelude::*;
 
 /// A comparable rendering of a value: its encoding and its content, with
 /// unordered collections sorted.
-fn view(v: &Value) -> (String, Vec<Vec<u8>>) {
+pub(super) fn view(v: &Value) -> (String, Vec<Vec<u8>>) {
     let enc = format!("{:?}/{}", v.value_type(), v.encoding());
     let mut out: Vec<Vec<u8>> = Vec::new();
     match v {
@@ -205,7 +205,7 @@ fn stream_value() -> impl Strategy<Value = Value> {
         })
 }
 
-fn any_value() -> impl Strategy<Value = Value> {
+pub(super) fn any_value() -> impl Strategy<Value = Value> {
     prop_oneof![
         string_value(),
         list_value(),
@@ -264,7 +264,7 @@ proptest! {
         let n = save(&mut file, &dbs, &SaveOptions::default(), &mut || {}).unwrap();
         prop_assert_eq!(n as usize, file.len());
         let mut sink = Collect::default();
-        let opts = LoadOptions { limits: Limits::default(), verify_checksum: true };
+        let opts = LoadOptions { limits: Limits::default(), verify_checksum: true, workers: 0 };
         let summary = load(&file, &opts, &mut sink).unwrap();
         prop_assert_eq!(summary.keys as usize, vals.len());
         sink.keys.sort_by_key(|k| String::from_utf8_lossy(&k.0[4..]).parse::<usize>().unwrap());
