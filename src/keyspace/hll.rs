@@ -31,6 +31,9 @@ const SEED: u64 = 0xadc8_3b19;
 #[path = "hll_raw.rs"]
 mod raw;
 pub use raw::{count_raw, histogram, merge_into, RawRegisters};
+#[path = "hll_debug.rs"]
+mod debug;
+pub use debug::{decode_sparse, registers, selftest};
 
 /// The representation is corrupted (Redis's INVALIDOBJ).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,8 +251,6 @@ pub fn sparse_set(
         return Err(Corrupt);
     }
     let op = op_at(s, p);
-    let next = p + op.bytes();
-    let next = (next < end).then_some(next);
     let mut updated_in_place = false;
     match op {
         Op::Val(old, n) => {
@@ -269,23 +270,16 @@ pub fn sparse_set(
     }
     if !updated_in_place {
         // Step 2: split the opcode into up to three.
-        let mut seq: Vec<u8> = Vec::with_capacity(5);
+        let mut seq = OpSeq::default();
         let last = first + span - 1;
         match op {
             Op::Zero(_) | Op::XZero(_) => {
-                let zeros = |seq: &mut Vec<u8>, len: usize| {
-                    if len > ZERO_MAX_LEN {
-                        push_xzero(seq, len);
-                    } else {
-                        seq.push((len - 1) as u8);
-                    }
-                };
                 if index != first {
-                    zeros(&mut seq, index - first);
+                    seq.zeros(index - first);
                 }
                 seq.push(val_op(count, 1));
                 if index != last {
-                    zeros(&mut seq, last - index);
+                    seq.zeros(last - index);
                 }
             }
             Op::Val(cur, _) => {
@@ -298,17 +292,17 @@ pub fn sparse_set(
                 }
             }
         }
-        // Step 3: substitute the sequence for the old opcode.
+        let seq = seq.as_slice();
+        // Step 3: substitute the sequence for the old opcode (in place:
+        // the bytes after it move once).
         let old_len = op.bytes();
         let delta = seq.len() as isize - old_len as isize;
         if delta > 0 && (end as isize + delta) as u64 > max_bytes {
             return promote(s, index, count);
         }
         let new_len = (end as isize + delta) as usize;
-        let tail: Vec<u8> = next.map(|n| s[n..].to_vec()).unwrap_or_default();
-        s.truncate(p);
-        s.extend_from_slice(&seq);
-        s.extend_from_slice(&tail);
+        s.splice(p..(p + old_len).min(end), seq.iter().copied());
+        // An XZERO cut by the end of a corrupted string counted two bytes.
         s.resize(new_len, 0);
     }
     // Step 4: merge adjacent VAL opcodes of equal value.
@@ -338,6 +332,36 @@ pub fn sparse_set(
     }
     invalidate_cache(s);
     Ok(true)
+}
+
+/// The up to five opcode bytes (XZERO, VAL, XZERO) that replace the
+/// opcode a sparse update splits.
+#[derive(Default)]
+struct OpSeq {
+    bytes: [u8; 5],
+    len: usize,
+}
+
+impl OpSeq {
+    fn push(&mut self, b: u8) {
+        self.bytes[self.len] = b;
+        self.len += 1;
+    }
+
+    /// A ZERO run, or XZERO when longer than a ZERO can say.
+    fn zeros(&mut self, len: usize) {
+        if len > ZERO_MAX_LEN {
+            let l = len - 1;
+            self.push((l >> 8) as u8 | 0x40);
+            self.push((l & 0xff) as u8);
+        } else {
+            self.push((len - 1) as u8);
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 fn promote(s: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Corrupt> {
@@ -500,82 +524,6 @@ pub fn count(s: &[u8]) -> Result<u64, Corrupt> {
         }
     }
     Ok(estimate(&histo))
-}
-
-/// PFDEBUG DECODE's text for a sparse HLL.
-pub fn decode_sparse(s: &[u8]) -> String {
-    let mut out = String::new();
-    let mut p = HDR_SIZE;
-    while p < s.len() {
-        let op = op_at(s, p);
-        match op {
-            Op::Zero(n) => out.push_str(&format!("z:{n} ")),
-            Op::XZero(n) => out.push_str(&format!("Z:{n} ")),
-            Op::Val(v, n) => out.push_str(&format!("v:{v},{n} ")),
-        }
-        p += op.bytes();
-    }
-    out.trim_matches(' ').to_string()
-}
-
-/// Every register of a dense HLL (PFDEBUG GETREG converts first).
-pub fn registers(s: &[u8]) -> Vec<u8> {
-    (0..REGISTERS)
-        .map(|i| dense_get(&s[HDR_SIZE..], i))
-        .collect()
-}
-
-/// PFSELFTEST: register access and estimation error checks, with dense
-/// and sparse HLLs fed the same elements. Err is the failure text.
-pub fn selftest(rng: &mut impl rand::Rng, max_bytes: u64) -> Result<(), String> {
-    let mut regs = vec![0u8; DENSE_SIZE - HDR_SIZE];
-    let mut bytes = vec![0u8; REGISTERS];
-    for _ in 0..1000 {
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = rng.gen::<u8>() & REGISTER_MAX;
-            dense_put(&mut regs, i, *b);
-        }
-        for (i, b) in bytes.iter().enumerate() {
-            let v = dense_get(&regs, i);
-            if v != *b {
-                return Err(format!("TESTFAILED Register {i} should be {b} but is {v}"));
-            }
-        }
-    }
-    let mut dense = new_sparse();
-    sparse_to_dense(&mut dense).map_err(|_| "TESTFAILED dense/sparse disagree".to_string())?;
-    let mut sparse = new_sparse();
-    let relerr = 1.04 / (REGISTERS as f64).sqrt();
-    let seed: u64 = rng.gen();
-    let mut checkpoint: u64 = 1;
-    for j in 1..=10_000_000u64 {
-        let ele = (j ^ seed).to_le_bytes();
-        let _ = add(&mut dense, &ele, max_bytes);
-        let _ = add(&mut sparse, &ele, max_bytes);
-        if j != checkpoint {
-            continue;
-        }
-        if j < max_bytes / 2 && sparse[4] != SPARSE {
-            return Err("TESTFAILED sparse encoding not used".into());
-        }
-        let card = count(&dense).unwrap_or(0);
-        if count(&sparse).ok() != Some(card) {
-            return Err("TESTFAILED dense/sparse disagree".into());
-        }
-        let abserr = (checkpoint as i64 - card as i64).unsigned_abs();
-        let maxerr = if j == 10 {
-            1
-        } else {
-            (relerr * 6.0 * checkpoint as f64).ceil() as u64
-        };
-        if abserr > maxerr {
-            return Err(format!(
-                "TESTFAILED Too big error. card:{checkpoint} abserr:{abserr}"
-            ));
-        }
-        checkpoint *= 10;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

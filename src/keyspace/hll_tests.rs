@@ -138,10 +138,11 @@ fn add_all_equals_one_by_one() {
     // run on a dense HLL (groups of 16 and a partial group).
     let mut one = new_sparse();
     let mut all = new_sparse();
-    let mut n = 0u64;
-    for batch in [1usize, 10, 300, 2000, 37, 16, 5000] {
+    for (n, batch) in [1usize, 10, 300, 2000, 37, 16, 5000]
+        .into_iter()
+        .enumerate()
+    {
         let elems: Vec<String> = (0..batch).map(|i| format!("e{n}:{i}")).collect();
-        n += 1;
         let mut changed = 0;
         for e in &elems {
             changed += add(&mut one, e.as_bytes(), 3000).unwrap() as u64;
