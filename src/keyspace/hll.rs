@@ -217,6 +217,77 @@ pub fn sparse_to_dense(s: &mut Vec<u8>) -> Result<(), Corrupt> {
     Ok(())
 }
 
+/// Where [`find_op`] found the opcode covering a register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OpAt {
+    /// Offset of the opcode.
+    p: usize,
+    /// The first register it covers.
+    first: usize,
+    /// Offset of the opcode before it.
+    prev: Option<usize>,
+    /// How many registers it covers.
+    span: usize,
+}
+
+/// The opcode covering register `index` of a sparse HLL, walking from
+/// the start as Redis's hllSparseSet does; None if the opcodes end first.
+/// Eight one-byte opcodes are taken at once (their run lengths added in
+/// one u64) while the register is past them, so the walk does not take a
+/// hard-to-predict branch per opcode; a group holding an XZERO (two bytes
+/// long) or the register is walked one opcode at a time.
+fn find_op(s: &[u8], index: usize) -> Option<OpAt> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LANES: u64 = 0x00ff_00ff_00ff_00ff;
+    let end = s.len();
+    let mut p = HDR_SIZE;
+    let mut first = 0usize;
+    let mut prev = None;
+    loop {
+        let mut stop = end;
+        if let Some(w) = s.get(p..p + 8) {
+            let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            // No XZERO (01xxxxxx) among the eight bytes.
+            if !x & (x << 1) & (ONES * 0x80) == 0 {
+                // VAL (1vvvvvxx) covers xx + 1 registers, ZERO (00xxxxxx)
+                // xxxxxx + 1: add the eight lengths in 16-bit lanes.
+                let is_val = (x >> 7) & ONES;
+                let lens = (x & ((ONES * 0x3f) ^ (is_val * 0x3c))) + ONES;
+                let pairs = (lens & LANES) + ((lens >> 8) & LANES);
+                let sum = (pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as usize;
+                if index >= first + sum {
+                    first += sum;
+                    prev = Some(p + 7);
+                    p += 8;
+                    continue;
+                }
+            }
+            stop = p + 8;
+        }
+        // One opcode at a time past these bytes.
+        while p < stop {
+            let op = op_at(s, p);
+            let span = match op {
+                Op::Zero(n) | Op::XZero(n) | Op::Val(_, n) => n,
+            };
+            if index < first + span {
+                return Some(OpAt {
+                    p,
+                    first,
+                    prev,
+                    span,
+                });
+            }
+            prev = Some(p);
+            p += op.bytes();
+            first += span;
+        }
+        if p >= end {
+            return None;
+        }
+    }
+}
+
 /// Raises register `index` of a sparse HLL to `count` (Redis's
 /// hllSparseSet), promoting to dense when the value does not fit a VAL
 /// opcode or the string would grow beyond `max_bytes`.
@@ -231,25 +302,15 @@ pub fn sparse_set(
     }
     // Step 1: find the opcode covering `index`.
     let end = s.len();
-    let mut p = HDR_SIZE;
-    let mut first = 0usize;
-    let mut prev: Option<usize> = None;
-    let mut span = 0usize;
-    while p < end {
-        let op = op_at(s, p);
-        span = match op {
-            Op::Zero(n) | Op::XZero(n) | Op::Val(_, n) => n,
-        };
-        if index < first + span {
-            break;
-        }
-        prev = Some(p);
-        p += op.bytes();
-        first += span;
-    }
-    if span == 0 || p >= end {
+    let Some(OpAt {
+        p,
+        first,
+        prev,
+        span,
+    }) = find_op(s, index)
+    else {
         return Err(Corrupt);
-    }
+    };
     let op = op_at(s, p);
     let mut updated_in_place = false;
     match op {

@@ -158,6 +158,66 @@ fn add_all_equals_one_by_one() {
     assert_eq!(add_all(&mut bad, &["x"], 3000), Err(Corrupt));
 }
 
+/// find_op against a walk of one opcode at a time, on real sparse HLLs
+/// (with XZEROs between the runs) and on random bytes.
+#[test]
+fn find_op_equals_op_by_op_walk() {
+    fn slow(s: &[u8], index: usize) -> Option<OpAt> {
+        let mut p = HDR_SIZE;
+        let mut first = 0;
+        let mut prev = None;
+        while p < s.len() {
+            let op = op_at(s, p);
+            let span = match op {
+                Op::Zero(n) | Op::XZero(n) | Op::Val(_, n) => n,
+            };
+            if index < first + span {
+                return Some(OpAt {
+                    p,
+                    first,
+                    prev,
+                    span,
+                });
+            }
+            prev = Some(p);
+            p += op.bytes();
+            first += span;
+        }
+        None
+    }
+    let mut x = 99u64;
+    let mut next = move || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        x >> 33
+    };
+    let mut strings = vec![new_sparse()];
+    let mut s = new_sparse();
+    for i in 0..1500 {
+        add(&mut s, format!("{i}").as_bytes(), 3000).unwrap();
+        if i % 100 == 0 {
+            strings.push(s.clone());
+        }
+    }
+    for _ in 0..300 {
+        let mut g = new_sparse()[..HDR_SIZE].to_vec();
+        g.extend((0..next() % 40).map(|_| next() as u8));
+        strings.push(g);
+    }
+    for s in &strings {
+        for _ in 0..200 {
+            let index = next() as usize % (REGISTERS + 50);
+            assert_eq!(
+                find_op(s, index),
+                slow(s, index),
+                "{:?} {index}",
+                &s[HDR_SIZE..]
+            );
+        }
+    }
+}
+
 #[test]
 fn sparse_merges_adjacent_vals() {
     let mut s = new_sparse();
