@@ -30,7 +30,7 @@ const SEED: u64 = 0xadc8_3b19;
 
 #[path = "hll_raw.rs"]
 mod raw;
-pub use raw::{count_raw, histogram, merge_into, RawRegisters};
+pub use raw::{count_raw, merge_into, RawRegisters};
 #[path = "hll_debug.rs"]
 mod debug;
 pub use debug::{decode_sparse, registers, selftest};
@@ -563,8 +563,14 @@ pub fn count(s: &[u8]) -> Result<u64, Corrupt> {
     let mut histo = [0u64; 64];
     if s[4] == DENSE {
         let regs = &s[HDR_SIZE..];
-        for i in 0..REGISTERS {
-            histo[dense_get(regs, i) as usize] += 1;
+        if regs.len() == DENSE_SIZE - HDR_SIZE {
+            // Unpacked four registers per three bytes, then counted
+            // eight at a time: several times faster than one by one.
+            histo = raw::dense_histogram(regs);
+        } else {
+            for i in 0..REGISTERS {
+                histo[dense_get(regs, i) as usize] += 1;
+            }
         }
     } else {
         let mut p = HDR_SIZE;

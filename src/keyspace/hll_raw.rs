@@ -109,6 +109,13 @@ pub fn histogram(regs: &RawRegisters) -> [u64; 64] {
     histo
 }
 
+/// Register histogram of dense (packed) registers.
+pub fn dense_histogram(regs: &[u8]) -> [u64; 64] {
+    let mut raw = [0u8; REGISTERS];
+    merge_dense(&mut raw, regs);
+    histogram(&raw)
+}
+
 /// Cardinality of unpacked registers.
 pub fn count_raw(regs: &RawRegisters) -> u64 {
     estimate(&histogram(regs))
@@ -178,6 +185,21 @@ mod tests {
             assert_eq!(fast, slow);
         }
         assert_eq!(count_raw(&fast), estimate(&slow_histogram(&slow)));
+    }
+
+    #[test]
+    fn dense_histogram_matches_register_by_register() {
+        let mut regs = vec![0u8; super::super::DENSE_SIZE - HDR_SIZE];
+        let mut x = 5u64;
+        for i in 0..REGISTERS {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let v = if i % 7 == 0 { 0 } else { (x >> 58) as u8 };
+            super::super::dense_put(&mut regs, i, v);
+        }
+        let slow: Vec<u8> = (0..REGISTERS).map(|i| dense_get(&regs, i)).collect();
+        assert_eq!(dense_histogram(&regs), slow_histogram(&slow));
     }
 
     #[test]
