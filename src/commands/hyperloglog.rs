@@ -107,12 +107,7 @@ fn pfadd(ctx: &mut Ctx, args: &[Bytes]) {
         }
     }
     let res = with_buf(ctx, key, |buf| {
-        let mut changed = 0u64;
-        for ele in &args[2..] {
-            if hll::add(buf, ele, max_bytes)? {
-                changed += 1;
-            }
-        }
+        let changed = hll::add_all(buf, &args[2..], max_bytes)?;
         if changed + updated > 0 {
             hll::invalidate_cache(buf);
         }
@@ -132,21 +127,28 @@ fn pfadd(ctx: &mut Ctx, args: &[Bytes]) {
     }
 }
 
+/// Merges the HLL at `key` (if any) into `max`: Ok(true) if it was dense;
+/// Err with the error to send.
+fn merge_key(ctx: &mut Ctx, key: &[u8], max: &mut hll::RawRegisters) -> Result<bool, &'static str> {
+    let Some(e) = ctx.lookup_read(key) else {
+        return Ok(false);
+    };
+    check(&e.value)?;
+    let bytes = match &e.value {
+        Value::Emb(b) => b.as_slice(),
+        Value::Raw(b) => b.as_slice(),
+        _ => return Ok(false),
+    };
+    hll::merge_into(max, bytes).map_err(|Corrupt| INVALID)?;
+    Ok(bytes[4] == hll::DENSE)
+}
+
 fn pfcount(ctx: &mut Ctx, args: &[Bytes]) {
     if args.len() > 2 {
-        let mut max = vec![0u8; hll::REGISTERS];
+        let mut max = [0u8; hll::REGISTERS];
         for key in &args[1..] {
-            match lookup_hll(ctx, key, false) {
-                Err(()) => return,
-                Ok(false) => continue,
-                Ok(true) => {}
-            }
-            let merged = match ctx.db().get_mut(key).map(|e| e.value.as_bytes()) {
-                Some(Some(b)) => hll::merge_into(&mut max, &b),
-                _ => Ok(()),
-            };
-            if merged.is_err() {
-                ctx.out.error(INVALID);
+            if let Err(msg) = merge_key(ctx, key, &mut max) {
+                ctx.out.error(msg);
                 return;
             }
         }
@@ -187,24 +189,15 @@ fn pfcount(ctx: &mut Ctx, args: &[Bytes]) {
 }
 
 fn pfmerge(ctx: &mut Ctx, args: &[Bytes]) {
-    let mut max = vec![0u8; hll::REGISTERS];
+    let mut max = [0u8; hll::REGISTERS];
     let mut use_dense = false;
     for key in &args[1..] {
-        match lookup_hll(ctx, key, false) {
-            Err(()) => return,
-            Ok(false) => continue,
-            Ok(true) => {}
-        }
-        let merged = match ctx.db().get_mut(key).map(|e| e.value.as_bytes()) {
-            Some(Some(b)) => {
-                use_dense |= b[4] == hll::DENSE;
-                hll::merge_into(&mut max, &b)
+        match merge_key(ctx, key, &mut max) {
+            Ok(dense) => use_dense |= dense,
+            Err(msg) => {
+                ctx.out.error(msg);
+                return;
             }
-            _ => Ok(()),
-        };
-        if merged.is_err() {
-            ctx.out.error(INVALID);
-            return;
         }
     }
     let dest = &args[1];

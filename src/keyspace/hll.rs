@@ -28,6 +28,13 @@ const XZERO_MAX_LEN: usize = 16384;
 const ALPHA_INF: f64 = 0.721_347_520_444_481_7;
 const SEED: u64 = 0xadc8_3b19;
 
+#[path = "hll_raw.rs"]
+mod raw;
+pub use raw::{count_raw, merge_into, RawRegisters};
+#[path = "hll_debug.rs"]
+mod debug;
+pub use debug::{decode_sparse, registers, selftest};
+
 /// The representation is corrupted (Redis's INVALIDOBJ).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Corrupt;
@@ -210,6 +217,77 @@ pub fn sparse_to_dense(s: &mut Vec<u8>) -> Result<(), Corrupt> {
     Ok(())
 }
 
+/// Where [`find_op`] found the opcode covering a register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OpAt {
+    /// Offset of the opcode.
+    p: usize,
+    /// The first register it covers.
+    first: usize,
+    /// Offset of the opcode before it.
+    prev: Option<usize>,
+    /// How many registers it covers.
+    span: usize,
+}
+
+/// The opcode covering register `index` of a sparse HLL, walking from
+/// the start as Redis's hllSparseSet does; None if the opcodes end first.
+/// Eight one-byte opcodes are taken at once (their run lengths added in
+/// one u64) while the register is past them, so the walk does not take a
+/// hard-to-predict branch per opcode; a group holding an XZERO (two bytes
+/// long) or the register is walked one opcode at a time.
+fn find_op(s: &[u8], index: usize) -> Option<OpAt> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LANES: u64 = 0x00ff_00ff_00ff_00ff;
+    let end = s.len();
+    let mut p = HDR_SIZE;
+    let mut first = 0usize;
+    let mut prev = None;
+    loop {
+        let mut stop = end;
+        if let Some(w) = s.get(p..p + 8) {
+            let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            // No XZERO (01xxxxxx) among the eight bytes.
+            if !x & (x << 1) & (ONES * 0x80) == 0 {
+                // VAL (1vvvvvxx) covers xx + 1 registers, ZERO (00xxxxxx)
+                // xxxxxx + 1: add the eight lengths in 16-bit lanes.
+                let is_val = (x >> 7) & ONES;
+                let lens = (x & ((ONES * 0x3f) ^ (is_val * 0x3c))) + ONES;
+                let pairs = (lens & LANES) + ((lens >> 8) & LANES);
+                let sum = (pairs.wrapping_mul(0x0001_0001_0001_0001) >> 48) as usize;
+                if index >= first + sum {
+                    first += sum;
+                    prev = Some(p + 7);
+                    p += 8;
+                    continue;
+                }
+            }
+            stop = p + 8;
+        }
+        // One opcode at a time past these bytes.
+        while p < stop {
+            let op = op_at(s, p);
+            let span = match op {
+                Op::Zero(n) | Op::XZero(n) | Op::Val(_, n) => n,
+            };
+            if index < first + span {
+                return Some(OpAt {
+                    p,
+                    first,
+                    prev,
+                    span,
+                });
+            }
+            prev = Some(p);
+            p += op.bytes();
+            first += span;
+        }
+        if p >= end {
+            return None;
+        }
+    }
+}
+
 /// Raises register `index` of a sparse HLL to `count` (Redis's
 /// hllSparseSet), promoting to dense when the value does not fit a VAL
 /// opcode or the string would grow beyond `max_bytes`.
@@ -224,28 +302,16 @@ pub fn sparse_set(
     }
     // Step 1: find the opcode covering `index`.
     let end = s.len();
-    let mut p = HDR_SIZE;
-    let mut first = 0usize;
-    let mut prev: Option<usize> = None;
-    let mut span = 0usize;
-    while p < end {
-        let op = op_at(s, p);
-        span = match op {
-            Op::Zero(n) | Op::XZero(n) | Op::Val(_, n) => n,
-        };
-        if index < first + span {
-            break;
-        }
-        prev = Some(p);
-        p += op.bytes();
-        first += span;
-    }
-    if span == 0 || p >= end {
+    let Some(OpAt {
+        p,
+        first,
+        prev,
+        span,
+    }) = find_op(s, index)
+    else {
         return Err(Corrupt);
-    }
+    };
     let op = op_at(s, p);
-    let next = p + op.bytes();
-    let next = (next < end).then_some(next);
     let mut updated_in_place = false;
     match op {
         Op::Val(old, n) => {
@@ -265,23 +331,16 @@ pub fn sparse_set(
     }
     if !updated_in_place {
         // Step 2: split the opcode into up to three.
-        let mut seq: Vec<u8> = Vec::with_capacity(5);
+        let mut seq = OpSeq::default();
         let last = first + span - 1;
         match op {
             Op::Zero(_) | Op::XZero(_) => {
-                let zeros = |seq: &mut Vec<u8>, len: usize| {
-                    if len > ZERO_MAX_LEN {
-                        push_xzero(seq, len);
-                    } else {
-                        seq.push((len - 1) as u8);
-                    }
-                };
                 if index != first {
-                    zeros(&mut seq, index - first);
+                    seq.zeros(index - first);
                 }
                 seq.push(val_op(count, 1));
                 if index != last {
-                    zeros(&mut seq, last - index);
+                    seq.zeros(last - index);
                 }
             }
             Op::Val(cur, _) => {
@@ -294,17 +353,17 @@ pub fn sparse_set(
                 }
             }
         }
-        // Step 3: substitute the sequence for the old opcode.
+        let seq = seq.as_slice();
+        // Step 3: substitute the sequence for the old opcode (in place:
+        // the bytes after it move once).
         let old_len = op.bytes();
         let delta = seq.len() as isize - old_len as isize;
         if delta > 0 && (end as isize + delta) as u64 > max_bytes {
             return promote(s, index, count);
         }
         let new_len = (end as isize + delta) as usize;
-        let tail: Vec<u8> = next.map(|n| s[n..].to_vec()).unwrap_or_default();
-        s.truncate(p);
-        s.extend_from_slice(&seq);
-        s.extend_from_slice(&tail);
+        s.splice(p..(p + old_len).min(end), seq.iter().copied());
+        // An XZERO cut by the end of a corrupted string counted two bytes.
         s.resize(new_len, 0);
     }
     // Step 4: merge adjacent VAL opcodes of equal value.
@@ -336,6 +395,36 @@ pub fn sparse_set(
     Ok(true)
 }
 
+/// The up to five opcode bytes (XZERO, VAL, XZERO) that replace the
+/// opcode a sparse update splits.
+#[derive(Default)]
+struct OpSeq {
+    bytes: [u8; 5],
+    len: usize,
+}
+
+impl OpSeq {
+    fn push(&mut self, b: u8) {
+        self.bytes[self.len] = b;
+        self.len += 1;
+    }
+
+    /// A ZERO run, or XZERO when longer than a ZERO can say.
+    fn zeros(&mut self, len: usize) {
+        if len > ZERO_MAX_LEN {
+            let l = len - 1;
+            self.push((l >> 8) as u8 | 0x40);
+            self.push((l & 0xff) as u8);
+        } else {
+            self.push((len - 1) as u8);
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 fn promote(s: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Corrupt> {
     sparse_to_dense(s)?;
     Ok(dense_set(&mut s[HDR_SIZE..], index, count))
@@ -347,6 +436,47 @@ fn promote(s: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Corrupt> {
 pub fn add(s: &mut Vec<u8>, ele: &[u8], max_bytes: u64) -> Result<bool, Corrupt> {
     let (index, count) = pat_len(ele);
     set_register(s, index, count, max_bytes)
+}
+
+/// Adds elements in order (PFADD's loop over hllAdd); returns how many
+/// changed a register. Same result as calling [`add`] on each, but once
+/// the HLL is dense the elements are hashed a group at a time and the
+/// group's register bytes are read before any is updated: the reads are
+/// independent, so their cache misses overlap instead of coming one
+/// after the other (a dense HLL is 12 KB, and PFADD traffic over many
+/// keys rarely finds it in cache).
+pub fn add_all<E: AsRef<[u8]>>(
+    s: &mut Vec<u8>,
+    elements: &[E],
+    max_bytes: u64,
+) -> Result<u64, Corrupt> {
+    const GROUP: usize = 16;
+    let mut changed = 0u64;
+    let mut rest = elements;
+    while let Some((ele, tail)) = rest.split_first() {
+        if s[4] == DENSE {
+            break;
+        }
+        changed += add(s, ele.as_ref(), max_bytes)? as u64;
+        rest = tail;
+    }
+    let regs = &mut s[HDR_SIZE..];
+    for group in rest.chunks(GROUP) {
+        let mut found = [(0usize, 0u8); GROUP];
+        for (f, ele) in found.iter_mut().zip(group) {
+            *f = pat_len(ele.as_ref());
+        }
+        let found = &found[..group.len()];
+        let mut touched = 0u8;
+        for &(i, _) in found {
+            touched ^= regs.get(i * 6 / 8).copied().unwrap_or(0);
+        }
+        std::hint::black_box(touched);
+        for &(i, count) in found {
+            changed += dense_set(regs, i, count) as u64;
+        }
+    }
+    Ok(changed)
 }
 
 /// Raises one register whatever the encoding.
@@ -433,8 +563,14 @@ pub fn count(s: &[u8]) -> Result<u64, Corrupt> {
     let mut histo = [0u64; 64];
     if s[4] == DENSE {
         let regs = &s[HDR_SIZE..];
-        for i in 0..REGISTERS {
-            histo[dense_get(regs, i) as usize] += 1;
+        if regs.len() == DENSE_SIZE - HDR_SIZE {
+            // Unpacked four registers per three bytes, then counted
+            // eight at a time: several times faster than one by one.
+            histo = raw::dense_histogram(regs);
+        } else {
+            for i in 0..REGISTERS {
+                histo[dense_get(regs, i) as usize] += 1;
+            }
         }
     } else {
         let mut p = HDR_SIZE;
@@ -455,128 +591,6 @@ pub fn count(s: &[u8]) -> Result<u64, Corrupt> {
         }
     }
     Ok(estimate(&histo))
-}
-
-/// Cardinality of unpacked registers (one byte each).
-pub fn count_raw(regs: &[u8]) -> u64 {
-    let mut histo = [0u64; 64];
-    // Eight empty registers at a time (most are, for small sets), as
-    // Redis's hllRawRegHisto.
-    let mut words = regs.chunks_exact(8);
-    for w in &mut words {
-        if w.iter().all(|&r| r == 0) {
-            histo[0] += 8;
-            continue;
-        }
-        for &r in w {
-            histo[(r & 63) as usize] += 1;
-        }
-    }
-    for &r in words.remainder() {
-        histo[(r & 63) as usize] += 1;
-    }
-    estimate(&histo)
-}
-
-/// `max[i] = max(max[i], hll[i])` over a valid HLL (Redis's hllMerge).
-pub fn merge_into(max: &mut [u8], s: &[u8]) -> Result<(), Corrupt> {
-    if s[4] == DENSE {
-        // Four 6-bit registers in every 3 bytes, least significant first.
-        let regs = &s[HDR_SIZE..];
-        for (m, b) in max[..REGISTERS]
-            .chunks_exact_mut(4)
-            .zip(regs.chunks_exact(3))
-        {
-            let (b0, b1, b2) = (b[0], b[1], b[2]);
-            m[0] = m[0].max(b0 & 63);
-            m[1] = m[1].max((b0 >> 6) | ((b1 & 15) << 2));
-            m[2] = m[2].max((b1 >> 4) | ((b2 & 3) << 4));
-            m[3] = m[3].max(b2 >> 2);
-        }
-        Ok(())
-    } else {
-        walk_sparse(s, |first, n, v| {
-            for m in &mut max[first..first + n] {
-                *m = (*m).max(v);
-            }
-        })
-    }
-}
-
-/// PFDEBUG DECODE's text for a sparse HLL.
-pub fn decode_sparse(s: &[u8]) -> String {
-    let mut out = String::new();
-    let mut p = HDR_SIZE;
-    while p < s.len() {
-        let op = op_at(s, p);
-        match op {
-            Op::Zero(n) => out.push_str(&format!("z:{n} ")),
-            Op::XZero(n) => out.push_str(&format!("Z:{n} ")),
-            Op::Val(v, n) => out.push_str(&format!("v:{v},{n} ")),
-        }
-        p += op.bytes();
-    }
-    out.trim_matches(' ').to_string()
-}
-
-/// Every register of a dense HLL (PFDEBUG GETREG converts first).
-pub fn registers(s: &[u8]) -> Vec<u8> {
-    (0..REGISTERS)
-        .map(|i| dense_get(&s[HDR_SIZE..], i))
-        .collect()
-}
-
-/// PFSELFTEST: register access and estimation error checks, with dense
-/// and sparse HLLs fed the same elements. Err is the failure text.
-pub fn selftest(rng: &mut impl rand::Rng, max_bytes: u64) -> Result<(), String> {
-    let mut regs = vec![0u8; DENSE_SIZE - HDR_SIZE];
-    let mut bytes = vec![0u8; REGISTERS];
-    for _ in 0..1000 {
-        for (i, b) in bytes.iter_mut().enumerate() {
-            *b = rng.gen::<u8>() & REGISTER_MAX;
-            dense_put(&mut regs, i, *b);
-        }
-        for (i, b) in bytes.iter().enumerate() {
-            let v = dense_get(&regs, i);
-            if v != *b {
-                return Err(format!("TESTFAILED Register {i} should be {b} but is {v}"));
-            }
-        }
-    }
-    let mut dense = new_sparse();
-    sparse_to_dense(&mut dense).map_err(|_| "TESTFAILED dense/sparse disagree".to_string())?;
-    let mut sparse = new_sparse();
-    let relerr = 1.04 / (REGISTERS as f64).sqrt();
-    let seed: u64 = rng.gen();
-    let mut checkpoint: u64 = 1;
-    for j in 1..=10_000_000u64 {
-        let ele = (j ^ seed).to_le_bytes();
-        let _ = add(&mut dense, &ele, max_bytes);
-        let _ = add(&mut sparse, &ele, max_bytes);
-        if j != checkpoint {
-            continue;
-        }
-        if j < max_bytes / 2 && sparse[4] != SPARSE {
-            return Err("TESTFAILED sparse encoding not used".into());
-        }
-        let card = count(&dense).unwrap_or(0);
-        if count(&sparse).ok() != Some(card) {
-            return Err("TESTFAILED dense/sparse disagree".into());
-        }
-        let abserr = (checkpoint as i64 - card as i64).unsigned_abs();
-        let maxerr = if j == 10 {
-            1
-        } else {
-            (relerr * 6.0 * checkpoint as f64).ceil() as u64
-        };
-        if abserr > maxerr {
-            return Err(format!(
-                "TESTFAILED Too big error. card:{checkpoint} abserr:{abserr}"
-            ));
-        }
-        checkpoint *= 10;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -179,7 +179,9 @@ pub fn xadd(ctx: &mut Ctx, args: &[Bytes]) {
             return;
         }
     };
-    reply_id(ctx.out, id);
+    // Formatted once: the reply and the propagated argv both need it.
+    let id_text = id.text();
+    ctx.out.bulk(id_text.as_bytes());
     ctx.key_modified(key);
     notify_stream(ctx, "xadd", key);
     ctx.dirty += 1;
@@ -198,7 +200,7 @@ pub fn xadd(ctx: &mut Ctx, args: &[Bytes]) {
         }
     }
     if !matches!(t.id, Some((_, true))) {
-        argv[idpos] = id_bytes(id);
+        argv[idpos] = Bytes::copy_from_slice(id_text.as_bytes());
         rewritten = true;
     }
     if rewritten {
