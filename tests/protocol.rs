@@ -362,36 +362,3 @@ fn unauthenticated_limits_and_noauth() {
         check(&Server::redis_with(&["--requirepass", "sesame"]));
     }
 }
-
-#[test]
-fn pipeline_sent_whole_before_reading_any_reply() {
-    // 10k GETs of a 4 KiB value: 40 MiB of replies, far more than the
-    // sockets buffer, sent before the client reads anything (as Redis's
-    // TCL deferring clients do). The server must keep reading while its
-    // replies wait, or both sides block on each other.
-    on_both(|srv| {
-        let mut c = srv.conn();
-        let value = "v".repeat(4096);
-        c.send(&encode_cmd(&["SET", "big", &value]));
-        assert_eq!(c.reply(), b"+OK\r\n");
-        const N: usize = 10_000;
-        let input: Vec<u8> = (0..N).flat_map(|_| encode_cmd(&["GET", "big"])).collect();
-        let mut send_side = c.stream_clone();
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let done2 = done.clone();
-        let t = std::thread::spawn(move || {
-            send_side.write_all(&input).unwrap();
-            done2.store(true, std::sync::atomic::Ordering::SeqCst);
-        });
-        assert!(
-            common::poll_until(Duration::from_secs(30), || done
-                .load(std::sync::atomic::Ordering::SeqCst)),
-            "the server stopped reading while its replies were not read"
-        );
-        t.join().unwrap();
-        let want = format!("$4096\r\n{value}\r\n").into_bytes();
-        for i in 0..N {
-            assert_eq!(c.reply(), want, "reply #{i}");
-        }
-    });
-}

@@ -109,10 +109,6 @@ pub struct Client {
     /// Output produced for this client while the engine lock is held
     /// (replies, pushes from other clients); the connection task drains it.
     pub out: Vec<u8>,
-    /// Reply bytes the connection holds that the socket has not taken yet
-    /// (the peer is not reading): they count as output buffer, as in
-    /// Redis, for client-output-buffer-limit and INFO.
-    pub out_pending: usize,
     /// Wakes the connection task when `out` was written from elsewhere,
     /// the client was unblocked, or killed.
     pub notify: Arc<Notify>,
@@ -172,7 +168,6 @@ impl Client {
             patterns: HashSet::new(),
             shard_channels: HashSet::new(),
             out: Vec::new(),
-            out_pending: 0,
             notify: Arc::new(Notify::new()),
             blocked: None,
             last_cmd: "NULL".into(),

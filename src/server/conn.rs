@@ -12,7 +12,7 @@ use crate::protocol::{ParseLimits, Reply, RequestParser};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 /// Redis's reply to a non-local client in protected mode.
@@ -133,8 +133,6 @@ pub async fn serve<S>(
     let mut queue: VecDeque<Vec<Bytes>> = VecDeque::new();
     let mut proto_error: Option<String> = None;
     let mut out: Vec<u8> = Vec::new();
-    // How much of `out` the socket has taken.
-    let mut sent = 0usize;
     // Parser limits, refreshed under the lock after every batch.
     let mut limits = {
         let s = shared.lock();
@@ -284,17 +282,10 @@ pub async fn serve<S>(
             // appendfsync always the replies wait until it is durable.
             let aof_wait = crate::persistence::aof::control::flush_before_reply(s)
                 .map(|t| (t, s.aof.round.clone()));
-            // New replies go after what the socket has not taken yet.
-            let fresh = client.out.len();
-            if out.is_empty() {
-                std::mem::swap(&mut out, &mut client.out);
-            } else {
-                out.extend_from_slice(&client.out);
-                client.out.clear();
-            }
-            client.tot_net_out += fresh as u64;
-            s.stats.total_net_output_bytes += fresh as u64;
-            if fresh > 0 {
+            std::mem::swap(&mut out, &mut client.out);
+            client.tot_net_out += out.len() as u64;
+            s.stats.total_net_output_bytes += out.len() as u64;
+            if !out.is_empty() {
                 s.stats.total_writes_processed += 1;
             }
             let close = client.flags.close_after_reply || client.flags.close_asap;
@@ -302,48 +293,33 @@ pub async fn serve<S>(
             let kill_now = client.flags.close_asap;
             if kill_now {
                 out.clear();
-                sent = 0;
             }
-            client.out_pending = out.len() - sent;
             let repl_send = client.repl_send.take();
             s.clients.insert(id, client);
             limits = parse_limits(s, id);
-            (close, deadline, aof_wait.filter(|_| fresh > 0), repl_send)
+            (close, deadline, aof_wait, repl_send)
         };
         if let Some((what, round)) = aof_wait {
-            round.wait(what).await;
-        }
-        // Replies go out as far as the socket takes them without waiting:
-        // a client that pipelines without reading its replies must still
-        // be read from, or both sides would wait on each other (Redis keeps
-        // such replies in the client's output buffer).
-        if sent < out.len() {
-            match write_some(&stream, &out, &mut sent) {
-                Ok(()) => {}
-                Err(_) => break,
+            if !out.is_empty() {
+                round.wait(what).await;
             }
         }
-        if sent == out.len() && sent > 0 {
+        if !out.is_empty() {
+            if stream.write_all(&out).await.is_err() {
+                break;
+            }
             out.clear();
-            sent = 0;
             if out.capacity() > 64 * 1024 {
                 out.shrink_to(16 * 1024);
             }
         }
         if close {
-            let _ = stream.write_all(&out[sent..]).await;
             let _ = stream.flush().await;
             break;
         }
         // A replica's full sync: the RDB as a bulk payload, then the
         // stream that collected meanwhile.
         if let Some(file) = repl_send {
-            // The +FULLRESYNC reply goes out whole before the payload.
-            if stream.write_all(&out[sent..]).await.is_err() {
-                break;
-            }
-            out.clear();
-            sent = 0;
             if send_rdb(&mut stream, file).await.is_err() {
                 break;
             }
@@ -364,36 +340,18 @@ pub async fn serve<S>(
                 None => std::future::pending::<()>().await,
             }
         };
-        let unsent = sent < out.len();
         tokio::select! {
             r = async {
-                loop {
+                if buf.capacity() == 0 {
+                    // Released while idle: allocate only once data is here.
                     stream.read_ready().await?;
-                    if buf.capacity() == buf.len() {
-                        // Released while idle: allocate only once data is here.
-                        buf.reserve(IOBUF_LEN);
-                    }
-                    match stream.try_read_buf(&mut buf) {
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                        r => return r,
-                    }
+                    buf.reserve(IOBUF_LEN);
                 }
+                stream.read_buf(&mut buf).await
             } => {
                 match r {
                     Ok(0) | Err(_) => break,
                     Ok(_) => reads += 1,
-                }
-            }
-            r = stream.write_ready(), if unsent => {
-                if r.is_err() || write_some(&stream, &out, &mut sent).is_err() {
-                    break;
-                }
-                if sent < out.len() {
-                    // Only the accounting changes: no batch to run.
-                    if let Some(c) = shared.lock().clients.get_mut(&id) {
-                        c.out_pending = out.len() - sent;
-                    }
-                    continue;
                 }
             }
             _ = notify.notified() => {}
@@ -427,49 +385,21 @@ async fn send_rdb<S: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Readiness waits and non-blocking reads and writes through a shared
-/// reference, so that one task can wait for input and for room to write
-/// at the same time.
+/// Waiting for a stream to have data without reading it.
 pub trait ReadReady {
     fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
-    fn write_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
-    fn try_read_buf(&self, buf: &mut BytesMut) -> std::io::Result<usize>;
-    fn try_write(&self, b: &[u8]) -> std::io::Result<usize>;
 }
 
-macro_rules! ready_stream {
-    ($t:ty) => {
-        impl ReadReady for $t {
-            fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
-                self.readable()
-            }
-            fn write_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
-                self.writable()
-            }
-            fn try_read_buf(&self, buf: &mut BytesMut) -> std::io::Result<usize> {
-                <$t>::try_read_buf(self, buf)
-            }
-            fn try_write(&self, b: &[u8]) -> std::io::Result<usize> {
-                <$t>::try_write(self, b)
-            }
-        }
-    };
-}
-ready_stream!(tokio::net::TcpStream);
-ready_stream!(tokio::net::UnixStream);
-
-/// Writes as much of `out[*sent..]` as the socket takes now.
-fn write_some<S: ReadReady>(stream: &S, out: &[u8], sent: &mut usize) -> std::io::Result<()> {
-    while *sent < out.len() {
-        match stream.try_write(&out[*sent..]) {
-            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-            Ok(n) => *sent += n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+impl ReadReady for tokio::net::TcpStream {
+    fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        self.readable()
     }
-    Ok(())
+}
+
+impl ReadReady for tokio::net::UnixStream {
+    fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        self.readable()
+    }
 }
 
 /// Redis's PROTO_IOBUF_LEN and PROTO_RESIZE_THRESHOLD.

@@ -296,11 +296,7 @@ pub fn all_clients<'a>(s: &'a Server, cur: Option<&'a Client>) -> Vec<&'a Client
 fn clients_section(s: &Server, cur: Option<&Client>, out: &mut String) {
     let clients = all_clients(s, cur);
     let max_in = clients.iter().map(|c| c.qbuf_peak).max().unwrap_or(0);
-    let max_out = clients
-        .iter()
-        .map(|c| c.out.len() + c.out_pending)
-        .max()
-        .unwrap_or(0);
+    let max_out = clients.iter().map(|c| c.out.len()).max().unwrap_or(0);
     let blocked = clients.iter().filter(|c| c.blocked.is_some()).count();
     let in_timeout = clients
         .iter()

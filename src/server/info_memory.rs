@@ -52,7 +52,7 @@ fn allocator_name() -> String {
 
 /// Memory used by one client's buffers (query buffer, output, argv).
 pub fn client_memory(c: &Client) -> u64 {
-    (c.qbuf + c.out.capacity() + c.out_pending + c.argv_mem) as u64
+    (c.qbuf + c.out.capacity() + c.argv_mem) as u64
 }
 
 /// Samples used memory into the peak (serverCron does this every tick).

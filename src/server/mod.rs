@@ -413,16 +413,9 @@ pub fn output_limit_reached(
     limits: &[crate::config::OutputLimit; 3],
     now: i64,
 ) -> bool {
-    // Redis's getClientType: replica, pub/sub or normal.
-    let class = if c.flags.replica {
-        1
-    } else if c.sub_count() > 0 {
-        2
-    } else {
-        0
-    };
+    let class = if c.sub_count() > 0 { 2 } else { 0 };
     let l = limits[class];
-    let used = (c.out.len() + c.out_pending) as u64;
+    let used = c.out.len() as u64;
     if l.hard > 0 && used >= l.hard {
         return true;
     }
