@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -82,6 +83,9 @@ pub enum BlockReason {
     Keys,
     /// WAIT: for `replicas` replicas to acknowledge `offset`.
     Wait { offset: u64, replicas: i64 },
+    /// SHUTDOWN waiting for the replicas to catch up: answered only if
+    /// the shutdown fails or is aborted.
+    Shutdown,
 }
 
 pub struct Client {
@@ -112,6 +116,11 @@ pub struct Client {
     /// Wakes the connection task when `out` was written from elsewhere,
     /// the client was unblocked, or killed.
     pub notify: Arc<Notify>,
+    /// Bytes allocated for the output the connection task holds: what it
+    /// is writing to the socket (a peer that stops reading keeps it there)
+    /// and the buffer it keeps between writes. Stored by the task without
+    /// the engine lock; read for memory accounting.
+    pub out_held: Arc<AtomicUsize>,
     pub blocked: Option<Blocked>,
     /// Full name of the last command ("client|list").
     pub last_cmd: String,
@@ -141,6 +150,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// Memory held by the output not yet written to the socket: the
+    /// pending replies and what the connection task holds.
+    pub fn output_memory(&self) -> usize {
+        self.out.capacity() + self.out_held.load(Ordering::Relaxed)
+    }
+
     pub fn new(
         id: ClientId,
         addr: String,
@@ -169,6 +184,7 @@ impl Client {
             shard_channels: HashSet::new(),
             out: Vec::new(),
             notify: Arc::new(Notify::new()),
+            out_held: Arc::new(AtomicUsize::new(0)),
             blocked: None,
             last_cmd: "NULL".into(),
             qbuf: 0,

@@ -11,6 +11,7 @@ use crate::commands::dispatch::{process_command, Outcome};
 use crate::protocol::{ParseLimits, Reply, RequestParser};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
@@ -58,15 +59,17 @@ fn register(
     let mut c = Client::new(id, addr, laddr, fd, now_ms(), authenticated);
     c.flags.unix_socket = unix;
     let notify = c.notify.clone();
+    let out_held = c.out_held.clone();
     s.clients.insert(id, Box::new(c));
-    Ok((id, notify, s.snapshots.loading.clone()))
+    Ok((id, notify, out_held, s.snapshots.loading.clone()))
 }
 
-/// A registered client: its id, its wake-up, and the load in progress
-/// when it connected (if any).
+/// A registered client: its id, its wake-up, its held-output counter,
+/// and the load in progress when it connected (if any).
 type Registered = (
     ClientId,
     Arc<Notify>,
+    Arc<AtomicUsize>,
     Option<Arc<crate::persistence::loading::LoadProgress>>,
 );
 
@@ -121,7 +124,7 @@ pub async fn serve<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + ReadReady,
 {
-    let (id, notify, mut early_load) = match register(&shared, addr, laddr, fd, unix) {
+    let (id, notify, out_held, mut early_load) = match register(&shared, addr, laddr, fd, unix) {
         Ok(r) => r,
         Err(why) => {
             let _ = stream.write_all(why).await;
@@ -283,6 +286,7 @@ pub async fn serve<S>(
             let aof_wait = crate::persistence::aof::control::flush_before_reply(s)
                 .map(|t| (t, s.aof.round.clone()));
             std::mem::swap(&mut out, &mut client.out);
+            out_held.store(out.capacity(), Ordering::Relaxed);
             client.tot_net_out += out.len() as u64;
             s.stats.total_net_output_bytes += out.len() as u64;
             if !out.is_empty() {
@@ -305,13 +309,17 @@ pub async fn serve<S>(
             }
         }
         if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
+            if write_out(&mut stream, &out, &notify, &shared, id)
+                .await
+                .is_err()
+            {
                 break;
             }
             out.clear();
             if out.capacity() > 64 * 1024 {
                 out.shrink_to(16 * 1024);
             }
+            out_held.store(out.capacity(), Ordering::Relaxed);
         }
         if close {
             let _ = stream.flush().await;
@@ -324,9 +332,11 @@ pub async fn serve<S>(
                 break;
             }
             let rest = crate::replication::bulk_sent(&mut shared.lock(), id);
+            out_held.fetch_add(rest.capacity(), Ordering::Relaxed);
             if stream.write_all(&rest).await.is_err() {
                 break;
             }
+            out_held.fetch_sub(rest.capacity(), Ordering::Relaxed);
         }
         if !queue.is_empty() && deadline.is_none() && !is_blocked(&shared, id) {
             continue; // commands left after a shutdown check or similar
@@ -360,6 +370,47 @@ pub async fn serve<S>(
     }
     let mut s = shared.lock();
     unregister(&mut s, id);
+}
+
+/// Writes `out` to a peer that may stop reading (a stopped replica, a
+/// client that pipelines without reading): the wait can be cut short when
+/// the client is killed meanwhile (CLIENT KILL, output buffer limits,
+/// replica timeout). Err: the connection is to be closed.
+async fn write_out<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    out: &[u8],
+    notify: &Notify,
+    shared: &Shared,
+    id: ClientId,
+) -> Result<(), ()> {
+    let mut pos = 0;
+    let mut woken = false;
+    while pos < out.len() {
+        tokio::select! {
+            biased;
+            r = stream.write(&out[pos..]) => match r {
+                Ok(0) | Err(_) => return Err(()),
+                Ok(n) => pos += n,
+            },
+            _ = notify.notified() => {
+                let killed = shared
+                    .lock()
+                    .clients
+                    .get(&id)
+                    .is_none_or(|c| c.flags.close_asap);
+                if killed {
+                    return Err(());
+                }
+                woken = true;
+            }
+        }
+    }
+    if woken {
+        // The wake-up was for new output or an unblock: keep it for the
+        // main loop.
+        notify.notify_one();
+    }
+    Ok(())
 }
 
 /// Sends an RDB file as `$<len>\r\n<bytes>` (the replication bulk), in

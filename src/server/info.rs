@@ -252,7 +252,7 @@ fn server_section(s: &Server, out: &mut String) {
          lru_clock:{}\r\n\
          executable:{}\r\n\
          config_file:{}\r\n\
-         io_threads_active:0\r\n",
+         io_threads_active:0\r\n{}",
         super::run::REDIS_VERSION,
         super::run::KEEL_VERSION,
         build_id(),
@@ -268,6 +268,9 @@ fn server_section(s: &Server, out: &mut String) {
         super::evict::lru_clock(),
         s.executable,
         s.config.config_file.as_deref().unwrap_or(""),
+        super::shutdown::remaining_ms(s, now_us / 1000)
+            .map(|ms| format!("shutdown_in_milliseconds:{ms}\r\n"))
+            .unwrap_or_default(),
     );
 }
 
@@ -297,7 +300,16 @@ fn clients_section(s: &Server, cur: Option<&Client>, out: &mut String) {
     let clients = all_clients(s, cur);
     let max_in = clients.iter().map(|c| c.qbuf_peak).max().unwrap_or(0);
     let max_out = clients.iter().map(|c| c.out.len()).max().unwrap_or(0);
-    let blocked = clients.iter().filter(|c| c.blocked.is_some()).count();
+    // Clients held by a pause are not counted (Redis leaves its
+    // BLOCKED_POSTPONE clients out).
+    let blocked = clients
+        .iter()
+        .filter(|c| {
+            c.blocked
+                .as_ref()
+                .is_some_and(|b| b.reason != super::client::BlockReason::Pause)
+        })
+        .count();
     let in_timeout = clients
         .iter()
         .filter(|c| c.blocked.as_ref().is_some_and(|b| b.deadline.is_some()))
