@@ -324,7 +324,8 @@ fn clients_section(s: &Server, cur: Option<&Client>, out: &mut String) {
          blocked_clients:{}\r\n\
          tracking_clients:0\r\n\
          clients_in_timeout_table:{}\r\n",
-        clients.len(),
+        // Replicas are not counted (Redis: clients minus slaves).
+        clients.len().saturating_sub(s.repl.replicas.len()),
         s.config.maxclients,
         max_in,
         max_out,
