@@ -123,6 +123,37 @@ fn long_pipeline_is_answered_in_order() {
     assert_eq!(c.reply(), b"+PONG\r\n");
 }
 
+/// A client that sends its whole pipeline before it reads one reply
+/// (what Redis's test suite does with deferring clients): the replies pile
+/// up in the server, which must go on reading, or both sides would wait on
+/// each other with full socket buffers.
+#[test]
+fn a_pipeline_written_before_any_reply_is_read_completes() {
+    on_both(|srv| {
+        let mut c = srv.conn();
+        // 30 MB each way: more than the socket buffers of both sides hold.
+        const N: usize = 30_000;
+        let payload = "A".repeat(1000);
+        let mut input = Vec::new();
+        for _ in 0..N {
+            input.extend(encode_cmd(&["ECHO", &payload]));
+        }
+        let want = format!("$1000\r\n{payload}\r\n").into_bytes();
+        let mut send_side = c.stream_clone();
+        send_side
+            .set_write_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        send_side
+            .write_all(&input)
+            .unwrap_or_else(|e| panic!("{:?}: the server stopped reading: {e}", srv.kind));
+        for i in 0..N {
+            assert!(c.reply() == want, "{:?}: reply #{i}", srv.kind);
+        }
+        c.send(b"PING\r\n");
+        assert_eq!(c.reply(), b"+PONG\r\n");
+    });
+}
+
 #[test]
 fn bulk_length_over_proto_max_bulk_len() {
     on_both(|srv| {

@@ -122,7 +122,7 @@ pub async fn serve<S>(
     fd: i64,
     unix: bool,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + ReadReady,
+    S: StreamIo,
 {
     let (id, notify, out_held, mut early_load) = match register(&shared, addr, laddr, fd, unix) {
         Ok(r) => r,
@@ -142,6 +142,7 @@ pub async fn serve<S>(
         parse_limits(&s, id)
     };
     let mut reads: u64 = 0;
+    let mut qbuf_limit: usize;
     loop {
         if proto_error.is_none() {
             loop {
@@ -301,6 +302,7 @@ pub async fn serve<S>(
             let repl_send = client.repl_send.take();
             s.clients.insert(id, client);
             limits = parse_limits(s, id);
+            qbuf_limit = s.config.client_query_buffer_limit as usize;
             (close, deadline, aof_wait, repl_send)
         };
         if let Some((what, round)) = aof_wait {
@@ -309,10 +311,17 @@ pub async fn serve<S>(
             }
         }
         if !out.is_empty() {
-            if write_out(&mut stream, &out, &notify, &shared, id)
-                .await
-                .is_err()
-            {
+            let conn = Waker {
+                notify: &notify,
+                shared: &shared,
+                id,
+            };
+            let mut input = Input {
+                buf: &mut buf,
+                limit: qbuf_limit,
+                reads: &mut reads,
+            };
+            if write_out(&stream, &out, conn, &mut input).await.is_err() {
                 break;
             }
             out.clear();
@@ -372,31 +381,76 @@ pub async fn serve<S>(
     unregister(&mut s, id);
 }
 
-/// Writes `out` to a peer that may stop reading (a stopped replica, a
-/// client that pipelines without reading): the wait can be cut short when
-/// the client is killed meanwhile (CLIENT KILL, output buffer limits,
-/// replica timeout). Err: the connection is to be closed.
-async fn write_out<S: AsyncWrite + Unpin>(
-    stream: &mut S,
-    out: &[u8],
-    notify: &Notify,
-    shared: &Shared,
+/// How the connection task is woken, and which client it serves.
+struct Waker<'a> {
+    notify: &'a Notify,
+    shared: &'a Shared,
     id: ClientId,
+}
+
+/// The read buffer the connection fills while a write waits.
+struct Input<'a> {
+    buf: &'a mut BytesMut,
+    /// client-query-buffer-limit: reading stops there.
+    limit: usize,
+    /// Reads done (INFO total_reads_processed).
+    reads: &'a mut u64,
+}
+
+/// Writes `out` to a peer that may stop reading (a stopped replica, a
+/// client that pipelines its whole batch before reading a reply). While
+/// the write waits, what the peer sends is still read into the buffer
+/// (Redis goes on reading a client whose replies pile up; a peer that
+/// writes everything before it reads would otherwise never read again),
+/// and the wait is cut short when the client is killed (CLIENT KILL,
+/// output buffer limits, replica timeout). Err: close the connection.
+async fn write_out<S: StreamIo>(
+    stream: &S,
+    out: &[u8],
+    conn: Waker<'_>,
+    input: &mut Input<'_>,
 ) -> Result<(), ()> {
     let mut pos = 0;
     let mut woken = false;
+    let mut peer_done = false;
     while pos < out.len() {
+        match stream.try_write(&out[pos..]) {
+            Ok(0) => return Err(()),
+            Ok(n) => {
+                pos += n;
+                continue;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return Err(()),
+        }
+        let may_read = !peer_done && input.buf.len() < input.limit;
         tokio::select! {
             biased;
-            r = stream.write(&out[pos..]) => match r {
-                Ok(0) | Err(_) => return Err(()),
-                Ok(n) => pos += n,
-            },
-            _ = notify.notified() => {
-                let killed = shared
+            r = stream.write_ready() => {
+                if r.is_err() {
+                    return Err(());
+                }
+            }
+            r = stream.read_ready(), if may_read => {
+                if r.is_err() {
+                    return Err(());
+                }
+                if input.buf.capacity() - input.buf.len() < IOBUF_LEN / 4 {
+                    input.buf.reserve(IOBUF_LEN);
+                }
+                match stream.try_read_buf(input.buf) {
+                    Ok(0) => peer_done = true,
+                    Ok(_) => *input.reads += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => peer_done = true,
+                }
+            }
+            _ = conn.notify.notified() => {
+                let killed = conn
+                    .shared
                     .lock()
                     .clients
-                    .get(&id)
+                    .get(&conn.id)
                     .is_none_or(|c| c.flags.close_asap);
                 if killed {
                     return Err(());
@@ -408,7 +462,7 @@ async fn write_out<S: AsyncWrite + Unpin>(
     if woken {
         // The wake-up was for new output or an unblock: keep it for the
         // main loop.
-        notify.notify_one();
+        conn.notify.notify_one();
     }
     Ok(())
 }
@@ -436,22 +490,37 @@ async fn send_rdb<S: AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// Waiting for a stream to have data without reading it.
-pub trait ReadReady {
+/// The socket operations the connection task needs besides reading and
+/// writing: readiness and non-blocking attempts through a shared
+/// reference, so a write can wait while reads go on.
+pub trait StreamIo: AsyncRead + AsyncWrite + Unpin {
     fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+    fn write_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<usize>;
+    fn try_read_buf(&self, buf: &mut BytesMut) -> std::io::Result<usize>;
 }
 
-impl ReadReady for tokio::net::TcpStream {
-    fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
-        self.readable()
-    }
+macro_rules! stream_io {
+    ($t:ty) => {
+        impl StreamIo for $t {
+            fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+                self.readable()
+            }
+            fn write_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+                self.writable()
+            }
+            fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+                <$t>::try_write(self, buf)
+            }
+            fn try_read_buf(&self, buf: &mut BytesMut) -> std::io::Result<usize> {
+                <$t>::try_read_buf(self, buf)
+            }
+        }
+    };
 }
 
-impl ReadReady for tokio::net::UnixStream {
-    fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
-        self.readable()
-    }
-}
+stream_io!(tokio::net::TcpStream);
+stream_io!(tokio::net::UnixStream);
 
 /// Redis's PROTO_IOBUF_LEN and PROTO_RESIZE_THRESHOLD.
 pub const IOBUF_LEN: usize = 16 * 1024;
