@@ -154,6 +154,42 @@ fn a_pipeline_written_before_any_reply_is_read_completes() {
     });
 }
 
+/// After a long pipeline the memory it took is given back: the commands
+/// wait in the read buffer as bytes and are parsed a slice at a time, so
+/// nothing sized by the pipeline stays allocated (used_memory returns to
+/// where it was, as in Redis).
+#[test]
+fn a_long_pipeline_leaves_no_memory_behind() {
+    let srv = Server::keel();
+    let mut c = srv.conn();
+    let used = |c: &mut common::RawConn| -> i64 {
+        let info = c.cmd_str(&["INFO", "memory"]);
+        info.split("\r\n")
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = used(&mut c);
+    // Written before any reply is read, with replies large enough to fill
+    // the socket buffers: the server reads on while its write waits.
+    const N: usize = 400_000;
+    let one = encode_cmd(&["ECHO", &"A".repeat(100)]);
+    let want = format!("$100\r\n{}\r\n", "A".repeat(100)).into_bytes();
+    let input = one.repeat(N);
+    let mut send_side = c.stream_clone();
+    send_side.write_all(&input).unwrap();
+    for _ in 0..N {
+        assert!(c.reply() == want);
+    }
+    let after = used(&mut c);
+    assert!(
+        after - before < 4 * 1024 * 1024,
+        "{} bytes still used after the pipeline",
+        after - before
+    );
+}
+
 #[test]
 fn bulk_length_over_proto_max_bulk_len() {
     on_both(|srv| {

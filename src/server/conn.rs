@@ -86,6 +86,9 @@ pub fn unregister(s: &mut Server, id: ClientId) {
     s.monitors.retain(|&m| m != id);
 }
 
+/// Commands parsed ahead of execution at most (see `serve`).
+const MAX_QUEUED: usize = 1024;
+
 /// Commands warmed at a time: enough for their cache misses to overlap,
 /// few enough for what they load to stay in cache until they run.
 const WARM_WINDOW: usize = 32;
@@ -143,9 +146,14 @@ pub async fn serve<S>(
     };
     let mut reads: u64 = 0;
     let mut qbuf_limit: usize;
+    // Input piled up in `buf` while a write waited (see write_out).
+    let mut big_input = false;
     loop {
         if proto_error.is_none() {
-            loop {
+            // A long pipeline is parsed a slice at a time: the rest waits
+            // in the read buffer as bytes (Redis's query buffer), far
+            // smaller than parsed arguments.
+            while queue.len() < MAX_QUEUED {
                 match parser.next(&mut buf, limits) {
                     Ok(Some(cmd)) if cmd.is_empty() => continue,
                     Ok(Some(cmd)) => queue.push_back(cmd),
@@ -156,6 +164,12 @@ pub async fn serve<S>(
                     }
                 }
             }
+        }
+        // Complete commands may be left in the buffer: run them without
+        // waiting for more input.
+        let more_parsed_later = queue.len() >= MAX_QUEUED;
+        if queue.is_empty() && queue.capacity() > MAX_QUEUED {
+            queue = VecDeque::new();
         }
         let pending_bytes = buf.len() + parser.pending_args_len();
         // Like Redis, which serves clients only every
@@ -278,6 +292,12 @@ pub async fn serve<S>(
                 );
                 client.flags.close_asap = true;
             }
+            if big_input && buf.is_empty() {
+                // What piled up while a write waited is consumed: let its
+                // allocation go (an empty view at its end would keep it).
+                buf = BytesMut::new();
+                big_input = false;
+            }
             if buf.capacity() > 0 {
                 manage_read_buffer(&mut buf);
             }
@@ -320,6 +340,7 @@ pub async fn serve<S>(
                 buf: &mut buf,
                 limit: qbuf_limit,
                 reads: &mut reads,
+                piled_up: &mut big_input,
             };
             if write_out(&stream, &out, conn, &mut input).await.is_err() {
                 break;
@@ -347,7 +368,10 @@ pub async fn serve<S>(
             }
             out_held.fetch_sub(rest.capacity(), Ordering::Relaxed);
         }
-        if !queue.is_empty() && deadline.is_none() && !is_blocked(&shared, id) {
+        if (!queue.is_empty() || more_parsed_later)
+            && deadline.is_none()
+            && !is_blocked(&shared, id)
+        {
             continue; // commands left after a shutdown check or similar
         }
         let sleep = async {
@@ -395,7 +419,13 @@ struct Input<'a> {
     limit: usize,
     /// Reads done (INFO total_reads_processed).
     reads: &'a mut u64,
+    /// Set when the buffer grew past [`PILED_UP`].
+    piled_up: &'a mut bool,
 }
+
+/// Input read while a write waits beyond which the buffer is reallocated
+/// once it has been consumed.
+const PILED_UP: usize = 1024 * 1024;
 
 /// Writes `out` to a peer that may stop reading (a stopped replica, a
 /// client that pipelines its whole batch before reading a reply). While
@@ -440,7 +470,12 @@ async fn write_out<S: StreamIo>(
                 }
                 match stream.try_read_buf(input.buf) {
                     Ok(0) => peer_done = true,
-                    Ok(_) => *input.reads += 1,
+                    Ok(_) => {
+                        *input.reads += 1;
+                        if input.buf.len() > PILED_UP {
+                            *input.piled_up = true;
+                        }
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(_) => peer_done = true,
                 }
