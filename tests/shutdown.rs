@@ -109,8 +109,14 @@ fn master_waits_for_the_replica_to_acknowledge_then_exits() {
     ack_all(&mut replica, &mut m);
     assert!(master.wait_exit(WAIT).is_some(), "the master exits");
     let log = master.log();
-    assert!(log.contains("Waiting for replicas before shutting down."), "{log}");
-    assert!(log.contains("1 of 1 replicas are in sync when shutting down."), "{log}");
+    assert!(
+        log.contains("Waiting for replicas before shutting down."),
+        "{log}"
+    );
+    assert!(
+        log.contains("1 of 1 replicas are in sync when shutting down."),
+        "{log}"
+    );
     assert!(!log.contains("Lagging replica"), "{log}");
     assert!(log.contains("ready to exit, bye bye"), "{log}");
     assert!(!log.contains("held"));
@@ -129,8 +135,14 @@ fn sigterm_waits_for_the_replica_too() {
     ack_all(&mut replica, &mut m);
     assert!(master.wait_exit(WAIT).is_some(), "the master exits");
     let log = master.log();
-    assert!(log.contains("Received SIGTERM scheduling shutdown..."), "{log}");
-    assert!(log.contains("1 of 1 replicas are in sync when shutting down."), "{log}");
+    assert!(
+        log.contains("Received SIGTERM scheduling shutdown..."),
+        "{log}"
+    );
+    assert!(
+        log.contains("1 of 1 replicas are in sync when shutting down."),
+        "{log}"
+    );
 }
 
 #[test]
@@ -142,7 +154,10 @@ fn a_lagging_replica_is_given_up_after_the_timeout() {
     assert!(master.wait_exit(WAIT).is_some(), "the master exits");
     let log = master.log();
     assert!(log.contains("Lagging replica"), "{log}");
-    assert!(log.contains("0 of 1 replicas are in sync when shutting down."), "{log}");
+    assert!(
+        log.contains("0 of 1 replicas are in sync when shutting down."),
+        "{log}"
+    );
 }
 
 #[test]

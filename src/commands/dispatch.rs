@@ -332,7 +332,10 @@ fn process_inner(
     }
     // CLIENT PAUSE: hold writes (or everything) until the pause ends.
     // A shutdown waiting for its replicas holds writes with no deadline.
-    if let (Some(p), false) = (crate::server::effective_pause(srv, now), client.flags.master) {
+    if let (Some(p), false) = (
+        crate::server::effective_pause(srv, now),
+        client.flags.master,
+    ) {
         if pause_applies(p.write_only, cmd, def, client) {
             client.blocked = Some(Blocked {
                 args,

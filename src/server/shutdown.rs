@@ -141,9 +141,7 @@ pub fn finish(srv: &mut Server) -> bool {
     let flags = srv.shutdown_state.flags;
     log_replicas(srv);
     if !crate::persistence::snapshot::finish_shutdown(srv, flags) {
-        log_warning!(
-            "Errors trying to shut down the server. Check the logs for more information."
-        );
+        log_warning!("Errors trying to shut down the server. Check the logs for more information.");
         cancel(srv);
         return false;
     }
@@ -263,8 +261,7 @@ pub fn cron(srv: &mut Server, now_ms: i64) {
         };
         let words = srv.config.get_text(option).unwrap_or_default();
         let loading = srv.snapshots.loading.is_some();
-        if prepare(srv, ShutdownFlags::from_words(&words), now_ms) == Prepared::Failed && loading
-        {
+        if prepare(srv, ShutdownFlags::from_words(&words), now_ms) == Prepared::Failed && loading {
             log_warning!("SIGTERM received but errors trying to shut down the server, check the logs for more information");
         }
     } else if st.initiated() && (now_ms >= st.deadline_ms || ready(srv)) {
@@ -285,7 +282,10 @@ mod tests {
 
     #[test]
     fn flags_from_config_words() {
-        assert_eq!(ShutdownFlags::from_words("default"), ShutdownFlags::default());
+        assert_eq!(
+            ShutdownFlags::from_words("default"),
+            ShutdownFlags::default()
+        );
         let f = ShutdownFlags::from_words("nosave now force");
         assert!(f.nosave && f.now && f.force && !f.save);
     }
@@ -293,7 +293,10 @@ mod tests {
     #[test]
     fn without_replicas_the_shutdown_is_immediate() {
         let (mut srv, _c) = setup();
-        assert_eq!(prepare(&mut srv, ShutdownFlags::default(), 1000), Prepared::Exit);
+        assert_eq!(
+            prepare(&mut srv, ShutdownFlags::default(), 1000),
+            Prepared::Exit
+        );
         assert!(srv.shutdown.is_some());
         assert!(!srv.shutdown_pause);
     }
@@ -307,12 +310,18 @@ mod tests {
         srv.repl.online(99);
         run(&mut srv, &mut c, &["set", "k", "v"]);
         assert!(srv.repl.offset > 0);
-        assert_eq!(prepare(&mut srv, ShutdownFlags::default(), 1000), Prepared::Waiting);
+        assert_eq!(
+            prepare(&mut srv, ShutdownFlags::default(), 1000),
+            Prepared::Waiting
+        );
         assert!(srv.shutdown.is_none());
         assert!(srv.shutdown_pause, "writes are held");
         assert_eq!(remaining_ms(&srv, 1500), Some(10_000 - 500));
         // A second SHUTDOWN joins the one in progress.
-        assert_eq!(prepare(&mut srv, ShutdownFlags::default(), 1200), Prepared::Waiting);
+        assert_eq!(
+            prepare(&mut srv, ShutdownFlags::default(), 1200),
+            Prepared::Waiting
+        );
         cron(&mut srv, 5000);
         assert!(srv.shutdown.is_none(), "still waiting");
         cron(&mut srv, 11_000);
@@ -327,7 +336,10 @@ mod tests {
         srv.repl.fork_done(true);
         srv.repl.online(99);
         run(&mut srv, &mut c, &["set", "k", "v"]);
-        assert_eq!(prepare(&mut srv, ShutdownFlags::default(), 0), Prepared::Waiting);
+        assert_eq!(
+            prepare(&mut srv, ShutdownFlags::default(), 0),
+            Prepared::Waiting
+        );
         // The GETACK went into the stream: the replica acknowledges it.
         let off = srv.repl.offset;
         srv.repl.get_mut(99).unwrap().ack_offset = off;
@@ -343,7 +355,10 @@ mod tests {
         run(&mut srv, &mut c, &["set", "k", "v"]);
         srv.repl.offset = 10;
         let now = crate::server::now_ms();
-        assert_eq!(prepare(&mut srv, ShutdownFlags::default(), now), Prepared::Waiting);
+        assert_eq!(
+            prepare(&mut srv, ShutdownFlags::default(), now),
+            Prepared::Waiting
+        );
         assert!(crate::server::pause_active(&srv, now));
         assert!(abort(&mut srv));
         assert!(!srv.shutdown_pause && !srv.shutdown_state.initiated());
