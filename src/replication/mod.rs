@@ -363,7 +363,7 @@ pub fn buffer_memory(srv: &Server) -> u64 {
         .iter()
         .map(|r| {
             let out = srv.clients.get(&r.client).map_or(0, |c| c.output_memory());
-            (r.pending.capacity() + out) as u64
+            (crate::server::client::alloc_size(r.pending.capacity()) + out) as u64
         })
         .sum()
 }
