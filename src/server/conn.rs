@@ -148,6 +148,7 @@ pub async fn serve<S>(
     let mut qbuf_limit: usize;
     // Input piled up in `buf` while a write waited (see write_out).
     let mut big_input = false;
+    let mut read_while_writing = false;
     loop {
         if proto_error.is_none() {
             // A long pipeline is parsed a slice at a time: the rest waits
@@ -342,9 +343,13 @@ pub async fn serve<S>(
                 reads: &mut reads,
                 piled_up: &mut big_input,
             };
+            let reads_before = *input.reads;
             if write_out(&stream, &out, conn, &mut input).await.is_err() {
                 break;
             }
+            // Commands read while the write waited are run before the
+            // socket is waited on again (the peer may be done sending).
+            read_while_writing = *input.reads != reads_before;
             out.clear();
             if out.capacity() > 64 * 1024 {
                 out.shrink_to(16 * 1024);
@@ -368,7 +373,7 @@ pub async fn serve<S>(
             }
             out_held.fetch_sub(rest.capacity(), Ordering::Relaxed);
         }
-        if (!queue.is_empty() || more_parsed_later)
+        if (!queue.is_empty() || more_parsed_later || std::mem::take(&mut read_while_writing))
             && deadline.is_none()
             && !is_blocked(&shared, id)
         {
