@@ -22,6 +22,7 @@ pub mod log;
 pub mod pubsub;
 pub mod run;
 pub mod shutdown;
+pub mod sockio;
 pub mod stats;
 
 use crate::commands::CommandTable;
