@@ -300,16 +300,7 @@ fn clients_section(s: &Server, cur: Option<&Client>, out: &mut String) {
     let clients = all_clients(s, cur);
     let max_in = clients.iter().map(|c| c.qbuf_peak).max().unwrap_or(0);
     let max_out = clients.iter().map(|c| c.out.len()).max().unwrap_or(0);
-    // Clients held by a pause are not counted (Redis leaves its
-    // BLOCKED_POSTPONE clients out).
-    let blocked = clients
-        .iter()
-        .filter(|c| {
-            c.blocked
-                .as_ref()
-                .is_some_and(|b| b.reason != super::client::BlockReason::Pause)
-        })
-        .count();
+    let blocked = clients.iter().filter(|c| c.blocked.is_some()).count();
     let in_timeout = clients
         .iter()
         .filter(|c| c.blocked.as_ref().is_some_and(|b| b.deadline.is_some()))
