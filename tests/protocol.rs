@@ -123,6 +123,73 @@ fn long_pipeline_is_answered_in_order() {
     assert_eq!(c.reply(), b"+PONG\r\n");
 }
 
+/// A client that sends its whole pipeline before it reads one reply
+/// (what Redis's test suite does with deferring clients): the replies pile
+/// up in the server, which must go on reading, or both sides would wait on
+/// each other with full socket buffers.
+#[test]
+fn a_pipeline_written_before_any_reply_is_read_completes() {
+    on_both(|srv| {
+        let mut c = srv.conn();
+        // 30 MB each way: more than the socket buffers of both sides hold.
+        const N: usize = 30_000;
+        let payload = "A".repeat(1000);
+        let mut input = Vec::new();
+        for _ in 0..N {
+            input.extend(encode_cmd(&["ECHO", &payload]));
+        }
+        let want = format!("$1000\r\n{payload}\r\n").into_bytes();
+        let mut send_side = c.stream_clone();
+        send_side
+            .set_write_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        send_side
+            .write_all(&input)
+            .unwrap_or_else(|e| panic!("{:?}: the server stopped reading: {e}", srv.kind));
+        for i in 0..N {
+            assert!(c.reply() == want, "{:?}: reply #{i}", srv.kind);
+        }
+        c.send(b"PING\r\n");
+        assert_eq!(c.reply(), b"+PONG\r\n");
+    });
+}
+
+/// After a long pipeline the memory it took is given back: the commands
+/// wait in the read buffer as bytes and are parsed a slice at a time, so
+/// nothing sized by the pipeline stays allocated (used_memory returns to
+/// where it was, as in Redis).
+#[test]
+fn a_long_pipeline_leaves_no_memory_behind() {
+    let srv = Server::keel();
+    let mut c = srv.conn();
+    let used = |c: &mut common::RawConn| -> i64 {
+        let info = c.cmd_str(&["INFO", "memory"]);
+        info.split("\r\n")
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = used(&mut c);
+    // Written before any reply is read, with replies large enough to fill
+    // the socket buffers: the server reads on while its write waits.
+    const N: usize = 400_000;
+    let one = encode_cmd(&["ECHO", &"A".repeat(100)]);
+    let want = format!("$100\r\n{}\r\n", "A".repeat(100)).into_bytes();
+    let input = one.repeat(N);
+    let mut send_side = c.stream_clone();
+    send_side.write_all(&input).unwrap();
+    for _ in 0..N {
+        assert!(c.reply() == want);
+    }
+    let after = used(&mut c);
+    assert!(
+        after - before < 4 * 1024 * 1024,
+        "{} bytes still used after the pipeline",
+        after - before
+    );
+}
+
 #[test]
 fn bulk_length_over_proto_max_bulk_len() {
     on_both(|srv| {

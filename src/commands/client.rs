@@ -209,10 +209,15 @@ impl ClientType {
         })
     }
 
-    /// The class of a client (replication links are added by the
-    /// replication subsystem; a MONITOR client counts as normal).
+    /// The class of a client (Redis's getClientType): the link to this
+    /// node's master, a replica (a MONITOR client counts as normal),
+    /// a subscriber, or normal.
     pub fn of(c: &Client) -> ClientType {
-        if c.sub_count() > 0 {
+        if c.flags.master {
+            ClientType::Master
+        } else if c.flags.replica && !c.flags.monitor {
+            ClientType::Replica
+        } else if c.sub_count() > 0 {
             ClientType::PubSub
         } else {
             ClientType::Normal

@@ -261,7 +261,7 @@ fn apply(ctx: &mut Ctx, old: &Config) -> Result<(), (&'static str, String)> {
         crate::server::log::configure(new.loglevel, &new.logfile);
     }
     if new.maxmemory != old.maxmemory && new.maxmemory != 0 {
-        let used = crate::server::evict::memory_for_maxmemory();
+        let used = crate::server::evict::used_memory();
         if new.maxmemory < used {
             log_warning!(
                 "WARNING: the new maxmemory value set via CONFIG SET ({}) is smaller than the current memory usage ({}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.",

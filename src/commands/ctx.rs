@@ -47,6 +47,9 @@ pub struct BlockRequest {
     pub rerun_args: Option<Vec<Bytes>>,
     /// WAIT: block until `.1` replicas acknowledge offset `.0` (no keys).
     pub wait_acks: Option<(u64, i64)>,
+    /// SHUTDOWN: block until the shutdown waiting for replicas fails or
+    /// is aborted (the process exits otherwise).
+    pub shutdown: bool,
 }
 
 pub struct Ctx<'a> {
@@ -291,6 +294,7 @@ impl<'a> Ctx<'a> {
             deadline,
             rerun_args: None,
             wait_acks: None,
+            shutdown: false,
         });
     }
 
@@ -307,6 +311,7 @@ impl<'a> Ctx<'a> {
             deadline,
             rerun_args: Some(args),
             wait_acks: None,
+            shutdown: false,
         });
     }
 
@@ -318,6 +323,19 @@ impl<'a> Ctx<'a> {
             deadline,
             rerun_args: None,
             wait_acks: Some((offset, replicas)),
+            shutdown: false,
+        });
+    }
+
+    /// SHUTDOWN waits for the replicas: the client blocks until the
+    /// shutdown fails or is aborted; the handler writes no reply.
+    pub fn block_for_shutdown(&mut self) {
+        self.block = Some(BlockRequest {
+            keys: Vec::new(),
+            deadline: None,
+            rerun_args: None,
+            wait_acks: None,
+            shutdown: true,
         });
     }
 

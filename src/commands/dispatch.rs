@@ -336,11 +336,15 @@ fn process_inner(
         return Outcome::Done;
     }
     // CLIENT PAUSE: hold writes (or everything) until the pause ends.
-    if let (Some(p), false) = (srv.pause, client.flags.master) {
-        if p.until > now && pause_applies(p.write_only, cmd, def, client) {
+    // A shutdown waiting for its replicas holds writes with no deadline.
+    if let (Some(p), false) = (
+        crate::server::effective_pause(srv, now),
+        client.flags.master,
+    ) {
+        if pause_applies(p.write_only, cmd, def, client) {
             client.blocked = Some(Blocked {
                 args,
-                deadline: Some(p.until),
+                deadline: (p.until != i64::MAX).then_some(p.until),
                 reason: BlockReason::Pause,
                 keys: Vec::new(),
             });
@@ -457,6 +461,15 @@ fn run_and_account(
     let dur_ns = dur_us as i64 * 1000;
 
     if let Some(req) = block {
+        if req.shutdown {
+            client.blocked = Some(Blocked {
+                args: args.to_vec(),
+                deadline: None,
+                reason: BlockReason::Shutdown,
+                keys: Vec::new(),
+            });
+            return Outcome::Blocked;
+        }
         if let Some((offset, replicas)) = req.wait_acks {
             srv.waiting_acks.push(client.id);
             client.blocked = Some(Blocked {

@@ -5,7 +5,7 @@
 use super::table::{flags::*, CommandDef, KeyPos};
 use super::{err, Ctx};
 use crate::server::info::{self, Selection};
-use crate::server::ShutdownRequest;
+use crate::server::shutdown;
 use bytes::Bytes;
 
 pub static COMMANDS: &[CommandDef] = &[
@@ -104,24 +104,27 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) {
         return;
     }
     if abort {
-        // Shutdown never waits (no replicas to wait for), so there is
-        // never one in progress to abort.
-        ctx.out.error("ERR No shutdown in progress.");
+        if shutdown::abort(ctx.srv) {
+            ctx.out.ok();
+        } else {
+            ctx.out.error("ERR No shutdown in progress.");
+        }
         return;
     }
-    let flags = crate::persistence::snapshot::ShutdownFlags {
+    let flags = shutdown::ShutdownFlags {
         save,
         nosave,
+        now,
         force,
     };
-    if !crate::persistence::snapshot::prepare_shutdown(ctx.srv, flags) {
-        ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs.");
-        return;
+    // Redis blocks the client before preparing: it stays blocked while
+    // the shutdown waits for the replicas (a shutdown already waiting
+    // included), and gets the error if the shutdown fails.
+    match shutdown::prepare(ctx.srv, flags, ctx.now_ms) {
+        shutdown::Prepared::Exit => ctx.client.flags.close_asap = true,
+        shutdown::Prepared::Waiting => ctx.block_for_shutdown(),
+        shutdown::Prepared::Failed => ctx.out.error("ERR Errors trying to SHUTDOWN. Check logs."),
     }
-    let _ = now;
-    ctx.srv.shutdown = Some(ShutdownRequest { nosave, save });
-    ctx.client.flags.close_asap = true;
-    ctx.srv.main_notify.notify_one();
 }
 
 #[cfg(test)]

@@ -534,46 +534,25 @@ pub fn writes_denied(srv: &Server) -> bool {
 /// The MISCONF error Redis gives then.
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
-/// How a shutdown treats the dataset (SHUTDOWN's flags, or the
-/// shutdown-on-sigterm/sigint config).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ShutdownFlags {
-    pub save: bool,
-    pub nosave: bool,
-    pub force: bool,
-}
-
-impl ShutdownFlags {
-    /// Parses "default", "save", "nosave", "now", "force" words.
-    pub fn from_words(words: &str) -> Self {
-        let mut f = ShutdownFlags::default();
-        for w in words.split_whitespace() {
-            match w {
-                "save" => f.save = true,
-                "nosave" => f.nosave = true,
-                "force" => f.force = true,
-                _ => {}
-            }
-        }
-        f
-    }
-}
-
-/// Redis's prepareForShutdown/finishShutdown, persistence part: kill a
-/// BGSAVE child, then save the final snapshot when save points are set
-/// (or SAVE was asked) unless NOSAVE. On a failed save the server keeps
-/// running (unless FORCE): false, and the caller reports the error.
-pub fn prepare_shutdown(srv: &mut Server, mut flags: ShutdownFlags) -> bool {
-    if srv.snapshots.loading.is_some() {
-        // Never overwrite the file being loaded with half a dataset.
-        flags.save = false;
-        flags.nosave = true;
-    }
-    log_warning!("User requested shutdown...");
+/// The persistence part of Redis's finishShutdown: kill a BGSAVE child;
+/// an AOF rewrite child is killed too, unless it writes the first AOF of
+/// an AOF switched on at runtime (then the shutdown fails without FORCE,
+/// or the dataset would be lost); fsync the AOF; save the final snapshot
+/// when save points are set (or SAVE was asked) unless NOSAVE. False when
+/// the server must keep running (the reason was logged).
+pub fn finish_shutdown(srv: &mut Server, flags: crate::server::shutdown::ShutdownFlags) -> bool {
     if let Some(c) = srv.snapshots.child.as_ref() {
         if c.kind == ChildKind::Rdb {
             log_warning!("There is a child saving an .rdb. Killing it!");
         } else {
+            if srv.aof.status == super::aof::control::AofStatus::WaitRewrite {
+                if flags.force {
+                    log_warning!("Writing initial AOF. Exit anyway.");
+                } else {
+                    log_warning!("Writing initial AOF, can't exit.");
+                    return false;
+                }
+            }
             log_warning!("There is a child rewriting the AOF. Killing it!");
         }
         kill_any_child(srv);
@@ -589,9 +568,6 @@ pub fn prepare_shutdown(srv: &mut Server, mut flags: ShutdownFlags) -> bool {
                 log_warning!("Error trying to save the DB. Exit anyway.");
             } else {
                 log_warning!("Error trying to save the DB, can't exit.");
-                log_warning!(
-                    "Errors trying to shut down the server. Check the logs for more information."
-                );
                 return false;
             }
         }

@@ -353,8 +353,23 @@ fn remove_sync_rdb(srv: &mut Server) {
     }
 }
 
+/// Memory of the stream not yet written to the replicas: what collects
+/// during their sync and their output buffers (Redis's
+/// mem_total_replication_buffers; keel keeps no backlog, so this is all
+/// replica output). Not counted against maxmemory, as in Redis.
+pub fn buffer_memory(srv: &Server) -> u64 {
+    srv.repl
+        .replicas
+        .iter()
+        .map(|r| {
+            let out = srv.clients.get(&r.client).map_or(0, |c| c.output_memory());
+            (crate::server::client::alloc_size(r.pending.capacity()) + out) as u64
+        })
+        .sum()
+}
+
 /// ip:listening-port, as Redis names a replica in its log.
-fn replica_name(c: &crate::server::client::Client) -> String {
+pub fn replica_name(c: &crate::server::client::Client) -> String {
     format!("{}:{}", replica_ip(c), c.repl_port)
 }
 

@@ -7,6 +7,7 @@
 
 use bytes::Bytes;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -82,6 +83,9 @@ pub enum BlockReason {
     Keys,
     /// WAIT: for `replicas` replicas to acknowledge `offset`.
     Wait { offset: u64, replicas: i64 },
+    /// SHUTDOWN waiting for the replicas to catch up: answered only if
+    /// the shutdown fails or is aborted.
+    Shutdown,
 }
 
 pub struct Client {
@@ -112,6 +116,11 @@ pub struct Client {
     /// Wakes the connection task when `out` was written from elsewhere,
     /// the client was unblocked, or killed.
     pub notify: Arc<Notify>,
+    /// Bytes allocated for the output the connection task holds: what it
+    /// is writing to the socket (a peer that stops reading keeps it there)
+    /// and the buffer it keeps between writes. Stored by the task without
+    /// the engine lock; read for memory accounting.
+    pub out_held: Arc<AtomicUsize>,
     pub blocked: Option<Blocked>,
     /// Full name of the last command ("client|list").
     pub last_cmd: String,
@@ -141,6 +150,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// Memory held by the output not yet written to the socket: the
+    /// pending replies and what the connection task holds.
+    pub fn output_memory(&self) -> usize {
+        alloc_size(self.out.capacity()) + alloc_size(self.out_held.load(Ordering::Relaxed))
+    }
+
     pub fn new(
         id: ClientId,
         addr: String,
@@ -169,6 +184,7 @@ impl Client {
             shard_channels: HashSet::new(),
             out: Vec::new(),
             notify: Arc::new(Notify::new()),
+            out_held: Arc::new(AtomicUsize::new(0)),
             blocked: None,
             last_cmd: "NULL".into(),
             qbuf: 0,
@@ -216,5 +232,36 @@ impl Client {
     /// In the RESP2 pub/sub context only subscription commands are allowed.
     pub fn in_pubsub_context(&self) -> bool {
         self.resp == 2 && self.sub_count() > 0
+    }
+}
+
+/// The bytes the allocator (jemalloc) hands out for a request of `n`:
+/// its size classes are four per power of two (16-byte steps at the
+/// bottom), so a buffer of 2.25 MiB takes 2.5 MiB. Memory accounting
+/// that must match used_memory (replica buffers left out of maxmemory)
+/// counts classes, not capacities, as Redis counts zmalloc_size.
+pub fn alloc_size(n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    if n <= 16 {
+        return n.next_multiple_of(8);
+    }
+    let lg = usize::BITS - 1 - (n - 1).leading_zeros();
+    let step = (1usize << lg.saturating_sub(2)).max(16);
+    n.next_multiple_of(step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alloc_size;
+
+    #[test]
+    fn allocator_size_classes() {
+        assert_eq!(alloc_size(0), 0);
+        assert_eq!(alloc_size(100), 112);
+        assert_eq!(alloc_size(16384), 16384);
+        assert_eq!(alloc_size(16385), 20480);
+        assert_eq!(alloc_size(2_359_296), 2_621_440);
     }
 }

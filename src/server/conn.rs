@@ -6,13 +6,15 @@
 //! wakes the task through `Client::notify`.
 
 use super::client::{BlockReason, Client, ClientId, QbufResize};
+use super::sockio::{send_rdb, write_out, Input, StreamIo, Waker};
 use super::{now_ms, Server, Shared};
 use crate::commands::dispatch::{process_command, Outcome};
 use crate::protocol::{ParseLimits, Reply, RequestParser};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
 /// Redis's reply to a non-local client in protected mode.
@@ -58,15 +60,17 @@ fn register(
     let mut c = Client::new(id, addr, laddr, fd, now_ms(), authenticated);
     c.flags.unix_socket = unix;
     let notify = c.notify.clone();
+    let out_held = c.out_held.clone();
     s.clients.insert(id, Box::new(c));
-    Ok((id, notify, s.snapshots.loading.clone()))
+    Ok((id, notify, out_held, s.snapshots.loading.clone()))
 }
 
-/// A registered client: its id, its wake-up, and the load in progress
-/// when it connected (if any).
+/// A registered client: its id, its wake-up, its held-output counter,
+/// and the load in progress when it connected (if any).
 type Registered = (
     ClientId,
     Arc<Notify>,
+    Arc<AtomicUsize>,
     Option<Arc<crate::persistence::loading::LoadProgress>>,
 );
 
@@ -82,6 +86,9 @@ pub fn unregister(s: &mut Server, id: ClientId) {
     crate::commands::multi::unwatch_all(s, &c);
     s.monitors.retain(|&m| m != id);
 }
+
+/// Commands parsed ahead of execution at most (see `serve`).
+const MAX_QUEUED: usize = 1024;
 
 /// Commands warmed at a time: enough for their cache misses to overlap,
 /// few enough for what they load to stay in cache until they run.
@@ -119,9 +126,9 @@ pub async fn serve<S>(
     fd: i64,
     unix: bool,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin + ReadReady,
+    S: StreamIo,
 {
-    let (id, notify, mut early_load) = match register(&shared, addr, laddr, fd, unix) {
+    let (id, notify, out_held, mut early_load) = match register(&shared, addr, laddr, fd, unix) {
         Ok(r) => r,
         Err(why) => {
             let _ = stream.write_all(why).await;
@@ -139,9 +146,16 @@ pub async fn serve<S>(
         parse_limits(&s, id)
     };
     let mut reads: u64 = 0;
+    let mut qbuf_limit: usize;
+    // Input piled up in `buf` while a write waited (see write_out).
+    let mut big_input = false;
+    let mut read_while_writing = false;
     loop {
         if proto_error.is_none() {
-            loop {
+            // A long pipeline is parsed a slice at a time: the rest waits
+            // in the read buffer as bytes (Redis's query buffer), far
+            // smaller than parsed arguments.
+            while queue.len() < MAX_QUEUED {
                 match parser.next(&mut buf, limits) {
                     Ok(Some(cmd)) if cmd.is_empty() => continue,
                     Ok(Some(cmd)) => queue.push_back(cmd),
@@ -152,6 +166,12 @@ pub async fn serve<S>(
                     }
                 }
             }
+        }
+        // Complete commands may be left in the buffer: run them without
+        // waiting for more input.
+        let more_parsed_later = queue.len() >= MAX_QUEUED;
+        if queue.is_empty() && queue.capacity() > MAX_QUEUED {
+            queue = VecDeque::new();
         }
         let pending_bytes = buf.len() + parser.pending_args_len();
         // Like Redis, which serves clients only every
@@ -274,6 +294,12 @@ pub async fn serve<S>(
                 );
                 client.flags.close_asap = true;
             }
+            if big_input && buf.is_empty() {
+                // What piled up while a write waited is consumed: let its
+                // allocation go (an empty view at its end would keep it).
+                buf = BytesMut::new();
+                big_input = false;
+            }
             if buf.capacity() > 0 {
                 manage_read_buffer(&mut buf);
             }
@@ -283,6 +309,7 @@ pub async fn serve<S>(
             let aof_wait = crate::persistence::aof::control::flush_before_reply(s)
                 .map(|t| (t, s.aof.round.clone()));
             std::mem::swap(&mut out, &mut client.out);
+            out_held.store(out.capacity(), Ordering::Relaxed);
             client.tot_net_out += out.len() as u64;
             s.stats.total_net_output_bytes += out.len() as u64;
             if !out.is_empty() {
@@ -297,6 +324,7 @@ pub async fn serve<S>(
             let repl_send = client.repl_send.take();
             s.clients.insert(id, client);
             limits = parse_limits(s, id);
+            qbuf_limit = s.config.client_query_buffer_limit as usize;
             (close, deadline, aof_wait, repl_send)
         };
         if let Some((what, round)) = aof_wait {
@@ -305,13 +333,29 @@ pub async fn serve<S>(
             }
         }
         if !out.is_empty() {
-            if stream.write_all(&out).await.is_err() {
+            let conn = Waker {
+                notify: &notify,
+                shared: &shared,
+                id,
+            };
+            let mut input = Input {
+                buf: &mut buf,
+                limit: qbuf_limit,
+                reads: &mut reads,
+                piled_up: &mut big_input,
+            };
+            let reads_before = *input.reads;
+            if write_out(&stream, &out, conn, &mut input).await.is_err() {
                 break;
             }
+            // Commands read while the write waited are run before the
+            // socket is waited on again (the peer may be done sending).
+            read_while_writing = *input.reads != reads_before;
             out.clear();
             if out.capacity() > 64 * 1024 {
                 out.shrink_to(16 * 1024);
             }
+            out_held.store(out.capacity(), Ordering::Relaxed);
         }
         if close {
             let _ = stream.flush().await;
@@ -324,11 +368,16 @@ pub async fn serve<S>(
                 break;
             }
             let rest = crate::replication::bulk_sent(&mut shared.lock(), id);
+            out_held.fetch_add(rest.capacity(), Ordering::Relaxed);
             if stream.write_all(&rest).await.is_err() {
                 break;
             }
+            out_held.fetch_sub(rest.capacity(), Ordering::Relaxed);
         }
-        if !queue.is_empty() && deadline.is_none() && !is_blocked(&shared, id) {
+        if (!queue.is_empty() || more_parsed_later || std::mem::take(&mut read_while_writing))
+            && deadline.is_none()
+            && !is_blocked(&shared, id)
+        {
             continue; // commands left after a shutdown check or similar
         }
         let sleep = async {
@@ -360,46 +409,6 @@ pub async fn serve<S>(
     }
     let mut s = shared.lock();
     unregister(&mut s, id);
-}
-
-/// Sends an RDB file as `$<len>\r\n<bytes>` (the replication bulk), in
-/// 64 KiB reads as Redis does from its event loop (the file was just
-/// written: the reads come from the page cache).
-async fn send_rdb<S: AsyncWrite + Unpin>(
-    stream: &mut S,
-    mut file: std::fs::File,
-) -> std::io::Result<()> {
-    use std::io::Read;
-    let mut left = file.metadata()?.len();
-    stream.write_all(format!("${left}\r\n").as_bytes()).await?;
-    let mut chunk = vec![0u8; 64 * 1024];
-    while left > 0 {
-        let want = chunk.len().min(left as usize);
-        let n = file.read(&mut chunk[..want])?;
-        if n == 0 {
-            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
-        }
-        stream.write_all(&chunk[..n]).await?;
-        left -= n as u64;
-    }
-    Ok(())
-}
-
-/// Waiting for a stream to have data without reading it.
-pub trait ReadReady {
-    fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send;
-}
-
-impl ReadReady for tokio::net::TcpStream {
-    fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
-        self.readable()
-    }
-}
-
-impl ReadReady for tokio::net::UnixStream {
-    fn read_ready(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
-        self.readable()
-    }
 }
 
 /// Redis's PROTO_IOBUF_LEN and PROTO_RESIZE_THRESHOLD.

@@ -56,13 +56,14 @@ pub fn tick(s: &mut Server) {
     if s.evict_pending {
         let res = super::evict::perform_evictions(s);
         s.evict_pending = res == super::evict::EvictResult::Ok
-            && super::evict::memory_for_maxmemory() > s.config.maxmemory;
+            && super::evict::memory_for_maxmemory(s) > s.config.maxmemory;
     }
     close_timed_out_clients(s, now);
     s.migrate_sockets.close_timed_out(now / 1000);
     resize_query_buffers(s, now);
     crate::persistence::snapshot::cron(s);
     crate::replication::cron(s, now);
+    super::shutdown::cron(s, now);
 }
 
 /// Redis's activeExpireCycle (slow mode): samples keys with a TTL in each

@@ -117,10 +117,11 @@ pub enum EvictResult {
     Fail,
 }
 
-/// Memory counted against maxmemory: used memory minus output buffers
-/// of replicas and the AOF buffer (none yet).
-pub fn memory_for_maxmemory() -> u64 {
-    used_memory()
+/// Memory counted against maxmemory: used memory minus the output
+/// buffers of replicas (Redis's freeMemoryGetNotCountedMemory; the AOF
+/// buffer is written every round, so it is not counted either).
+pub fn memory_for_maxmemory(srv: &Server) -> u64 {
+    used_memory().saturating_sub(crate::replication::buffer_memory(srv))
 }
 
 const POOL_SIZE: usize = 16;
@@ -132,7 +133,7 @@ pub fn perform_evictions(srv: &mut Server) -> EvictResult {
     if maxmemory == 0 {
         return EvictResult::Ok;
     }
-    let mut used = memory_for_maxmemory();
+    let mut used = memory_for_maxmemory(srv);
     if used <= maxmemory {
         return EvictResult::Ok;
     }
@@ -165,7 +166,7 @@ pub fn perform_evictions(srv: &mut Server) -> EvictResult {
             ],
         );
         freed_any = true;
-        used = memory_for_maxmemory();
+        used = memory_for_maxmemory(srv);
         // Redis bounds one eviction pass in time (tenacity); keep the
         // command latency bounded the same way.
         if start.elapsed().as_micros() as u64

@@ -252,7 +252,7 @@ fn server_section(s: &Server, out: &mut String) {
          lru_clock:{}\r\n\
          executable:{}\r\n\
          config_file:{}\r\n\
-         io_threads_active:0\r\n",
+         io_threads_active:0\r\n{}",
         super::run::REDIS_VERSION,
         super::run::KEEL_VERSION,
         build_id(),
@@ -268,6 +268,9 @@ fn server_section(s: &Server, out: &mut String) {
         super::evict::lru_clock(),
         s.executable,
         s.config.config_file.as_deref().unwrap_or(""),
+        super::shutdown::remaining_ms(s, now_us / 1000)
+            .map(|ms| format!("shutdown_in_milliseconds:{ms}\r\n"))
+            .unwrap_or_default(),
     );
 }
 
@@ -312,7 +315,8 @@ fn clients_section(s: &Server, cur: Option<&Client>, out: &mut String) {
          blocked_clients:{}\r\n\
          tracking_clients:0\r\n\
          clients_in_timeout_table:{}\r\n",
-        clients.len(),
+        // Replicas are not counted (Redis: clients minus slaves).
+        clients.len().saturating_sub(s.repl.replicas.len()),
         s.config.maxclients,
         max_in,
         max_out,

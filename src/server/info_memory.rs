@@ -93,13 +93,18 @@ pub fn memory_section(s: &mut Server, cur: Option<&Client>, out: &mut String) {
     let (allocated, active, resident) = allocator_stats();
     let total_sys = total_system_memory();
     let startup = super::info::startup_memory();
-    let clients_normal: u64 = all_clients(s, cur).iter().map(|c| client_memory(c)).sum();
+    let clients_normal: u64 = all_clients(s, cur)
+        .iter()
+        .filter(|c| !c.flags.replica)
+        .map(|c| client_memory(c))
+        .sum();
+    let repl_buffers = crate::replication::buffer_memory(s);
     // Key-table overhead: one slot pointer and one boxed entry header per
     // key, one index slot per key with a TTL.
     let keys: u64 = s.dbs.iter().map(|d| d.len() as u64).sum();
     let expires: u64 = s.dbs.iter().map(|d| d.expires_len() as u64).sum();
     let db_overhead = keys * 40 + expires * 24;
-    let overhead = startup + clients_normal + db_overhead;
+    let overhead = startup + clients_normal + repl_buffers + db_overhead;
     let dataset = used.saturating_sub(overhead);
     let net = used.saturating_sub(startup);
     let dataset_perc = if net > 0 {
@@ -151,10 +156,10 @@ pub fn memory_section(s: &mut Server, cur: Option<&Client>, out: &mut String) {
          rss_overhead_bytes:{}\r\n\
          mem_fragmentation_ratio:{:.2}\r\n\
          mem_fragmentation_bytes:{}\r\n\
-         mem_not_counted_for_evict:0\r\n\
+         mem_not_counted_for_evict:{repl_buffers}\r\n\
          mem_replication_backlog:0\r\n\
-         mem_total_replication_buffers:0\r\n\
-         mem_clients_slaves:0\r\n\
+         mem_total_replication_buffers:{repl_buffers}\r\n\
+         mem_clients_slaves:{repl_buffers}\r\n\
          mem_clients_normal:{clients_normal}\r\n\
          mem_cluster_links:0\r\n\
          mem_aof_buffer:0\r\n\

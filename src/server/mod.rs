@@ -22,6 +22,8 @@ pub mod listen;
 pub mod log;
 pub mod pubsub;
 pub mod run;
+pub mod shutdown;
+pub mod sockio;
 pub mod stats;
 
 use crate::commands::CommandTable;
@@ -84,8 +86,15 @@ pub struct Server {
     pub executable: String,
     pub monitors: Vec<ClientId>,
     pub pause: Option<Pause>,
-    /// Set by SHUTDOWN or a signal; the main task exits when it sees it.
+    /// Set once a shutdown finished (the final save is done); the main
+    /// task exits when it sees it.
     pub shutdown: Option<ShutdownRequest>,
+    /// A shutdown asked by a signal, or waiting for the replicas.
+    pub shutdown_state: shutdown::ShutdownState,
+    /// Writes are held while a shutdown waits for the replicas (Redis's
+    /// PAUSE_DURING_SHUTDOWN, apart from CLIENT PAUSE: CLIENT UNPAUSE
+    /// does not lift it).
+    pub shutdown_pause: bool,
     /// DEBUG SET-ACTIVE-EXPIRE.
     pub active_expire: bool,
     /// DEBUG PAUSE-CRON: serverCron does nothing while set.
@@ -184,6 +193,8 @@ impl Server {
             monitors: Vec::new(),
             pause: None,
             shutdown: None,
+            shutdown_state: Default::default(),
+            shutdown_pause: false,
             active_expire: true,
             pause_cron: false,
             no_touch: false,
@@ -413,9 +424,22 @@ pub fn output_limit_reached(
     limits: &[crate::config::OutputLimit; 3],
     now: i64,
 ) -> bool {
-    let class = if c.sub_count() > 0 { 2 } else { 0 };
+    // Classes: normal (a master's link included), replica, pub/sub.
+    let class = if c.flags.replica {
+        1
+    } else if c.sub_count() > 0 {
+        2
+    } else {
+        0
+    };
     let l = limits[class];
-    let used = c.out.len() as u64;
+    // A replica's stream also waits in what its connection task holds
+    // (a replica that stops reading keeps it there).
+    let used = if c.flags.replica {
+        c.output_memory() as u64
+    } else {
+        c.out.len() as u64
+    };
     if l.hard > 0 && used >= l.hard {
         return true;
     }
@@ -442,14 +466,38 @@ pub fn random_hex(n: usize) -> String {
         .collect()
 }
 
-/// True while a CLIENT PAUSE is in force.
+/// True while clients are paused (CLIENT PAUSE, or a shutdown waiting
+/// for its replicas).
 pub fn pause_active(s: &Server, now: i64) -> bool {
-    s.pause.is_some_and(|p| p.until > now)
+    effective_pause(s, now).is_some()
 }
 
-/// Ends a CLIENT PAUSE and wakes the clients it held.
+/// The pause in force, the strictest and longest of CLIENT PAUSE's and
+/// the shutdown's (which holds writes until it ends: `until` i64::MAX).
+pub fn effective_pause(s: &Server, now: i64) -> Option<Pause> {
+    let client = s.pause.filter(|p| p.until > now);
+    let shutdown = s.shutdown_pause.then_some(Pause {
+        until: i64::MAX,
+        write_only: true,
+    });
+    match (client, shutdown) {
+        (Some(a), Some(b)) => Some(Pause {
+            until: a.until.max(b.until),
+            write_only: a.write_only && b.write_only,
+        }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Ends a CLIENT PAUSE and wakes the clients it held (they run again, or
+/// wait for another pause still in force).
 pub fn end_pause(s: &mut Server) {
     s.pause = None;
+    wake_paused(s);
+}
+
+/// Wakes the clients held by a pause, to re-check it.
+pub fn wake_paused(s: &Server) {
     for c in s.clients.values() {
         if c.blocked
             .as_ref()

@@ -1,6 +1,7 @@
 //! Start-up and shutdown: listeners, the cron task, signal handling, and
 //! Redis's start-up and shutdown log lines.
 
+use super::shutdown::ShutdownSignal;
 use super::{conn, cron, Server, Shared};
 use crate::config::Config;
 use crate::{log_notice, log_warning};
@@ -217,14 +218,12 @@ async fn async_main(config: Config) -> i32 {
     loop {
         tokio::select! {
             _ = async { match sigterm.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
-                log_warning!("Received SIGTERM scheduling shutdown...");
-                if signal_shutdown(&shared, "shutdown-on-sigterm", "SIGTERM") {
+                if signal_shutdown(&shared, ShutdownSignal::Term) {
                     break;
                 }
             }
             _ = async { match sigint.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {
-                log_warning!("Received SIGINT scheduling shutdown...");
-                if signal_shutdown(&shared, "shutdown-on-sigint", "SIGINT") {
+                if signal_shutdown(&shared, ShutdownSignal::Int) {
                     break;
                 }
             }
@@ -239,24 +238,18 @@ async fn async_main(config: Config) -> i32 {
     0
 }
 
-/// A shutdown asked by a signal: the final save as the config says; on
-/// failure the server keeps running, as Redis does.
-fn signal_shutdown(shared: &Shared, option: &str, name: &str) -> bool {
+/// A shutdown asked by a signal: recorded, then started at once (the
+/// cron step Redis runs after its signal handler). True when the process
+/// exits now.
+fn signal_shutdown(shared: &Shared, sig: ShutdownSignal) -> bool {
     let mut s = shared.lock();
-    let words = s.config.get_text(option).unwrap_or_default();
-    let flags = crate::persistence::snapshot::ShutdownFlags::from_words(&words);
-    if crate::persistence::snapshot::prepare_shutdown(&mut s, flags) {
-        return true;
-    }
-    log_warning!(
-        "{} received but errors trying to shut down the server, check the logs for more information",
-        name
-    );
-    false
+    super::shutdown::signal(&mut s, sig);
+    super::shutdown::cron(&mut s, super::now_ms());
+    s.shutdown.is_some()
 }
 
 /// The end of Redis's finishShutdown (the final save already happened in
-/// prepare_shutdown, under the command or signal that asked for it).
+/// shutdown::finish, under the command, signal or cron that ended it).
 fn shutdown(shared: &Shared, pidfile: &str, unixsocket: &str) {
     let s = shared.lock();
     if !pidfile.is_empty() {
