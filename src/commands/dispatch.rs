@@ -424,12 +424,13 @@ fn run_and_account(
     let outer_client = srv.cur_client;
     srv.cur_client = client.id;
     let attributed_before = srv.stats.attributed_errors;
+    let script_now = srv.script_time_ms;
     let mut ctx = Ctx {
         srv,
         client,
         out,
         cmd: def,
-        now_ms: now,
+        now_ms: script_now.unwrap_or(now),
         dirty: 0,
         propagate_as: None,
         block: None,
