@@ -27,17 +27,22 @@ local function readonly()
   real_error('Attempt to modify a readonly table', 2)
 end
 
-local function protect(t, shown_mt)
+-- Raised from a C function in Redis: no position prefix.
+local function readonly_c()
+  real_error('Attempt to modify a readonly table', 0)
+end
+
+local function protect(t, shown_mt, newindex)
   local p = {}
   targets[p] = t
   visible[p] = shown_mt or false
-  real_setmt(p, { __index = t, __newindex = readonly })
+  real_setmt(p, { __index = t, __newindex = newindex or readonly })
   return p
 end
 
 G.setmetatable = function(t, mt)
   if targets[t] ~= nil then
-    real_error('Attempt to modify a readonly table', 2)
+    readonly_c()
   end
   return real_setmt(t, mt)
 end
@@ -50,7 +55,7 @@ G.getmetatable = function(o)
 end
 G.rawset = function(t, k, v)
   if targets[t] ~= nil then
-    real_error('Attempt to modify a readonly table', 2)
+    readonly_c()
   end
   return real_rawset(t, k, v)
 end
@@ -137,6 +142,6 @@ real_setmt(G, {
     real_error("Script attempted to access nonexistent global variable '" .. real_tostring(k) .. "'", 2)
   end,
 })
-local globals = protect(G, protect(real_getmt(G)))
+local globals = protect(G, protect(real_getmt(G), nil, readonly_c))
 G._G = globals
 return err_handler, globals
