@@ -30,7 +30,7 @@ pub fn full_name(
     }
 }
 
-fn unknown_command_error(args: &[Bytes]) -> String {
+pub fn unknown_command_error(args: &[Bytes]) -> String {
     let mut a = String::new();
     for arg in args.iter().skip(1) {
         if a.len() >= 128 {

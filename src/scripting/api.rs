@@ -381,6 +381,39 @@ unsafe fn acl_known(l: *mut ffi::lua_State, argc: c_int, run: &mut RunCtx) -> Op
     Some(run.command_exists(&args))
 }
 
+/// The count hook of a running script: past busy-reply-threshold it lets
+/// other clients be answered (see `busy`) and stops the script on SCRIPT
+/// KILL or SHUTDOWN NOSAVE.
+///
+/// # Safety
+/// Installed by `run` only while a script runs.
+pub unsafe extern "C-unwind" fn timeout_hook(l: *mut ffi::lua_State, _ar: *mut ffi::lua_Debug) {
+    // SAFETY: valid state from Lua; `hook_kills` owns the Rust values.
+    unsafe {
+        if hook_kills(l) {
+            ffi::lua_error(l);
+        }
+    }
+}
+
+/// True (with the error table pushed) if the script must stop.
+unsafe fn hook_kills(l: *mut ffi::lua_State) -> bool {
+    // SAFETY: valid state; the run context outlives the script.
+    unsafe {
+        let Some(run) = run_ctx(l) else {
+            return false;
+        };
+        if !run.on_hook() {
+            return false;
+        }
+        crate::log_warning!("Lua script killed by user with SCRIPT KILL.");
+        // From now on at every line, so that pcall cannot swallow it.
+        ffi::lua_sethook(l, Some(timeout_hook), ffi::LUA_MASKLINE, 0);
+        push_error_table(l, "Script killed by user with SCRIPT KILL...");
+        true
+    }
+}
+
 /// Redis's rand48 generator state (process-wide, as in Redis).
 static RAND48: AtomicU64 = AtomicU64::new(0x1234_ABCD_330E);
 

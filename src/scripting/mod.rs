@@ -17,6 +17,7 @@
 //! `#!lua flags=...` first line ([`shebang`]).
 
 pub mod api;
+pub mod busy;
 pub mod convert;
 pub mod run;
 pub mod shebang;
@@ -45,6 +46,9 @@ pub struct Scripting {
     pub client: Option<Box<Client>>,
     /// Scripts run since the last Lua GC step.
     pub gc_count: u32,
+    /// Shared with the helper that answers clients while a script is
+    /// timed out ([`busy`]).
+    pub busy: std::sync::Arc<busy::BusyState>,
 }
 
 impl Scripting {
@@ -57,6 +61,7 @@ impl Scripting {
             scripts_mem: 0,
             client: Some(Box::new(c)),
             gc_count: 0,
+            busy: Default::default(),
         }
     }
 

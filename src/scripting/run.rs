@@ -38,6 +38,13 @@ pub struct RunCtx {
     pub repl: u8,
     /// redis.call is running (recursion through debug hooks is refused).
     pub in_call: bool,
+    /// The script's sha (Redis's funcname, for logs).
+    name: String,
+    start: std::time::Instant,
+    /// busy-reply-threshold in ms (0: never busy).
+    threshold_ms: u128,
+    /// Set once the script timed out: the helper answering other clients.
+    busy: Option<super::busy::BusyServer>,
 }
 
 impl RunCtx {
@@ -80,6 +87,10 @@ impl RunCtx {
         }
         if def.has(flags::WRITE) {
             self.write_dirty = true;
+            srv.scripting
+                .busy
+                .write_dirty
+                .store(true, std::sync::atomic::Ordering::Relaxed);
         }
         client.resp = self.resp;
         let mut out = Reply::new(self.resp);
@@ -96,6 +107,38 @@ impl RunCtx {
             }
         }
         Ok(out.buf)
+    }
+
+    /// Called by the Lua count hook: times the script out once it runs
+    /// past busy-reply-threshold (starting the helper that answers other
+    /// clients), and returns true if it must stop (SCRIPT KILL, SHUTDOWN
+    /// NOSAVE).
+    pub fn on_hook(&mut self) -> bool {
+        // SAFETY: valid for the whole run; Lua is inside this call only.
+        let srv = unsafe { &mut *self.srv };
+        let state = srv.scripting.busy.clone();
+        if self.busy.is_none() {
+            let elapsed = self.start.elapsed().as_millis();
+            if elapsed < self.threshold_ms {
+                return false;
+            }
+            crate::log_warning!(
+                "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command. Script name is: {}.",
+                elapsed,
+                self.name
+            );
+            self.busy = Some(super::busy::BusyServer::start(srv, state.clone()));
+        }
+        state.apply_stats(srv);
+        if state.shutdown.load(std::sync::atomic::Ordering::Relaxed) {
+            srv.shutdown = Some(crate::server::ShutdownRequest {
+                nosave: true,
+                save: false,
+            });
+            srv.main_notify.notify_one();
+            return true;
+        }
+        state.kill.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Redis's scriptVerify* checks for one command.
@@ -269,7 +312,17 @@ pub fn eval(ctx: &mut Ctx, args: &[Bytes], evalsha: bool, ro: bool) {
         resp: 2,
         repl: api::REPL_ALL,
         in_call: false,
+        name: sha.clone(),
+        start: std::time::Instant::now(),
+        threshold_ms: ctx
+            .srv
+            .config
+            .get_text("busy-reply-threshold")
+            .and_then(|v| v.parse::<u128>().ok())
+            .unwrap_or(0),
+        busy: None,
     };
+    ctx.srv.scripting.busy.reset(obey);
     call_function(ctx, &mut run, &sha, keys, argv);
 }
 
@@ -349,10 +402,19 @@ fn call_function(ctx: &mut Ctx, run: &mut RunCtx, sha: &str, keys: &[Bytes], arg
         }
         ffi::lua_pop(l, 1);
         (*run.srv).script_time_ms = Some(ctx.now_ms);
+        if run.threshold_ms > 0 {
+            ffi::lua_sethook(l, Some(api::timeout_hook), ffi::LUA_MASKCOUNT, 100_000);
+        }
         rc = ffi::lua_pcall(l, 0, 1, -2);
+        ffi::lua_sethook(l, None, 0, 0);
         (*run.srv).script_time_ms = None;
         ffi::lua_pushnil(l);
         ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, REG_RUN.as_ptr() as *const c_char);
+    }
+    if let Some(helper) = run.busy.take() {
+        helper.finish();
+        let state = ctx.srv.scripting.busy.clone();
+        state.apply_stats(ctx.srv);
     }
     sc.flags.multi = false;
     ctx.srv.scripting.client = Some(sc);
