@@ -94,6 +94,8 @@ impl Vm {
                 ffi::LUA_REGISTRYINDEX,
                 REG_ERR_HANDLER.as_ptr() as *const c_char,
             );
+            // Start from what is really live (used_memory_lua).
+            ffi::lua_gc(l, ffi::LUA_GCCOLLECT, 0);
             Vm { l }
         }
     }
