@@ -50,7 +50,11 @@ async fn redis_crate_script_helper_loads_and_reuses_scripts() {
         .await
         .unwrap();
     assert_eq!(exists, vec![1]);
-    let name: String = redis::cmd("GET").arg("name").query_async(&mut con).await.unwrap();
+    let name: String = redis::cmd("GET")
+        .arg("name")
+        .query_async(&mut con)
+        .await
+        .unwrap();
     assert_eq!(name, "keel");
     let err = redis::cmd("EVAL")
         .arg("return redis.call('nosuch')")
@@ -70,7 +74,11 @@ async fn a_script_write_invalidates_watch() {
     let srv = Server::keel();
     let mut con = connect(&srv).await;
     let mut other = connect(&srv).await;
-    let _: () = redis::cmd("WATCH").arg("k").query_async(&mut con).await.unwrap();
+    let _: () = redis::cmd("WATCH")
+        .arg("k")
+        .query_async(&mut con)
+        .await
+        .unwrap();
     let _: () = redis::cmd("EVAL")
         .arg("redis.call('set', KEYS[1], 'x')")
         .arg(1)
@@ -93,17 +101,30 @@ async fn a_script_write_invalidates_watch() {
 const SCRIPTS: &[&[&str]] = &[
     &["EVAL", "return {1, 'two', {3, false}, true, 4.9}", "0"],
     &["EVAL", "return redis.call('incr', KEYS[1])", "1", "n"],
-    &["EVAL", "return redis.pcall('lpush', KEYS[1], 'x')", "1", "n"],
+    &[
+        "EVAL",
+        "return redis.pcall('lpush', KEYS[1], 'x')",
+        "1",
+        "n",
+    ],
     &["EVAL", "return redis.call('lpush', KEYS[1], 'x')", "1", "n"],
     &["EVAL", "return {err='MY code'}", "0"],
     &["EVAL", "return nosuch", "0"],
     &["EVAL", "nosuch = 1", "0"],
     &["EVAL", "return redis.call('get')", "0"],
-    &["EVAL", "redis.setresp(3); return redis.call('hgetall', 'nokey')", "0"],
+    &[
+        "EVAL",
+        "redis.setresp(3); return redis.call('hgetall', 'nokey')",
+        "0",
+    ],
     &["EVAL_RO", "return redis.call('del', 'n')", "0"],
     &["EVALSHA", "0123456789012345678901234567890123456789", "0"],
     &["SCRIPT", "LOAD", "return 'x'"],
-    &["SCRIPT", "EXISTS", "9c2fb5fa9f9d4b6bcd2bfc06b7e9d8d3b9b2b5a1"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "9c2fb5fa9f9d4b6bcd2bfc06b7e9d8d3b9b2b5a1",
+    ],
 ];
 
 #[test]
@@ -129,7 +150,10 @@ fn script_effects_reach_the_aof_in_multi_exec() {
     let mut c = keel.conn();
     let script = "redis.call('set', KEYS[1], 'a'); redis.call('get', KEYS[1]); redis.call('lpush', KEYS[2], 'b')";
     assert_eq!(c.cmd_str(&["EVAL", script, "2", "s", "l"]), "$-1\r\n");
-    assert_eq!(c.cmd_str(&["EVAL", "return redis.call('get', 's')", "0"]), "$1\r\na\r\n");
+    assert_eq!(
+        c.cmd_str(&["EVAL", "return redis.call('get', 's')", "0"]),
+        "$1\r\na\r\n"
+    );
     let dir = keel.dir().join("appendonlydir");
     let aof: Vec<u8> = std::fs::read_dir(&dir)
         .unwrap()
@@ -143,8 +167,14 @@ fn script_effects_reach_the_aof_in_multi_exec() {
     let lpush = text.find("lpush").expect("LPUSH in the AOF");
     let exec = text.find("exec").expect("EXEC in the AOF");
     assert!(multi < set && set < lpush && lpush < exec, "{text}");
-    assert!(!text.contains("eval"), "EVAL itself is never propagated: {text}");
-    assert!(!text.contains("$3\r\nget\r\n"), "reads are not propagated: {text}");
+    assert!(
+        !text.contains("eval"),
+        "EVAL itself is never propagated: {text}"
+    );
+    assert!(
+        !text.contains("$3\r\nget\r\n"),
+        "reads are not propagated: {text}"
+    );
 }
 
 #[test]
@@ -170,16 +200,28 @@ fn busy_script_answers_busy_and_can_be_killed() {
     );
     let mut runner = keel.conn();
     runner.send_cmd(&["EVAL", "while true do end", "0"]);
-    assert!(poll_until(WAIT, || admin.cmd_str(&["PING"]).starts_with("-BUSY")));
+    assert!(poll_until(WAIT, || admin
+        .cmd_str(&["PING"])
+        .starts_with("-BUSY")));
     assert_eq!(admin.cmd_str(&["SCRIPT", "KILL"]), "+OK\r\n");
     let reply = String::from_utf8_lossy(&runner.reply()).into_owned();
-    assert!(reply.contains("Script killed by user with SCRIPT KILL"), "{reply}");
+    assert!(
+        reply.contains("Script killed by user with SCRIPT KILL"),
+        "{reply}"
+    );
     assert_eq!(admin.cmd_str(&["PING"]), "+PONG\r\n");
     // A script that wrote cannot be killed.
     runner.send_cmd(&["EVAL", "redis.call('set','x','y') while true do end", "0"]);
-    assert!(poll_until(WAIT, || admin.cmd_str(&["PING"]).starts_with("-BUSY")));
-    assert!(admin.cmd_str(&["SCRIPT", "KILL"]).starts_with("-UNKILLABLE"));
+    assert!(poll_until(WAIT, || admin
+        .cmd_str(&["PING"])
+        .starts_with("-BUSY")));
+    assert!(admin
+        .cmd_str(&["SCRIPT", "KILL"])
+        .starts_with("-UNKILLABLE"));
     admin.send_cmd(&["SHUTDOWN", "NOSAVE"]);
     let mut keel = keel;
-    assert!(keel.wait_exit(WAIT).is_some(), "SHUTDOWN NOSAVE ends the server");
+    assert!(
+        keel.wait_exit(WAIT).is_some(),
+        "SHUTDOWN NOSAVE ends the server"
+    );
 }

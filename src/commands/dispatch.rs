@@ -199,6 +199,8 @@ fn process_inner(
         Err(r) => return reject(srv, client, out, r),
     };
     let def = sub.unwrap_or(cmd);
+    // What the checks below see (a script's shebang flags for EVAL).
+    let dflags = crate::scripting::command_flags(srv, def, &args);
     let name = full_name(cmd, sub);
     client.last_cmd.clear();
     client.last_cmd.push_str(&name);
@@ -238,7 +240,7 @@ fn process_inner(
     if srv.config.maxmemory > 0 && !obey {
         let res = evict::perform_evictions(srv);
         let ends_multi = matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
-        let deny = def.has(flags::DENYOOM)
+        let deny = dflags & flags::DENYOOM != 0
             || (client.flags.multi && !ends_multi)
             || (cmd.name == "exec" && client.multi_queue.iter().any(|a| queued_denyoom(srv, a)));
         if res == evict::EvictResult::Fail && deny {
@@ -248,7 +250,7 @@ fn process_inner(
     // min-replicas-to-write: keel has no replicas yet, so no replica is
     // "good" and writes are refused whenever the option is on, as Redis
     // refuses them with too few good replicas.
-    let is_write = def.has(flags::WRITE)
+    let is_write = dflags & flags::WRITE != 0
         || (is_exec
             && client
                 .multi_queue
@@ -295,7 +297,7 @@ fn process_inner(
     if srv.follow.is_replica()
         && !srv.follow.connected()
         && !replica_opt(srv, "replica-serve-stale-data")
-        && (!def.has(flags::STALE)
+        && (dflags & flags::STALE == 0
             || (is_exec
                 && client
                     .multi_queue
@@ -332,7 +334,7 @@ fn process_inner(
     }
     // CLIENT PAUSE: hold writes (or everything) until the pause ends.
     if let (Some(p), false) = (srv.pause, client.flags.master) {
-        if p.until > now && pause_applies(p.write_only, cmd, def, client) {
+        if p.until > now && pause_applies(p.write_only, cmd, dflags, client) {
             client.blocked = Some(Blocked {
                 args,
                 deadline: Some(p.until),
@@ -357,18 +359,19 @@ fn queued_denyoom(srv: &Server, args: &[Bytes]) -> bool {
 /// True if a queued command has flag `f`.
 fn queued_has(srv: &Server, args: &[Bytes], f: u32) -> bool {
     match srv.commands.resolve(args) {
-        Resolved::Found(c, s) => s.unwrap_or(c).has(f),
+        Resolved::Found(c, s) => {
+            crate::scripting::command_flags(srv, s.unwrap_or(c), args) & f != 0
+        }
         _ => false,
     }
 }
 
-fn pause_applies(write_only: bool, cmd: &CommandDef, def: &CommandDef, client: &Client) -> bool {
+fn pause_applies(write_only: bool, cmd: &CommandDef, dflags: u32, client: &Client) -> bool {
     if !write_only {
         return true;
     }
     // EXEC of a transaction with writes counts as a write.
-    def.has(flags::WRITE)
-        || def.has(flags::MAY_REPLICATE)
+    dflags & (flags::WRITE | flags::MAY_REPLICATE) != 0
         || (cmd.name == "exec" && !client.multi_queue.is_empty())
 }
 

@@ -122,11 +122,13 @@ fn flush(ctx: &mut Ctx, args: &[Bytes]) {
     if args.len() == 3 {
         let mode = args[2].to_ascii_lowercase();
         if mode != b"sync" && mode != b"async" {
-            ctx.out.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+            ctx.out
+                .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
             return;
         }
     } else if args.len() != 2 {
-        ctx.out.error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+        ctx.out
+            .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
         return;
     }
     // ASYNC or SYNC, the cache is gone when the reply is sent; the old

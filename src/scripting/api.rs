@@ -77,9 +77,17 @@ pub unsafe fn register(l: *mut ffi::lua_State) {
         set_field(l, b"REDIS_VERSION_NUM", -1);
         push_bytes(l, crate::server::run::REDIS_VERSION.as_bytes());
         set_field(l, b"REDIS_VERSION", -1);
-        ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, b"redis\0".as_ptr() as *const c_char);
+        ffi::lua_setfield(
+            l,
+            ffi::LUA_GLOBALSINDEX,
+            b"redis\0".as_ptr() as *const c_char,
+        );
 
-        ffi::lua_getfield(l, ffi::LUA_GLOBALSINDEX, b"math\0".as_ptr() as *const c_char);
+        ffi::lua_getfield(
+            l,
+            ffi::LUA_GLOBALSINDEX,
+            b"math\0".as_ptr() as *const c_char,
+        );
         ffi::lua_pushcfunction(l, math_random);
         set_field(l, b"random", -1);
         ffi::lua_pushcfunction(l, math_randomseed);
@@ -299,7 +307,10 @@ unsafe extern "C-unwind" fn redis_setresp(l: *mut ffi::lua_State) -> c_int {
     // SAFETY: valid state from Lua.
     unsafe {
         let Some(run) = run_ctx(l) else {
-            return raise(l, "redis.setresp can only be called inside a script invocation");
+            return raise(
+                l,
+                "redis.setresp can only be called inside a script invocation",
+            );
         };
         if ffi::lua_gettop(l) != 1 {
             return raise(l, "redis.setresp() requires one argument.");
@@ -317,7 +328,10 @@ unsafe extern "C-unwind" fn redis_set_repl(l: *mut ffi::lua_State) -> c_int {
     // SAFETY: valid state from Lua.
     unsafe {
         let Some(run) = run_ctx(l) else {
-            return raise(l, "redis.set_repl can only be called inside a script invocation");
+            return raise(
+                l,
+                "redis.set_repl can only be called inside a script invocation",
+            );
         };
         if ffi::lua_gettop(l) != 1 {
             return raise(l, "redis.set_repl() requires two arguments.");
@@ -358,14 +372,23 @@ unsafe extern "C-unwind" fn redis_acl_check_cmd(l: *mut ffi::lua_State) -> c_int
     // SAFETY: valid state from Lua; `acl_known` owns the Rust values.
     unsafe {
         let Some(run) = run_ctx(l) else {
-            return raise(l, "redis.acl_check_cmd can only be called inside a script invocation");
+            return raise(
+                l,
+                "redis.acl_check_cmd can only be called inside a script invocation",
+            );
         };
         let argc = ffi::lua_gettop(l);
         if argc == 0 {
-            return raise(l, "Please specify at least one argument for this redis lib call");
+            return raise(
+                l,
+                "Please specify at least one argument for this redis lib call",
+            );
         }
         match acl_known(l, argc, run) {
-            None => raise(l, "Lua redis lib command arguments must be strings or integers"),
+            None => raise(
+                l,
+                "Lua redis lib command arguments must be strings or integers",
+            ),
             Some(false) => raise(l, "Invalid command passed to redis.acl_check_cmd()"),
             Some(true) => {
                 ffi::lua_pushboolean(l, 1);
@@ -444,13 +467,23 @@ unsafe extern "C-unwind" fn math_random(l: *mut ffi::lua_State) -> c_int {
             0 => ffi::lua_pushnumber(l, r),
             1 => {
                 let u = ffi::luaL_checkinteger(l, 1) as i32;
-                ffi::luaL_argcheck(l, (1 <= u) as c_int, 1, b"interval is empty\0".as_ptr() as _);
+                ffi::luaL_argcheck(
+                    l,
+                    (1 <= u) as c_int,
+                    1,
+                    b"interval is empty\0".as_ptr() as _,
+                );
                 ffi::lua_pushnumber(l, (r * u as f64).floor() + 1.0);
             }
             2 => {
                 let lo = ffi::luaL_checkinteger(l, 1) as i32;
                 let u = ffi::luaL_checkinteger(l, 2) as i32;
-                ffi::luaL_argcheck(l, (lo <= u) as c_int, 2, b"interval is empty\0".as_ptr() as _);
+                ffi::luaL_argcheck(
+                    l,
+                    (lo <= u) as c_int,
+                    2,
+                    b"interval is empty\0".as_ptr() as _,
+                );
                 ffi::lua_pushnumber(l, (r * (u as f64 - lo as f64 + 1.0)).floor() + lo as f64);
             }
             _ => {

@@ -217,7 +217,12 @@ enum Answer {
 }
 
 /// Redis's processCommand while a script is timed out.
-fn answer(args: &[bytes::Bytes], table: &CommandTable, st: &BusyState, out: &mut Vec<u8>) -> Answer {
+fn answer(
+    args: &[bytes::Bytes],
+    table: &CommandTable,
+    st: &BusyState,
+    out: &mut Vec<u8>,
+) -> Answer {
     let refuse = |out: &mut Vec<u8>, name: Option<String>, msg: &[u8], code: &'static str| {
         out.extend_from_slice(msg);
         st.rejected.lock().push((name, code));
@@ -226,7 +231,10 @@ fn answer(args: &[bytes::Bytes], table: &CommandTable, st: &BusyState, out: &mut
     let (cmd, sub) = match table.resolve(args) {
         Resolved::Found(c, s) => (c, s),
         _ => {
-            let msg = format!("-{}\r\n", crate::commands::dispatch::unknown_command_error(args));
+            let msg = format!(
+                "-{}\r\n",
+                crate::commands::dispatch::unknown_command_error(args)
+            );
             return refuse(out, None, msg.as_bytes(), "ERR");
         }
     };

@@ -77,7 +77,11 @@ impl Scripting {
     /// names, one dict entry and script struct each, the bucket array).
     pub fn scripts_memory(&self) -> usize {
         let n = self.scripts.len();
-        let slots = if n == 0 { 0 } else { n.next_power_of_two().max(4) };
+        let slots = if n == 0 {
+            0
+        } else {
+            n.next_power_of_two().max(4)
+        };
         self.scripts_mem + n * (24 + 16) + slots * 8
     }
 
@@ -104,6 +108,55 @@ impl Scripting {
         );
         Ok(sha)
     }
+}
+
+/// The flags dispatch checks for a command (Redis's evalGetCommandFlags):
+/// for EVAL-family commands of a script with a shebang, the script's
+/// flags decide WRITE, DENYOOM and STALE instead of the command's own.
+pub fn command_flags(
+    srv: &crate::server::Server,
+    def: &crate::commands::CommandDef,
+    args: &[Bytes],
+) -> u32 {
+    use crate::commands::flags::{DENYOOM, MAY_REPLICATE, STALE, WRITE};
+    let evalsha = match def.name {
+        "eval" | "eval_ro" => false,
+        "evalsha" | "evalsha_ro" => true,
+        _ => return def.flags,
+    };
+    let Some(arg) = args.get(1) else {
+        return def.flags;
+    };
+    if evalsha && arg.len() != 40 {
+        return def.flags;
+    }
+    let sha = if evalsha {
+        String::from_utf8_lossy(arg).to_ascii_lowercase()
+    } else {
+        sha1_hex_string(arg)
+    };
+    let script_flags = match srv.scripting.scripts.get(&sha) {
+        Some(s) => s.flags,
+        None if evalsha => return def.flags,
+        None => match shebang::extract(arg) {
+            Ok((f, _)) => f,
+            Err(_) => return def.flags,
+        },
+    };
+    if script_flags & shebang::COMPAT != 0 {
+        return def.flags;
+    }
+    let mut f = def.flags & !(STALE | DENYOOM | WRITE | MAY_REPLICATE);
+    if script_flags & (shebang::ALLOW_OOM | shebang::NO_WRITES) == 0 {
+        f |= DENYOOM;
+    }
+    if script_flags & shebang::NO_WRITES == 0 {
+        f |= WRITE;
+    }
+    if script_flags & shebang::ALLOW_STALE != 0 {
+        f |= STALE;
+    }
+    f
 }
 
 /// SHA-1 of `data` as 40 lower-case hex digits.

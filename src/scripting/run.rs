@@ -63,7 +63,13 @@ impl RunCtx {
         let (srv, client) = unsafe { (&mut *self.srv, &mut *self.client) };
         let (cmd, sub) = match srv.commands.resolve(&args) {
             Resolved::Found(c, s) => (c, s),
-            _ => return Err(refuse(srv, None, "Unknown Redis command called from script")),
+            _ => {
+                return Err(refuse(
+                    srv,
+                    None,
+                    "Unknown Redis command called from script",
+                ))
+            }
         };
         let def = sub.unwrap_or(cmd);
         let name = dispatch::full_name(cmd, sub).into_owned();
@@ -96,7 +102,15 @@ impl RunCtx {
         let mut out = Reply::new(self.resp);
         let attributed = srv.stats.attributed_errors;
         let mask = std::mem::replace(&mut srv.propagate_mask, self.repl);
-        dispatch::call(srv, client, &mut out, cmd, sub, &args, crate::server::now_us());
+        dispatch::call(
+            srv,
+            client,
+            &mut out,
+            cmd,
+            sub,
+            &args,
+            crate::server::now_us(),
+        );
         srv.propagate_mask = mask;
         // The error went to the script, not to a client: it is charged to
         // the command here, and to EVAL only if the script fails with it.
@@ -261,8 +275,7 @@ pub fn eval(ctx: &mut Ctx, args: &[Bytes], evalsha: bool, ro: bool) {
         return;
     }
     let Some(numkeys) = crate::util::num::parse_i64(&args[2]) else {
-        ctx.out
-            .error("ERR value is not an integer or out of range");
+        ctx.out.error("ERR value is not an integer or out of range");
         return;
     };
     if numkeys > args.len() as i64 - 3 {
@@ -333,7 +346,10 @@ fn prepare(srv: &Server, script_flags: u32, ro: bool, obey: bool, oom: bool) -> 
         && !replica_opt(srv, "replica-serve-stale-data");
     if script_flags & COMPAT != 0 {
         if stale {
-            return Err("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.".into());
+            return Err(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+                    .into(),
+            );
         }
         return Ok(());
     }
@@ -386,11 +402,19 @@ fn call_function(ctx: &mut Ctx, run: &mut RunCtx, sha: &str, keys: &[Bytes], arg
     // cleared before they go. Nothing touches `ctx.srv` while Lua runs
     // except through `run`.
     unsafe {
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, REG_ERR_HANDLER.as_ptr() as *const c_char);
+        ffi::lua_getfield(
+            l,
+            ffi::LUA_REGISTRYINDEX,
+            REG_ERR_HANDLER.as_ptr() as *const c_char,
+        );
         ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, fname.as_ptr());
         ffi::lua_pushlightuserdata(l, run as *mut RunCtx as *mut std::ffi::c_void);
         ffi::lua_setfield(l, ffi::LUA_REGISTRYINDEX, REG_RUN.as_ptr() as *const c_char);
-        ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, REG_REAL_GLOBALS.as_ptr() as *const c_char);
+        ffi::lua_getfield(
+            l,
+            ffi::LUA_REGISTRYINDEX,
+            REG_REAL_GLOBALS.as_ptr() as *const c_char,
+        );
         for (name, list) in [(&b"KEYS"[..], keys), (&b"ARGV"[..], argv)] {
             push_bytes(l, name);
             ffi::lua_createtable(l, list.len() as i32, 0);
