@@ -77,17 +77,9 @@ pub unsafe fn register(l: *mut ffi::lua_State) {
         set_field(l, b"REDIS_VERSION_NUM", -1);
         push_bytes(l, crate::server::run::REDIS_VERSION.as_bytes());
         set_field(l, b"REDIS_VERSION", -1);
-        ffi::lua_setfield(
-            l,
-            ffi::LUA_GLOBALSINDEX,
-            b"redis\0".as_ptr() as *const c_char,
-        );
+        ffi::lua_setfield(l, ffi::LUA_GLOBALSINDEX, c"redis".as_ptr());
 
-        ffi::lua_getfield(
-            l,
-            ffi::LUA_GLOBALSINDEX,
-            b"math\0".as_ptr() as *const c_char,
-        );
+        ffi::lua_getfield(l, ffi::LUA_GLOBALSINDEX, c"math".as_ptr());
         ffi::lua_pushcfunction(l, math_random);
         set_field(l, b"random", -1);
         ffi::lua_pushcfunction(l, math_randomseed);
@@ -457,8 +449,7 @@ unsafe extern "C-unwind" fn math_random(l: *mut ffi::lua_State) -> c_int {
         if run_ctx(l).is_none() {
             return ffi::luaL_error(
                 l,
-                b"math.random can only be called inside a script invocation\0".as_ptr()
-                    as *const c_char,
+                c"math.random can only be called inside a script invocation".as_ptr(),
             );
         }
         let max = i32::MAX as f64;
@@ -467,28 +458,16 @@ unsafe extern "C-unwind" fn math_random(l: *mut ffi::lua_State) -> c_int {
             0 => ffi::lua_pushnumber(l, r),
             1 => {
                 let u = ffi::luaL_checkinteger(l, 1) as i32;
-                ffi::luaL_argcheck(
-                    l,
-                    (1 <= u) as c_int,
-                    1,
-                    b"interval is empty\0".as_ptr() as _,
-                );
+                ffi::luaL_argcheck(l, (1 <= u) as c_int, 1, c"interval is empty".as_ptr());
                 ffi::lua_pushnumber(l, (r * u as f64).floor() + 1.0);
             }
             2 => {
                 let lo = ffi::luaL_checkinteger(l, 1) as i32;
                 let u = ffi::luaL_checkinteger(l, 2) as i32;
-                ffi::luaL_argcheck(
-                    l,
-                    (lo <= u) as c_int,
-                    2,
-                    b"interval is empty\0".as_ptr() as _,
-                );
+                ffi::luaL_argcheck(l, (lo <= u) as c_int, 2, c"interval is empty".as_ptr());
                 ffi::lua_pushnumber(l, (r * (u as f64 - lo as f64 + 1.0)).floor() + lo as f64);
             }
-            _ => {
-                return ffi::luaL_error(l, b"wrong number of arguments\0".as_ptr() as *const c_char)
-            }
+            _ => return ffi::luaL_error(l, c"wrong number of arguments".as_ptr()),
         }
     }
     1
@@ -500,8 +479,7 @@ unsafe extern "C-unwind" fn math_randomseed(l: *mut ffi::lua_State) -> c_int {
         if run_ctx(l).is_none() {
             return ffi::luaL_error(
                 l,
-                b"math.randomseed can only be called inside a script invocation\0".as_ptr()
-                    as *const c_char,
+                c"math.randomseed can only be called inside a script invocation".as_ptr(),
             );
         }
         srand48(ffi::luaL_checkinteger(l, 1) as i32);

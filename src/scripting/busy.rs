@@ -130,9 +130,9 @@ fn serve(mut fds: Vec<i32>, table: &CommandTable, st: &BusyState, limits: ParseL
         }
         let mut done = Vec::new();
         for p in &polls {
-            if p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
-                done.push(p.fd);
-            } else if p.revents & libc::POLLIN != 0 && !serve_client(p.fd, table, st, limits) {
+            let hung_up = p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0;
+            if hung_up || (p.revents & libc::POLLIN != 0 && !serve_client(p.fd, table, st, limits))
+            {
                 done.push(p.fd);
             }
         }

@@ -119,7 +119,7 @@ impl Vm {
                 self.l,
                 body.as_ptr() as *const c_char,
                 body.len(),
-                b"@user_script\0".as_ptr() as *const c_char,
+                c"@user_script".as_ptr(),
             );
             if rc != 0 {
                 let msg = to_bytes(self.l, -1).unwrap_or_default();
