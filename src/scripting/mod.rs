@@ -46,6 +46,9 @@ pub struct Scripting {
     pub client: Option<Box<Client>>,
     /// Scripts run since the last Lua GC step.
     pub gc_count: u32,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call commands flagged
+    /// noscript (a test knob of Redis's).
+    pub disable_deny_script: bool,
     /// Shared with the helper that answers clients while a script is
     /// timed out ([`busy`]).
     pub busy: std::sync::Arc<busy::BusyState>,
@@ -61,6 +64,7 @@ impl Scripting {
             scripts_mem: 0,
             client: Some(Box::new(c)),
             gc_count: 0,
+            disable_deny_script: false,
             busy: Default::default(),
         }
     }

@@ -157,7 +157,7 @@ impl RunCtx {
 
     /// Redis's scriptVerify* checks for one command.
     fn check(&self, srv: &mut Server, def: &crate::commands::CommandDef) -> Option<String> {
-        if def.has(flags::NOSCRIPT) {
+        if def.has(flags::NOSCRIPT) && !srv.scripting.disable_deny_script {
             return Some("This Redis command is not allowed from script".into());
         }
         if srv.follow.is_replica()
