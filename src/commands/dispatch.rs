@@ -237,7 +237,7 @@ fn process_inner(
     // MULTI every queued command counts (queuing itself uses memory),
     // except the ones that end the transaction.
     let obey = client.flags.aof_loader || client.flags.master;
-    if srv.config.maxmemory > 0 && !obey {
+    if srv.config.maxmemory > 0 && !obey && !srv.scripting.timed_out {
         let res = evict::perform_evictions(srv);
         let ends_multi = matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
         let deny = dflags & flags::DENYOOM != 0
@@ -320,6 +320,10 @@ fn process_inner(
             out,
             rejection("LOADING Redis is loading the dataset in memory"),
         );
+    }
+    // A script runs past busy-reply-threshold: only ALLOW_BUSY commands.
+    if srv.scripting.timed_out && !def.has(flags::ALLOW_BUSY) {
+        return reject(srv, client, out, rejection(crate::scripting::busy::BUSY));
     }
     // Queue inside MULTI.
     if client.flags.multi

@@ -109,6 +109,11 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) {
         ctx.out.error("ERR No shutdown in progress.");
         return;
     }
+    // A timed-out script: only SHUTDOWN NOSAVE may end the server.
+    if !nosave && ctx.srv.scripting.timed_out {
+        ctx.out.error(crate::scripting::busy::BUSY);
+        return;
+    }
     let flags = crate::persistence::snapshot::ShutdownFlags {
         save,
         nosave,

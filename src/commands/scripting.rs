@@ -137,11 +137,22 @@ fn flush(ctx: &mut Ctx, args: &[Bytes]) {
     ctx.out.ok();
 }
 
-/// SCRIPT KILL while no script runs (a running script holds the engine,
-/// and SCRIPT KILL sent meanwhile is answered by the connection: see
-/// `crate::scripting::busy`).
+/// SCRIPT KILL: only meaningful while a script is timed out (it then runs
+/// from the script's hook, see `crate::scripting::busy`).
 fn kill(ctx: &mut Ctx, _args: &[Bytes]) {
-    ctx.out.error("NOTBUSY No scripts in execution right now.");
+    use crate::scripting::busy::{UNKILLABLE_MASTER, UNKILLABLE_WRITE};
+    use std::sync::atomic::Ordering::Relaxed;
+    let s = &ctx.srv.scripting;
+    if !s.timed_out {
+        ctx.out.error("NOTBUSY No scripts in execution right now.");
+    } else if s.busy.obey.load(Relaxed) {
+        ctx.out.error(UNKILLABLE_MASTER);
+    } else if s.busy.write_dirty.load(Relaxed) {
+        ctx.out.error(UNKILLABLE_WRITE);
+    } else {
+        s.busy.kill.store(true, Relaxed);
+        ctx.out.ok();
+    }
 }
 
 fn help(ctx: &mut Ctx, _args: &[Bytes]) {

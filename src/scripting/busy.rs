@@ -8,29 +8,30 @@
 //! no other task runs until the script returns. Instead, when the script
 //! times out, the hook starts a helper thread ([`BusyServer`]) that polls
 //! the sockets of the idle clients directly (their tasks are parked on
-//! reads), answers the complete commands found there, and leaves any
-//! other bytes in the socket for the task. Commands that need the engine
-//! (the other ALLOW_BUSY ones: MULTI, WATCH, AUTH, HELLO ...) stop the
-//! helper for that client: they and what follows run when the script ends.
-//! The helper only talks to the script through [`BusyState`]'s atomics.
+//! reads), takes the complete commands found there (any other bytes stay
+//! in the socket for the task) and queues them in [`BusyState::inbox`].
+//! The hook, which runs inside the script with the engine, then runs them
+//! through the normal dispatch path (which answers -BUSY to all but the
+//! ALLOW_BUSY commands, as Redis does while a script is timed out) and
+//! sends the replies.
 //!
 //! Not covered: clients that connect while the script runs (their accept
 //! waits for the script), and clients with a partial command buffered in
 //! their task.
 
-use crate::commands::table::{flags, CommandTable, Resolved};
-use crate::protocol::{ParseLimits, RequestParser};
+use crate::protocol::{ParseLimits, Reply, RequestParser};
+use crate::server::client::ClientId;
 use crate::server::Server;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-pub const BUSY: &[u8] =
-    b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
-const UNKILLABLE_MASTER: &[u8] = b"-UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed.\r\n";
-const UNKILLABLE_WRITE: &[u8] = b"-UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.\r\n";
+pub const BUSY: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+pub const UNKILLABLE_MASTER: &str = "UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed.";
+pub const UNKILLABLE_WRITE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
 
 /// What the helper and the running script share.
 #[derive(Default)]
@@ -40,9 +41,9 @@ pub struct BusyState {
     pub write_dirty: AtomicBool,
     pub obey: AtomicBool,
     stop: AtomicBool,
-    /// Commands refused with BUSY (full names), and error codes replied:
-    /// charged to the statistics by the script's hook.
-    pub rejected: Mutex<Vec<(Option<String>, &'static str)>>,
+    /// Commands read by the helper, for the hook to run: (client, socket,
+    /// arguments), in arrival order.
+    pub inbox: Mutex<Vec<(ClientId, i32, Vec<Bytes>)>>,
 }
 
 impl BusyState {
@@ -53,16 +54,48 @@ impl BusyState {
         self.write_dirty.store(false, Ordering::Relaxed);
         self.obey.store(obey, Ordering::Relaxed);
         self.stop.store(false, Ordering::Relaxed);
-        self.rejected.lock().clear();
+        self.inbox.lock().clear();
     }
+}
 
-    /// Charges what the helper refused to the statistics.
-    pub fn apply_stats(&self, srv: &mut Server) {
-        for (name, code) in self.rejected.lock().drain(..) {
-            if let Some(n) = name {
-                srv.stats.command_stat(&n).rejected_calls += 1;
-            }
-            srv.stats.record_error(code);
+/// Runs the commands the helper read (from the script's hook, with the
+/// engine): the normal dispatch path, replies sent on the client's socket.
+pub fn run_inbox(srv: &mut Server, state: &BusyState) {
+    let items = std::mem::take(&mut *state.inbox.lock());
+    for (id, fd, args) in items {
+        let Some(mut client) = srv.clients.remove(&id) else {
+            continue;
+        };
+        let mut r = Reply::new(client.resp);
+        r.buf = std::mem::take(&mut client.out);
+        r.suppress = client.flags.reply_off || client.flags.reply_skip;
+        srv.clock_us = crate::server::now_us();
+        crate::commands::dispatch::process_command(srv, &mut client, args, &mut r);
+        client.tot_net_out += r.buf.len() as u64;
+        srv.stats.total_net_output_bytes += r.buf.len() as u64;
+        send_all(fd, &r.buf);
+        srv.clients.insert(id, client);
+    }
+}
+
+fn send_all(fd: i32, mut buf: &[u8]) {
+    let mut tries = 0;
+    while !buf.is_empty() && tries < 1000 {
+        // SAFETY: `buf` is readable for its length.
+        #[allow(unsafe_code)]
+        let n = unsafe {
+            libc::send(
+                fd,
+                buf.as_ptr() as *const libc::c_void,
+                buf.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if n > 0 {
+            buf = &buf[n as usize..];
+        } else {
+            tries += 1;
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
     }
 }
@@ -76,7 +109,7 @@ pub struct BusyServer {
 impl BusyServer {
     /// Starts serving the idle clients of `srv`.
     pub fn start(srv: &Server, state: Arc<BusyState>) -> BusyServer {
-        let fds: Vec<i32> = srv
+        let fds: Vec<(ClientId, i32)> = srv
             .clients
             .values()
             .filter(|c| {
@@ -88,9 +121,8 @@ impl BusyServer {
                     && c.blocked.is_none()
                     && c.qbuf == 0
             })
-            .map(|c| c.fd as i32)
+            .map(|c| (c.id, c.fd as i32))
             .collect();
-        let table = srv.commands.clone();
         let limits = ParseLimits {
             max_bulk_len: srv.config.proto_max_bulk_len,
             unauthenticated: false,
@@ -98,7 +130,7 @@ impl BusyServer {
         let st = state.clone();
         let thread = std::thread::Builder::new()
             .name("keel-busy".into())
-            .spawn(move || serve(fds, &table, &st, limits))
+            .spawn(move || serve(fds, &st, limits))
             .ok();
         BusyServer { state, thread }
     }
@@ -112,11 +144,11 @@ impl BusyServer {
     }
 }
 
-fn serve(mut fds: Vec<i32>, table: &CommandTable, st: &BusyState, limits: ParseLimits) {
+fn serve(mut fds: Vec<(ClientId, i32)>, st: &BusyState, limits: ParseLimits) {
     while !st.stop.load(Ordering::Relaxed) && !fds.is_empty() {
         let mut polls: Vec<libc::pollfd> = fds
             .iter()
-            .map(|&fd| libc::pollfd {
+            .map(|&(_, fd)| libc::pollfd {
                 fd,
                 events: libc::POLLIN,
                 revents: 0,
@@ -129,20 +161,19 @@ fn serve(mut fds: Vec<i32>, table: &CommandTable, st: &BusyState, limits: ParseL
             continue;
         }
         let mut done = Vec::new();
-        for p in &polls {
+        for (p, &(id, _)) in polls.iter().zip(fds.iter()) {
             let hung_up = p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0;
-            if hung_up || (p.revents & libc::POLLIN != 0 && !serve_client(p.fd, table, st, limits))
-            {
+            if hung_up || (p.revents & libc::POLLIN != 0 && !take_commands(id, p.fd, st, limits)) {
                 done.push(p.fd);
             }
         }
-        fds.retain(|fd| !done.contains(fd));
+        fds.retain(|(_, fd)| !done.contains(fd));
     }
 }
 
-/// Answers the complete commands waiting on `fd`. False when the helper
-/// must leave this client alone from now on.
-fn serve_client(fd: i32, table: &CommandTable, st: &BusyState, limits: ParseLimits) -> bool {
+/// Moves the complete commands waiting on `fd` to the inbox. False when
+/// the helper must leave this client alone from now on.
+fn take_commands(id: ClientId, fd: i32, st: &BusyState, limits: ParseLimits) -> bool {
     let mut peek = vec![0u8; 64 * 1024];
     // SAFETY: `peek` is writable for its length; MSG_PEEK leaves the bytes.
     #[allow(unsafe_code)]
@@ -161,25 +192,11 @@ fn serve_client(fd: i32, table: &CommandTable, st: &BusyState, limits: ParseLimi
     let mut buf = BytesMut::from(&peek[..n]);
     let mut parser = RequestParser::new();
     let mut consumed = 0;
-    let mut out = Vec::new();
-    let mut keep = true;
+    let mut cmds = Vec::new();
     while let Ok(Some(args)) = parser.next(&mut buf, limits) {
-        let used = n - buf.len();
-        if args.is_empty() {
-            consumed = used;
-            continue;
-        }
-        match answer(&args, table, st, &mut out) {
-            Answer::Replied => consumed = used,
-            Answer::Leave => {
-                keep = false;
-                break;
-            }
-            Answer::Shutdown => {
-                consumed = used;
-                keep = false;
-                break;
-            }
+        consumed = n - buf.len();
+        if !args.is_empty() {
+            cmds.push((id, fd, args));
         }
     }
     if consumed > 0 {
@@ -194,78 +211,6 @@ fn serve_client(fd: i32, table: &CommandTable, st: &BusyState, limits: ParseLimi
             );
         }
     }
-    if !out.is_empty() {
-        // SAFETY: `out` is readable for its length.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::send(
-                fd,
-                out.as_ptr() as *const libc::c_void,
-                out.len(),
-                libc::MSG_NOSIGNAL,
-            );
-        }
-    }
-    keep
-}
-
-enum Answer {
-    Replied,
-    /// Needs the engine: stop reading this client.
-    Leave,
-    Shutdown,
-}
-
-/// Redis's processCommand while a script is timed out.
-fn answer(
-    args: &[bytes::Bytes],
-    table: &CommandTable,
-    st: &BusyState,
-    out: &mut Vec<u8>,
-) -> Answer {
-    let refuse = |out: &mut Vec<u8>, name: Option<String>, msg: &[u8], code: &'static str| {
-        out.extend_from_slice(msg);
-        st.rejected.lock().push((name, code));
-        Answer::Replied
-    };
-    let (cmd, sub) = match table.resolve(args) {
-        Resolved::Found(c, s) => (c, s),
-        _ => {
-            let msg = format!(
-                "-{}\r\n",
-                crate::commands::dispatch::unknown_command_error(args)
-            );
-            return refuse(out, None, msg.as_bytes(), "ERR");
-        }
-    };
-    let def = sub.unwrap_or(cmd);
-    let name = crate::commands::dispatch::full_name(cmd, sub).into_owned();
-    let argc = args.len() as i32;
-    let arity_ok = |a: i32| if a > 0 { argc == a } else { argc >= -a };
-    if !arity_ok(cmd.arity) || !arity_ok(def.arity) {
-        let msg = format!("-ERR wrong number of arguments for '{name}' command\r\n");
-        return refuse(out, Some(name), msg.as_bytes(), "ERR");
-    }
-    if name == "script|kill" {
-        if st.obey.load(Ordering::Relaxed) {
-            return refuse(out, None, UNKILLABLE_MASTER, "UNKILLABLE");
-        }
-        if st.write_dirty.load(Ordering::Relaxed) {
-            return refuse(out, None, UNKILLABLE_WRITE, "UNKILLABLE");
-        }
-        st.kill.store(true, Ordering::Relaxed);
-        out.extend_from_slice(b"+OK\r\n");
-        return Answer::Replied;
-    }
-    if name == "shutdown" {
-        if args[1..].iter().any(|a| a.eq_ignore_ascii_case(b"nosave")) {
-            st.shutdown.store(true, Ordering::Relaxed);
-            return Answer::Shutdown;
-        }
-        return refuse(out, Some(name), BUSY, "BUSY");
-    }
-    if def.has(flags::ALLOW_BUSY) {
-        return Answer::Leave;
-    }
-    refuse(out, Some(name), BUSY, "BUSY")
+    st.inbox.lock().extend(cmds);
+    true
 }

@@ -49,6 +49,9 @@ pub struct Scripting {
     /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call commands flagged
     /// noscript (a test knob of Redis's).
     pub disable_deny_script: bool,
+    /// A script runs past busy-reply-threshold: other clients' commands
+    /// are answered -BUSY except the ALLOW_BUSY ones.
+    pub timed_out: bool,
     /// Shared with the helper that answers clients while a script is
     /// timed out ([`busy`]).
     pub busy: std::sync::Arc<busy::BusyState>,
@@ -65,6 +68,7 @@ impl Scripting {
             client: Some(Box::new(c)),
             gc_count: 0,
             disable_deny_script: false,
+            timed_out: false,
             busy: Default::default(),
         }
     }

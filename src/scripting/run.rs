@@ -141,18 +141,12 @@ impl RunCtx {
                 elapsed,
                 self.name
             );
+            srv.scripting.timed_out = true;
             self.busy = Some(super::busy::BusyServer::start(srv, state.clone()));
         }
-        state.apply_stats(srv);
-        if state.shutdown.load(std::sync::atomic::Ordering::Relaxed) {
-            srv.shutdown = Some(crate::server::ShutdownRequest {
-                nosave: true,
-                save: false,
-            });
-            srv.main_notify.notify_one();
-            return true;
-        }
-        state.kill.load(std::sync::atomic::Ordering::Relaxed)
+        super::busy::run_inbox(srv, &state);
+        // SHUTDOWN NOSAVE ends the script too.
+        srv.shutdown.is_some() || state.kill.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Redis's scriptVerify* checks for one command.
@@ -437,8 +431,10 @@ fn call_function(ctx: &mut Ctx, run: &mut RunCtx, sha: &str, keys: &[Bytes], arg
     }
     if let Some(helper) = run.busy.take() {
         helper.finish();
+        ctx.srv.scripting.timed_out = false;
+        // Commands the helper read after the hook last ran.
         let state = ctx.srv.scripting.busy.clone();
-        state.apply_stats(ctx.srv);
+        super::busy::run_inbox(ctx.srv, &state);
     }
     sc.flags.multi = false;
     ctx.srv.scripting.client = Some(sc);
