@@ -152,9 +152,10 @@ pub fn process_command(
     let outcome = process_inner(srv, client, args, out, now_us);
     client.qbuf = client.qbuf.saturating_sub(qbuf_extra);
     client.argv_mem = 0;
-    if !srv.blocking.ready.is_empty() {
+    if !srv.blocking.ready.is_empty() && !srv.scripting.timed_out {
         // Serve clients blocked on keys this command made ready, before
-        // anything else runs (handleClientsBlockedOnKeys).
+        // anything else runs (handleClientsBlockedOnKeys); not while a
+        // timed-out script is still running (its effects are not done).
         let id = client.id;
         let prev = srv.cur_client;
         srv.cur_client = id;
