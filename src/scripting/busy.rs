@@ -44,6 +44,9 @@ pub struct BusyState {
     /// Commands read by the helper, for the hook to run: (client, socket,
     /// arguments), in arrival order.
     pub inbox: Mutex<Vec<(ClientId, i32, Vec<Bytes>)>>,
+    /// Replicas whose connection closed meanwhile (dropped by the hook, so
+    /// that INFO and min-replicas see it, as Redis does).
+    pub gone: Mutex<Vec<ClientId>>,
 }
 
 impl BusyState {
@@ -55,12 +58,18 @@ impl BusyState {
         self.obey.store(obey, Ordering::Relaxed);
         self.stop.store(false, Ordering::Relaxed);
         self.inbox.lock().clear();
+        self.gone.lock().clear();
     }
 }
 
 /// Runs the commands the helper read (from the script's hook, with the
 /// engine): the normal dispatch path, replies sent on the client's socket.
 pub fn run_inbox(srv: &mut Server, state: &BusyState) {
+    for id in std::mem::take(&mut *state.gone.lock()) {
+        if srv.clients.contains_key(&id) {
+            crate::server::conn::unregister(srv, id);
+        }
+    }
     let items = std::mem::take(&mut *state.inbox.lock());
     for (id, fd, args) in items {
         let Some(mut client) = srv.clients.remove(&id) else {
@@ -109,19 +118,18 @@ pub struct BusyServer {
 impl BusyServer {
     /// Starts serving the idle clients of `srv`.
     pub fn start(srv: &Server, state: Arc<BusyState>) -> BusyServer {
-        let fds: Vec<(ClientId, i32)> = srv
+        let fds: Vec<(ClientId, i32, bool)> = srv
             .clients
             .values()
             .filter(|c| {
                 c.fd >= 0
                     && !c.flags.master
-                    && !c.flags.replica
                     && !c.flags.monitor
                     && !c.flags.close_asap
                     && c.blocked.is_none()
                     && c.qbuf == 0
             })
-            .map(|c| (c.id, c.fd as i32))
+            .map(|c| (c.id, c.fd as i32, c.flags.replica))
             .collect();
         let limits = ParseLimits {
             max_bulk_len: srv.config.proto_max_bulk_len,
@@ -144,11 +152,11 @@ impl BusyServer {
     }
 }
 
-fn serve(mut fds: Vec<(ClientId, i32)>, st: &BusyState, limits: ParseLimits) {
+fn serve(mut fds: Vec<(ClientId, i32, bool)>, st: &BusyState, limits: ParseLimits) {
     while !st.stop.load(Ordering::Relaxed) && !fds.is_empty() {
         let mut polls: Vec<libc::pollfd> = fds
             .iter()
-            .map(|&(_, fd)| libc::pollfd {
+            .map(|&(_, fd, _)| libc::pollfd {
                 fd,
                 events: libc::POLLIN,
                 revents: 0,
@@ -161,19 +169,37 @@ fn serve(mut fds: Vec<(ClientId, i32)>, st: &BusyState, limits: ParseLimits) {
             continue;
         }
         let mut done = Vec::new();
-        for (p, &(id, _)) in polls.iter().zip(fds.iter()) {
+        for (p, &(id, _, replica)) in polls.iter().zip(fds.iter()) {
             let hung_up = p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0;
-            if hung_up || (p.revents & libc::POLLIN != 0 && !take_commands(id, p.fd, st, limits)) {
+            let state = if hung_up {
+                Taken::Closed
+            } else if p.revents & libc::POLLIN != 0 {
+                take_commands(id, p.fd, st, limits)
+            } else {
+                Taken::Keep
+            };
+            if state == Taken::Closed && replica {
+                st.gone.lock().push(id);
+            }
+            if state != Taken::Keep {
                 done.push(p.fd);
             }
         }
-        fds.retain(|(_, fd)| !done.contains(fd));
+        fds.retain(|(_, fd, _)| !done.contains(fd));
     }
 }
 
-/// Moves the complete commands waiting on `fd` to the inbox. False when
-/// the helper must leave this client alone from now on.
-fn take_commands(id: ClientId, fd: i32, st: &BusyState, limits: ParseLimits) -> bool {
+#[derive(PartialEq, Eq)]
+enum Taken {
+    Keep,
+    /// Nothing readable after all: leave the client to its task.
+    Stop,
+    /// The peer closed the connection.
+    Closed,
+}
+
+/// Moves the complete commands waiting on `fd` to the inbox.
+fn take_commands(id: ClientId, fd: i32, st: &BusyState, limits: ParseLimits) -> Taken {
     let mut peek = vec![0u8; 64 * 1024];
     // SAFETY: `peek` is writable for its length; MSG_PEEK leaves the bytes.
     #[allow(unsafe_code)]
@@ -185,8 +211,11 @@ fn take_commands(id: ClientId, fd: i32, st: &BusyState, limits: ParseLimits) -> 
             libc::MSG_PEEK | libc::MSG_DONTWAIT,
         )
     };
-    if n <= 0 {
-        return false;
+    if n == 0 {
+        return Taken::Closed;
+    }
+    if n < 0 {
+        return Taken::Stop;
     }
     let n = n as usize;
     let mut buf = BytesMut::from(&peek[..n]);
@@ -212,5 +241,5 @@ fn take_commands(id: ClientId, fd: i32, st: &BusyState, limits: ParseLimits) -> 
         }
     }
     st.inbox.lock().extend(cmds);
-    true
+    Taken::Keep
 }
