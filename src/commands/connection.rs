@@ -12,7 +12,7 @@ pub static COMMANDS: &[CommandDef] = &[
         "Ping the server",
         "O(1)",
     ),
-    CommandDef::new("echo", 2, FAST, KeyPos::None, echo).doc(
+    CommandDef::new("echo", 2, LOADING | STALE | FAST, KeyPos::None, echo).doc(
         "connection",
         "1.0.0",
         "Echo the given string",

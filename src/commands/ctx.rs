@@ -282,7 +282,7 @@ impl<'a> Ctx<'a> {
     /// False inside MULTI/EXEC, where a blocking command must answer at
     /// once as if its timeout had expired.
     pub fn may_block(&self) -> bool {
-        self.srv.exec_depth == 0
+        self.srv.exec_depth == 0 && !self.client.flags.script
     }
 
     /// Blocks the client until one of `keys` is signalled ready or the

@@ -131,6 +131,10 @@ fn debug(ctx: &mut Ctx, args: &[Bytes]) {
             ctx.srv.skip_checksum_validation = atoi(&args[2]) != 0;
             ctx.out.ok();
         }
+        (b"set-disable-deny-scripts", 3) => {
+            ctx.srv.scripting.disable_deny_script = atoi(&args[2]) != 0;
+            ctx.out.ok();
+        }
         (b"pause-cron", 3) => {
             ctx.srv.pause_cron = atoi(&args[2]) != 0;
             ctx.out.ok();

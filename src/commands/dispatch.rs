@@ -30,7 +30,7 @@ pub fn full_name(
     }
 }
 
-fn unknown_command_error(args: &[Bytes]) -> String {
+pub fn unknown_command_error(args: &[Bytes]) -> String {
     let mut a = String::new();
     for arg in args.iter().skip(1) {
         if a.len() >= 128 {
@@ -152,9 +152,10 @@ pub fn process_command(
     let outcome = process_inner(srv, client, args, out, now_us);
     client.qbuf = client.qbuf.saturating_sub(qbuf_extra);
     client.argv_mem = 0;
-    if !srv.blocking.ready.is_empty() {
+    if !srv.blocking.ready.is_empty() && !srv.scripting.timed_out {
         // Serve clients blocked on keys this command made ready, before
-        // anything else runs (handleClientsBlockedOnKeys).
+        // anything else runs (handleClientsBlockedOnKeys); not while a
+        // timed-out script is still running (its effects are not done).
         let id = client.id;
         let prev = srv.cur_client;
         srv.cur_client = id;
@@ -204,6 +205,8 @@ fn process_inner(
         Err(r) => return reject(srv, client, out, r),
     };
     let def = sub.unwrap_or(cmd);
+    // What the checks below see (a script's shebang flags for EVAL).
+    let dflags = crate::scripting::command_flags(srv, def, &args);
     let name = full_name(cmd, sub);
     client.last_cmd.clear();
     client.last_cmd.push_str(&name);
@@ -240,10 +243,10 @@ fn process_inner(
     // MULTI every queued command counts (queuing itself uses memory),
     // except the ones that end the transaction.
     let obey = client.flags.aof_loader || client.flags.master;
-    if srv.config.maxmemory > 0 && !obey {
+    if srv.config.maxmemory > 0 && !obey && !srv.scripting.timed_out {
         let res = evict::perform_evictions(srv);
         let ends_multi = matches!(cmd.name, "exec" | "discard" | "quit" | "reset");
-        let deny = def.has(flags::DENYOOM)
+        let deny = dflags & flags::DENYOOM != 0
             || (client.flags.multi && !ends_multi)
             || (cmd.name == "exec" && client.multi_queue.iter().any(|a| queued_denyoom(srv, a)));
         if res == evict::EvictResult::Fail && deny {
@@ -253,7 +256,7 @@ fn process_inner(
     // min-replicas-to-write: keel has no replicas yet, so no replica is
     // "good" and writes are refused whenever the option is on, as Redis
     // refuses them with too few good replicas.
-    let is_write = def.has(flags::WRITE)
+    let is_write = dflags & flags::WRITE != 0
         || (is_exec
             && client
                 .multi_queue
@@ -300,7 +303,7 @@ fn process_inner(
     if srv.follow.is_replica()
         && !srv.follow.connected()
         && !replica_opt(srv, "replica-serve-stale-data")
-        && (!def.has(flags::STALE)
+        && (dflags & flags::STALE == 0
             || (is_exec
                 && client
                     .multi_queue
@@ -324,6 +327,10 @@ fn process_inner(
             rejection("LOADING Redis is loading the dataset in memory"),
         );
     }
+    // A script runs past busy-reply-threshold: only ALLOW_BUSY commands.
+    if srv.scripting.timed_out && !def.has(flags::ALLOW_BUSY) {
+        return reject(srv, client, out, rejection(crate::scripting::busy::BUSY));
+    }
     // Queue inside MULTI.
     if client.flags.multi
         && !matches!(
@@ -341,7 +348,7 @@ fn process_inner(
         crate::server::effective_pause(srv, now),
         client.flags.master,
     ) {
-        if pause_applies(p.write_only, cmd, def, client) {
+        if pause_applies(p.write_only, cmd, dflags, client) {
             client.blocked = Some(Blocked {
                 args,
                 deadline: (p.until != i64::MAX).then_some(p.until),
@@ -366,18 +373,19 @@ fn queued_denyoom(srv: &Server, args: &[Bytes]) -> bool {
 /// True if a queued command has flag `f`.
 fn queued_has(srv: &Server, args: &[Bytes], f: u32) -> bool {
     match srv.commands.resolve(args) {
-        Resolved::Found(c, s) => s.unwrap_or(c).has(f),
+        Resolved::Found(c, s) => {
+            crate::scripting::command_flags(srv, s.unwrap_or(c), args) & f != 0
+        }
         _ => false,
     }
 }
 
-fn pause_applies(write_only: bool, cmd: &CommandDef, def: &CommandDef, client: &Client) -> bool {
+fn pause_applies(write_only: bool, cmd: &CommandDef, dflags: u32, client: &Client) -> bool {
     if !write_only {
         return true;
     }
     // EXEC of a transaction with writes counts as a write.
-    def.has(flags::WRITE)
-        || def.has(flags::MAY_REPLICATE)
+    dflags & (flags::WRITE | flags::MAY_REPLICATE) != 0
         || (cmd.name == "exec" && !client.multi_queue.is_empty())
 }
 
@@ -433,12 +441,13 @@ fn run_and_account(
     let outer_client = srv.cur_client;
     srv.cur_client = client.id;
     let attributed_before = srv.stats.attributed_errors;
+    let script_now = srv.script_time_ms;
     let mut ctx = Ctx {
         srv,
         client,
         out,
         cmd: def,
-        now_ms: now,
+        now_ms: script_now.unwrap_or(now),
         dirty: 0,
         propagate_as: None,
         block: None,

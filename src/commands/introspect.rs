@@ -111,6 +111,11 @@ fn shutdown(ctx: &mut Ctx, args: &[Bytes]) {
         }
         return;
     }
+    // A timed-out script: only SHUTDOWN NOSAVE may end the server.
+    if !nosave && ctx.srv.scripting.timed_out {
+        ctx.out.error(crate::scripting::busy::BUSY);
+        return;
+    }
     let flags = shutdown::ShutdownFlags {
         save,
         nosave,

@@ -30,6 +30,7 @@ pub mod monitoring;
 pub mod object;
 pub mod persist;
 pub mod replication;
+pub mod scripting;
 pub mod sets;
 pub mod sort;
 pub mod streams;
@@ -72,6 +73,7 @@ pub fn all_families() -> Vec<&'static [CommandDef]> {
         streams::COMMANDS,
         dump::COMMANDS,
         migrate::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
 

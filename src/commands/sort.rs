@@ -200,7 +200,9 @@ fn sort_generic(ctx: &mut Ctx, args: &[Bytes], readonly: bool) {
             }
         },
     };
-    if o.dontsort && kind == Kind::Set && o.store.is_some() {
+    // A set's order is not deterministic: force ALPHA when the result is
+    // stored or goes to a script (Redis's CLIENT_SCRIPT check).
+    if o.dontsort && kind == Kind::Set && (o.store.is_some() || ctx.client.flags.script) {
         o.dontsort = false;
         o.alpha = true;
         o.by = None;

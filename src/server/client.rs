@@ -39,6 +39,9 @@ pub struct ClientFlags {
     /// The master this node replicates from: its stream is obeyed (no
     /// READONLY/OOM/MISCONF checks) and never answered.
     pub master: bool,
+    /// The client scripts run their commands as (Redis's CLIENT_SCRIPT):
+    /// it never blocks, MONITOR shows it as "lua".
+    pub script: bool,
 }
 
 /// A query-buffer resize the cron asks a connection to make.

@@ -457,7 +457,9 @@ pub fn feed_monitors(s: &mut Server, c: &Client, args: &[Bytes], _now: i64) {
         us / 1_000_000,
         us % 1_000_000,
         c.db,
-        if c.flags.unix_socket {
+        if c.flags.script {
+            "lua".to_string()
+        } else if c.flags.unix_socket {
             format!("unix:{}", c.addr)
         } else {
             c.addr.clone()

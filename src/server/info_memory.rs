@@ -114,6 +114,10 @@ pub fn memory_section(s: &mut Server, cur: Option<&Client>, out: &mut String) {
     };
     let maxmemory = s.config.maxmemory;
     let policy = policy_name(s.config.maxmemory_policy);
+    // The scripting engine (Redis 7.0's eval VM and script cache).
+    let lua = s.scripting.vm.memory() as u64;
+    let scripts_mem = s.scripting.scripts_memory() as u64;
+    let scripts = s.scripting.scripts.len();
     let _ = write!(
         out,
         "used_memory:{used}\r\n\
@@ -132,19 +136,19 @@ pub fn memory_section(s: &mut Server, cur: Option<&Client>, out: &mut String) {
          allocator_resident:{resident}\r\n\
          total_system_memory:{total_sys}\r\n\
          total_system_memory_human:{}\r\n\
-         used_memory_lua:0\r\n\
-         used_memory_vm_eval:0\r\n\
-         used_memory_lua_human:0B\r\n\
-         used_memory_scripts_eval:0\r\n\
-         number_of_cached_scripts:0\r\n\
+         used_memory_lua:{lua}\r\n\
+         used_memory_vm_eval:{lua}\r\n\
+         used_memory_lua_human:{}\r\n\
+         used_memory_scripts_eval:{scripts_mem}\r\n\
+         number_of_cached_scripts:{scripts}\r\n\
          number_of_functions:0\r\n\
          number_of_libraries:0\r\n\
          used_memory_vm_functions:0\r\n\
-         used_memory_vm_total:0\r\n\
-         used_memory_vm_total_human:0B\r\n\
+         used_memory_vm_total:{lua}\r\n\
+         used_memory_vm_total_human:{}\r\n\
          used_memory_functions:0\r\n\
-         used_memory_scripts:0\r\n\
-         used_memory_scripts_human:0B\r\n\
+         used_memory_scripts:{scripts_mem}\r\n\
+         used_memory_scripts_human:{}\r\n\
          maxmemory:{maxmemory}\r\n\
          maxmemory_human:{}\r\n\
          maxmemory_policy:{policy}\r\n\
@@ -172,6 +176,9 @@ pub fn memory_section(s: &mut Server, cur: Option<&Client>, out: &mut String) {
         bytes_to_human(peak),
         ratio(used, peak) * 100.0,
         bytes_to_human(total_sys),
+        bytes_to_human(lua),
+        bytes_to_human(lua),
+        bytes_to_human(scripts_mem),
         bytes_to_human(maxmemory),
         ratio(active, allocated),
         active as i64 - allocated as i64,

@@ -53,6 +53,11 @@ pub fn now_us() -> i64 {
         .unwrap_or(0)
 }
 
+/// `Server::propagate_mask` bits (Redis's PROPAGATE_AOF / PROPAGATE_REPL).
+pub const PROPAGATE_AOF: u8 = 1;
+pub const PROPAGATE_REPL: u8 = 2;
+pub const PROPAGATE_ALL: u8 = PROPAGATE_AOF | PROPAGATE_REPL;
+
 pub type Shared = Arc<parking_lot::Mutex<Server>>;
 
 /// CLIENT PAUSE state.
@@ -120,9 +125,9 @@ pub struct Server {
     /// Commands running (EXEC's commands run inside EXEC): what they
     /// propagate waits in `also_propagate` until the top-level one ends.
     pub call_depth: u32,
-    /// (db, command, reaches the AOF too: false for PUBLISH, which Redis
-    /// propagates to replicas only).
-    pub also_propagate: Vec<(usize, Vec<Bytes>, bool)>,
+    /// (db, command, targets: PROPAGATE_* bits; PUBLISH reaches the
+    /// replicas only).
+    pub also_propagate: Vec<(usize, Vec<Bytes>, u8)>,
     /// LRU clock cached at the start of each command (Redis also caches
     /// it rather than reading the clock on every key access).
     pub cached_lru: u32,
@@ -153,7 +158,20 @@ pub struct Server {
     /// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE (and RDB loading) skip
     /// the CRC-64 check.
     pub skip_checksum_validation: bool,
+    /// The Lua scripting engine and its script cache.
+    pub scripting: crate::scripting::Scripting,
+    /// While a script runs: its start time, the clock every command it
+    /// calls sees (Redis freezes time for a script, so a key cannot
+    /// expire half-way through it).
+    pub script_time_ms: Option<i64>,
+    /// Where propagated commands go (bit 1: AOF, bit 2: replicas); a
+    /// script narrows it with redis.set_repl.
+    pub propagate_mask: u8,
 }
+
+/// The id of the client scripts run their commands as (outside the range
+/// of connection ids).
+pub const SCRIPT_CLIENT_ID: ClientId = ClientId::MAX - 1;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ShutdownRequest {
@@ -221,6 +239,9 @@ impl Server {
             waiting_acks: Vec::new(),
             migrate_sockets: Default::default(),
             skip_checksum_validation: false,
+            scripting: crate::scripting::Scripting::new(SCRIPT_CLIENT_ID),
+            script_time_ms: None,
+            propagate_mask: PROPAGATE_ALL,
         }
     }
 
@@ -266,16 +287,20 @@ impl Server {
     /// Hands a command to the AOF and replication streams, in execution
     /// order (replication is added by its own issue).
     pub fn propagate(&mut self, db: usize, argv: &[Bytes]) {
-        self.propagate_to(db, argv, true);
+        self.propagate_to(db, argv, PROPAGATE_ALL);
     }
 
     /// Propagation to the replicas only (Redis's
     /// forceCommandPropagation(c, PROPAGATE_REPL): PUBLISH, SPUBLISH).
     pub fn propagate_repl(&mut self, db: usize, argv: &[Bytes]) {
-        self.propagate_to(db, argv, false);
+        self.propagate_to(db, argv, PROPAGATE_REPL);
     }
 
-    fn propagate_to(&mut self, db: usize, argv: &[Bytes], aof: bool) {
+    fn propagate_to(&mut self, db: usize, argv: &[Bytes], targets: u8) {
+        let targets = targets & self.propagate_mask;
+        if targets == 0 {
+            return;
+        }
         // Nobody reads the stream (no AOF, no replicas): only count, and
         // spare every write command a copy of its arguments.
         if self.aof.writer.is_none() && self.repl.replicas.is_empty() {
@@ -283,9 +308,9 @@ impl Server {
             return;
         }
         if self.call_depth > 0 {
-            self.also_propagate.push((db, argv.to_vec(), aof));
+            self.also_propagate.push((db, argv.to_vec(), targets));
         } else {
-            self.propagate_target(db, argv, aof);
+            self.propagate_target(db, argv, targets);
         }
     }
 
@@ -304,8 +329,8 @@ impl Server {
         if wrap {
             self.propagate_raw(ops[0].0, &[Bytes::from_static(b"MULTI")]);
         }
-        for (db, argv, aof) in &ops {
-            self.propagate_target(*db, argv, *aof);
+        for (db, argv, targets) in &ops {
+            self.propagate_target(*db, argv, *targets);
         }
         if wrap {
             let db = ops[ops.len() - 1].0;
@@ -316,15 +341,15 @@ impl Server {
     /// Appends to the propagation stream without MULTI wrapping: the AOF
     /// (replication attaches here too).
     pub fn propagate_raw(&mut self, db: usize, argv: &[Bytes]) {
-        self.propagate_target(db, argv, true);
+        self.propagate_target(db, argv, PROPAGATE_ALL);
     }
 
-    fn propagate_target(&mut self, db: usize, argv: &[Bytes], aof: bool) {
+    fn propagate_target(&mut self, db: usize, argv: &[Bytes], targets: u8) {
         self.stats.propagated_cmds += 1;
-        if aof {
+        if targets & PROPAGATE_AOF != 0 {
             crate::persistence::aof::control::feed(self, db, argv);
         }
-        if !self.follow.is_replica() {
+        if targets & PROPAGATE_REPL != 0 && !self.follow.is_replica() {
             crate::replication::feed(self, Some(db), argv);
         }
     }

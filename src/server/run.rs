@@ -63,6 +63,9 @@ pub fn run(config: Config, config_loaded: bool, warnings: Vec<String>) -> i32 {
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
+            // Converting a deeply nested Lua reply recurses (as in Redis,
+            // whose main thread has an 8 MB stack).
+            .thread_stack_size(8 << 20)
             .enable_all()
             .build()
     };

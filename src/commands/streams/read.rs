@@ -196,6 +196,15 @@ fn parse(ctx: &mut Ctx, args: &[Bytes], xreadgroup: bool) -> Option<ReadArgs> {
         let more = args.len() - i - 1;
         let o = &args[i];
         if o.eq_ignore_ascii_case(b"block") && more > 0 {
+            if ctx.client.flags.script {
+                // Redis refuses BLOCK in scripts outright (not only
+                // answering at once as inside MULTI).
+                let name = String::from_utf8_lossy(&args[0]).into_owned();
+                ctx.out.error(&format!(
+                    "ERR {name} command is not allowed with BLOCK option from scripts"
+                ));
+                return None;
+            }
             i += 1;
             let Some(ms) = crate::util::num::parse_i64(&args[i]) else {
                 ctx.out
