@@ -294,7 +294,11 @@ impl Node {
             let abs = st + pos;
             let old = self.buf.len();
             if self.buf.capacity() < old + n {
-                self.buf.reserve_exact(n);
+                // Grow to the allocator's size class: the block is that
+                // big anyway, and the pushes that fit in it then need no
+                // realloc (lpInsert reallocs on every push).
+                let want = crate::util::alloc::alloc_size(old + n);
+                self.buf.reserve_exact(want - old);
             }
             self.buf.resize(old + n, 0);
             self.buf.copy_within(abs..old, abs + n);
