@@ -598,6 +598,12 @@ pub fn start_runtime(srv: &mut Server) -> Result<(), String> {
         log_warning!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
         return Ok(());
     }
+    if srv.exec_depth > 0 {
+        // Redis does not fork from inside EXEC: the cron starts it.
+        srv.aof.rewrite_scheduled = true;
+        log_warning!("AOF was enabled during a transaction. An AOF background was scheduled to start when possible.");
+        return Ok(());
+    }
     if let Err(e) = rewrite_background(srv) {
         stop(srv);
         log_warning!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
