@@ -41,7 +41,12 @@ start() { # bin dir extra...
     pid=$!
     until [ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ]; do sleep 0.05; done
 }
-stop() { redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; wait "$pid" 2>/dev/null || true; pid=""; }
+stop() { # also when the server was started in a subshell (no $pid here)
+    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    [ -n "$pid" ] && { wait "$pid" 2>/dev/null || true; }
+    while redis-cli -p "$port" ping 2>/dev/null | grep -q .; do sleep 0.05; done
+    pid=""
+}
 
 declare -A R
 # perf counts fdatasync calls when it may trace syscalls here.
@@ -94,40 +99,6 @@ print(int(n / (time.time() - t0)))
 PY
 )
 
-# A 1M-key AOF without preamble, written once by redis-server.
-start redis-server "$work/build" --appendonly yes --aof-use-rdb-preamble no --enable-debug-command yes
-# The initial rewrite Redis runs at startup counts as one: wait for it to
-# end before the rewrite that writes the populated dataset (DEBUG POPULATE
-# is not propagated, so only that rewrite puts the keys in the AOF).
-until redis-cli -p "$port" info persistence | tr -d '\r' | grep -qx "aof_rewrite_in_progress:0"; do sleep 0.1; done
-redis-cli -p "$port" debug populate "$KEYS" >/dev/null
-done_before=$(redis-cli -p "$port" info persistence | tr -d '\r' | sed -n 's/^aof_rewrites://p')
-redis-cli -p "$port" bgrewriteaof >/dev/null
-until redis-cli -p "$port" info persistence | tr -d '\r' | grep -qx "aof_rewrites:$((done_before + 1))"; do sleep 0.1; done
-stop
-load_time() { # bin dir
-    cp -r "$work/build/appendonlydir" "$2/" 2>/dev/null || { mkdir -p "$2"; cp -r "$work/build/appendonlydir" "$2/"; }
-    local t0 t1
-    t0=$(date +%s.%N)
-    start "$1" "$2" --appendonly yes --aof-use-rdb-preamble no
-    until redis-cli -p "$port" info persistence | grep -q "^loading:0"; do sleep 0.05; done
-    t1=$(date +%s.%N)
-    echo "$t1 - $t0" | bc
-}
-rw_time() {
-    local t0 t1
-    t0=$(date +%s.%N)
-    local before
-    before=$(redis-cli -p "$port" info persistence | tr -d '\r' | sed -n 's/^aof_rewrites://p')
-    redis-cli -p "$port" bgrewriteaof >/dev/null
-    until redis-cli -p "$port" info persistence | tr -d '\r' | grep -qx "aof_rewrites:$((before + 1))"; do sleep 0.02; done
-    t1=$(date +%s.%N)
-    echo "$t1 - $t0" | bc
-}
-mkdir -p "$work/lk" "$work/lr"
-kl=$(load_time "$KEEL_BIN" "$work/lk"); krw=$(rw_time); stop
-rl=$(load_time redis-server "$work/lr"); rrw=$(rw_time); stop
-
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1] or 0),float(sys.argv[2] or 0); print('%.2f' % (a/b) if b else 'n/a')" "$1" "$2"; }
 printf "%-34s %12s %12s %9s\n" metric keel redis keel/redis
 for fsync in always everysec; do
@@ -143,5 +114,7 @@ for fsync in always everysec; do
     done
 done
 printf "%-34s %12s\n" "disk fdatasync/s (one writer)" "$disk"
-printf "%-34s %12s %12s %9s\n" "AOF load, $KEYS keys (s)" "$kl" "$rl" "$(ratio "$kl" "$rl")"
-printf "%-34s %12s %12s %9s\n" "BGREWRITEAOF (s)" "$krw" "$rrw" "$(ratio "$krw" "$rrw")"
+stop
+# Load and rewrite times: their own script (each server alone on the port,
+# the dataset count checked after the load).
+KEEL_BIN="$KEEL_BIN" KEYS="$KEYS" PORT="$port" bash "$repo/scripts/bench-aof-load.sh" | tail -n +2
