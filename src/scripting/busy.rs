@@ -87,9 +87,12 @@ pub fn run_inbox(srv: &mut Server, state: &BusyState) {
     }
 }
 
+/// Sends a reply on a client's (non-blocking) socket: when the socket is
+/// full, waits for it to take more, up to a second in all (a client that
+/// does not read loses the rest, as the script must go on).
 fn send_all(fd: i32, mut buf: &[u8]) {
-    let mut tries = 0;
-    while !buf.is_empty() && tries < 1000 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while !buf.is_empty() {
         // SAFETY: `buf` is readable for its length.
         #[allow(unsafe_code)]
         let n = unsafe {
@@ -102,9 +105,31 @@ fn send_all(fd: i32, mut buf: &[u8]) {
         };
         if n > 0 {
             buf = &buf[n as usize..];
-        } else {
-            tries += 1;
-            std::thread::sleep(std::time::Duration::from_millis(1));
+            continue;
+        }
+        let err = std::io::Error::last_os_error().kind();
+        if n == 0
+            || !matches!(
+                err,
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+            )
+        {
+            return;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
+        // SAFETY: `p` is one valid pollfd.
+        #[allow(unsafe_code)]
+        let ready = unsafe { libc::poll(&mut p, 1, left.as_millis().max(1) as libc::c_int) };
+        if ready < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
         }
     }
 }
