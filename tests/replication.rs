@@ -65,21 +65,7 @@ fn next_frame(c: &mut RawConn) -> Vec<String> {
 /// reading the stream.
 fn attach(srv: &Server) -> (RawConn, Vec<u8>) {
     let mut c = srv.conn();
-    c.send(b"SYNC\r\n");
-    let header = loop {
-        let line = c.read_line(WAIT).expect("the bulk header");
-        if !line.is_empty() {
-            break line;
-        }
-    };
-    assert_eq!(
-        header[0],
-        b'$',
-        "bulk header, got {:?}",
-        String::from_utf8_lossy(&header)
-    );
-    let len: usize = std::str::from_utf8(&header[1..]).unwrap().parse().unwrap();
-    let rdb = c.read_bytes(len, WAIT).expect("the RDB payload");
+    let rdb = c.sync(WAIT);
     (c, rdb)
 }
 

@@ -31,16 +31,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// left reading the stream.
 fn attach(srv: &Server) -> RawConn {
     let mut c = srv.conn();
-    c.send(b"SYNC\r\n");
-    let header = loop {
-        let line = c.read_line(WAIT).expect("the bulk header");
-        if !line.is_empty() {
-            break line;
-        }
-    };
-    assert_eq!(header[0], b'$');
-    let len: usize = std::str::from_utf8(&header[1..]).unwrap().parse().unwrap();
-    c.read_bytes(len, WAIT).expect("the RDB payload");
+    c.sync(WAIT);
     c
 }
 

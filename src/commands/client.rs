@@ -439,15 +439,13 @@ fn pause(ctx: &mut Ctx, args: &[Bytes]) {
         super::subcommand_syntax_error(ctx, args);
         return;
     }
-    let Some(ms) = parse_i64(&args[2]) else {
-        ctx.out
-            .error("ERR timeout is not an integer or out of range");
-        return;
+    let ms = match crate::server::blocking::parse_timeout_ms(&args[2]) {
+        Ok(ms) => ms,
+        Err(e) => {
+            ctx.out.error(e);
+            return;
+        }
     };
-    if ms < 0 {
-        ctx.out.error("ERR timeout is negative");
-        return;
-    }
     let until = ctx.now_ms.saturating_add(ms);
     // A stricter or longer pause already in force is kept (pauseClients).
     let p = match ctx.srv.pause {

@@ -151,15 +151,13 @@ fn wait(ctx: &mut Ctx, args: &[Bytes]) {
         ctx.out.error("ERR value is not an integer or out of range");
         return;
     };
-    let Some(ms) = crate::util::num::parse_i64(&args[2]) else {
-        ctx.out
-            .error("ERR timeout is not an integer or out of range");
-        return;
+    let ms = match crate::server::blocking::parse_timeout_ms(&args[2]) {
+        Ok(ms) => ms,
+        Err(e) => {
+            ctx.out.error(e);
+            return;
+        }
     };
-    if ms < 0 {
-        ctx.out.error("ERR timeout is negative");
-        return;
-    }
     let offset = ctx.client.woff;
     let acks = ctx.srv.repl.count_acks(offset) as i64;
     if acks >= replicas || ctx.client.flags.multi || !ctx.may_block() {

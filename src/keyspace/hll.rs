@@ -148,6 +148,13 @@ enum Op {
 }
 
 impl Op {
+    /// Registers the opcode covers.
+    fn span(self) -> usize {
+        match self {
+            Op::Zero(n) | Op::XZero(n) | Op::Val(_, n) => n,
+        }
+    }
+
     fn bytes(self) -> usize {
         if matches!(self, Op::XZero(_)) {
             2
@@ -178,9 +185,7 @@ fn walk_sparse(s: &[u8], mut f: impl FnMut(usize, usize, u8)) -> Result<(), Corr
     let mut idx = 0usize;
     while p < s.len() {
         let op = op_at(s, p);
-        let n = match op {
-            Op::Zero(n) | Op::XZero(n) | Op::Val(_, n) => n,
-        };
+        let n = op.span();
         // Any run past the last register is corruption (the rule of the
         // CVE-2025-32023 fix shipped in Redis 7.0.15 builds).
         if idx + n > REGISTERS {
@@ -267,9 +272,7 @@ fn find_op(s: &[u8], index: usize) -> Option<OpAt> {
         // One opcode at a time past these bytes.
         while p < stop {
             let op = op_at(s, p);
-            let span = match op {
-                Op::Zero(n) | Op::XZero(n) | Op::Val(_, n) => n,
-            };
+            let span = op.span();
             if index < first + span {
                 return Some(OpAt {
                     p,
@@ -581,9 +584,7 @@ pub fn count(s: &[u8]) -> Result<u64, Corrupt> {
                 Op::Zero(n) | Op::XZero(n) => histo[0] += n as u64,
                 Op::Val(v, n) => histo[v as usize] += n as u64,
             }
-            idx += match op {
-                Op::Zero(n) | Op::XZero(n) | Op::Val(_, n) => n,
-            };
+            idx += op.span();
             p += op.bytes();
         }
         if idx != REGISTERS {

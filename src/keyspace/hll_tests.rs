@@ -168,9 +168,7 @@ fn find_op_equals_op_by_op_walk() {
         let mut prev = None;
         while p < s.len() {
             let op = op_at(s, p);
-            let span = match op {
-                Op::Zero(n) | Op::XZero(n) | Op::Val(_, n) => n,
-            };
+            let span = op.span();
             if index < first + span {
                 return Some(OpAt {
                     p,

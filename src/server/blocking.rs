@@ -288,6 +288,16 @@ pub fn disconnect_all_blocked(srv: &mut Server) {
     }
 }
 
+/// Redis's getTimeoutFromObjectOrReply in milliseconds (WAIT, CLIENT
+/// PAUSE): a non-negative integer.
+pub fn parse_timeout_ms(arg: &[u8]) -> Result<i64, &'static str> {
+    match crate::util::num::parse_i64(arg) {
+        None => Err("ERR timeout is not an integer or out of range"),
+        Some(ms) if ms < 0 => Err("ERR timeout is negative"),
+        Some(ms) => Ok(ms),
+    }
+}
+
 /// Redis's getTimeoutFromObjectOrReply for blocking commands: seconds as
 /// a double, returned as an absolute deadline in unix ms (None: forever).
 pub fn parse_timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, &'static str> {

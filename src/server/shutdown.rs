@@ -280,6 +280,16 @@ mod tests {
     use super::*;
     use crate::commands::testutil::{run, setup};
 
+    /// Replica 99 online after its sync, then a write it has not
+    /// acknowledged.
+    fn online_replica_behind(srv: &mut Server, c: &mut crate::server::client::Client) {
+        srv.repl.attach(99, true, 0);
+        srv.repl.fork_started();
+        srv.repl.fork_done(true);
+        srv.repl.online(99);
+        run(srv, c, &["set", "k", "v"]);
+    }
+
     #[test]
     fn flags_from_config_words() {
         assert_eq!(
@@ -304,11 +314,7 @@ mod tests {
     #[test]
     fn a_lagging_replica_is_waited_for_then_the_timeout_ends_it() {
         let (mut srv, mut c) = setup();
-        srv.repl.attach(99, true, 0);
-        srv.repl.fork_started();
-        srv.repl.fork_done(true);
-        srv.repl.online(99);
-        run(&mut srv, &mut c, &["set", "k", "v"]);
+        online_replica_behind(&mut srv, &mut c);
         assert!(srv.repl.offset > 0);
         assert_eq!(
             prepare(&mut srv, ShutdownFlags::default(), 1000),
@@ -331,11 +337,7 @@ mod tests {
     #[test]
     fn a_replica_that_acknowledged_everything_ends_the_wait() {
         let (mut srv, mut c) = setup();
-        srv.repl.attach(99, true, 0);
-        srv.repl.fork_started();
-        srv.repl.fork_done(true);
-        srv.repl.online(99);
-        run(&mut srv, &mut c, &["set", "k", "v"]);
+        online_replica_behind(&mut srv, &mut c);
         assert_eq!(
             prepare(&mut srv, ShutdownFlags::default(), 0),
             Prepared::Waiting

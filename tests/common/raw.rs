@@ -128,6 +128,27 @@ impl RawConn {
 
     /// Reads until the peer closes; returns everything received meanwhile.
     /// Fails if the connection is still open at the deadline.
+    /// Acts as a replica: SYNC, then reads the RDB payload (returned);
+    /// the connection is left reading the replication stream.
+    pub fn sync(&mut self, wait: Duration) -> Vec<u8> {
+        self.send(b"SYNC\r\n");
+        // Newlines keep the link alive while the master prepares the RDB.
+        let header = loop {
+            let line = self.read_line(wait).expect("the bulk header");
+            if !line.is_empty() {
+                break line;
+            }
+        };
+        assert_eq!(
+            header[0],
+            b'$',
+            "bulk header, got {:?}",
+            String::from_utf8_lossy(&header)
+        );
+        let len: usize = std::str::from_utf8(&header[1..]).unwrap().parse().unwrap();
+        self.read_bytes(len, wait).expect("the RDB payload")
+    }
+
     pub fn read_to_close(&mut self, wait: Duration) -> Result<Vec<u8>, ReadEnd> {
         let deadline = Instant::now() + wait;
         loop {

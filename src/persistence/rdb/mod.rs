@@ -107,6 +107,19 @@ pub mod types {
 }
 
 /// Control opcodes.
+/// The library code a pre-GA (7.0 RC) function record stands for: Redis
+/// 7.0 rebuilds it as a shebang line naming engine and library, then the
+/// body.
+pub fn pre_ga_function_code(engine: &[u8], name: &[u8], body: &[u8]) -> Vec<u8> {
+    let mut code = b"#!".to_vec();
+    code.extend_from_slice(engine);
+    code.extend_from_slice(b" name=");
+    code.extend_from_slice(name);
+    code.push(b'\n');
+    code.extend_from_slice(body);
+    code
+}
+
 pub mod opcode {
     pub const SLOT_INFO: u8 = 244;
     pub const FUNCTION2: u8 = 245;

@@ -117,12 +117,7 @@ pub(super) fn control_opcode(
                 r.string().map_err(|e| st.wrap(e))?; // the description, dropped
             }
             let blob = r.string().map_err(|e| st.wrap(e))?;
-            let mut code = b"#!".to_vec();
-            code.extend_from_slice(&engine);
-            code.extend_from_slice(b" name=");
-            code.extend_from_slice(&name);
-            code.push(b'\n');
-            code.extend_from_slice(&blob);
+            let code = super::pre_ga_function_code(&engine, &name, &blob);
             sink.function(&code).map_err(|m| st.wrap(r.err(m)))?;
         }
         opcode::FUNCTION2 => {

@@ -403,13 +403,9 @@ impl<'a> Walker<'a> {
             .r
             .string()
             .map_err(|e| fail(self, e, "Failed loading library blob"))?;
-        let mut code = b"#!".to_vec();
-        code.extend_from_slice(&engine);
-        code.extend_from_slice(b" name=");
-        code.extend_from_slice(&name);
-        code.push(b'\n');
-        code.extend_from_slice(&blob);
-        Ok(code)
+        Ok(crate::persistence::rdb::pre_ga_function_code(
+            &engine, &name, &blob,
+        ))
     }
 
     /// Module-serialized data up to its EOF opcode, as redis-check-rdb's
