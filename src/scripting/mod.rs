@@ -135,21 +135,23 @@ pub fn command_flags(
     let Some(arg) = args.get(1) else {
         return def.flags;
     };
-    if evalsha && arg.len() != 40 {
-        return def.flags;
-    }
-    let sha = if evalsha {
-        String::from_utf8_lossy(arg).to_ascii_lowercase()
+    // A script's flags come from its own shebang, so EVAL reads them off
+    // the body (the cache would give the same, at the price of a SHA-1 that
+    // the command computes again); EVALSHA has only the cache.
+    let script_flags = if evalsha {
+        if arg.len() != 40 {
+            return def.flags;
+        }
+        let sha = String::from_utf8_lossy(arg).to_ascii_lowercase();
+        match srv.scripting.scripts.get(&sha) {
+            Some(s) => s.flags,
+            None => return def.flags,
+        }
     } else {
-        sha1_hex_string(arg)
-    };
-    let script_flags = match srv.scripting.scripts.get(&sha) {
-        Some(s) => s.flags,
-        None if evalsha => return def.flags,
-        None => match shebang::extract(arg) {
+        match shebang::extract(arg) {
             Ok((f, _)) => f,
             Err(_) => return def.flags,
-        },
+        }
     };
     if script_flags & shebang::COMPAT != 0 {
         return def.flags;
